@@ -1,0 +1,102 @@
+"""What a worker does with an uploaded dataset: unpack, decode, check and store it.
+
+Only workers import this module: the ingestion pipeline loads PyTorch, which the web process never needs.
+"""
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from apps.live.services import team_event_publish
+
+from .archives import ArchiveError
+from .ingestion import IngestionResult, ingest_archive
+from .models import Dataset, DatasetImage
+from .services import COPY_CHUNK_BYTES
+
+logger = logging.getLogger(__name__)
+PROGRESS_INTERVAL_SECONDS = 0.25
+
+
+def dataset_ingest(*, dataset_id: int) -> None:
+    """Extract, decode, check and store a dataset; safe to run again for the same message."""
+    dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.INGESTING).first()
+    if dataset is None:
+        return  # deleted, or already ingested by an earlier delivery of this message
+    progress = IngestionProgress(dataset)
+    with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
+        scratch = Path(scratch)
+        local_archive = scratch / "upload"
+        with default_storage.open(dataset.archive, "rb") as source, open(local_archive, "wb") as target:
+            shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+        try:
+            result = ingest_archive(local_archive, scratch / "extracted", scratch / "out", on_progress=progress)
+        except ArchiveError as refused:
+            return dataset_fail(dataset, str(refused))
+        except Exception:
+            logger.exception("ingestion of dataset %s failed", dataset.pk)
+            return dataset_fail(dataset, "NASweb could not read this upload. Check that it is a zip or tar.gz of "
+                                         "image folders and upload it again.")
+        dataset_store_result(dataset, result, scratch / "out")
+    team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
+
+
+def dataset_fail(dataset: Dataset, reason: str) -> None:
+    dataset.status = Dataset.Status.FAILED
+    dataset.error = reason
+    dataset.save()
+    team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
+
+
+def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Path) -> None:
+    prefix = dataset.storage_prefix
+    with open(out_dir / result.training_file, "rb") as training:
+        training_name = default_storage.save(f"{prefix}/training.npz", File(training))
+    images = []
+    for record in result.records:
+        with open(out_dir / record.thumbnail, "rb") as thumbnail:
+            stored = default_storage.save(f"{prefix}/thumbnails/{record.thumbnail.rsplit('/', 1)[-1]}",
+                                          File(thumbnail))
+        images.append(DatasetImage(dataset=dataset, path=record.path, label=record.label, width=record.width,
+                                   height=record.height, channels=record.channels, thumbnail=stored))
+    errors = [finding.message for finding in result.findings if finding.severity == "error"]
+    with transaction.atomic():
+        DatasetImage.objects.filter(dataset=dataset).delete()
+        DatasetImage.objects.bulk_create(images, batch_size=1000)
+        dataset.task = result.task
+        dataset.training_file = training_name
+        dataset.num_images = len(result.records)
+        dataset.classes = result.classes
+        dataset.findings = [finding.to_dict() for finding in result.findings]
+        dataset.stats = result.stats
+        dataset.status = Dataset.Status.READY if result.ok else Dataset.Status.FAILED
+        dataset.error = " ".join(errors)
+        dataset.save()
+
+
+def dataset_status_event(dataset: Dataset) -> dict:
+    return {"type": "dataset.status", "dataset": dataset.pk, "status": dataset.status, "error": dataset.error,
+            "num_images": dataset.num_images}
+
+
+class IngestionProgress:
+    """Publishes ingestion progress to the team's pages, a few times per second at most."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.last_sent = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last_sent < PROGRESS_INTERVAL_SECONDS and done < total:
+            return
+        self.last_sent = now
+        team_event_publish(team_id=self.dataset.team_id, payload={
+            "type": "dataset.progress", "dataset": self.dataset.pk, "stage": stage, "done": done, "total": total,
+        })

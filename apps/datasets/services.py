@@ -1,0 +1,152 @@
+import contextlib
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from apps.accounts.models import Team
+
+from .models import Dataset
+
+COPY_CHUNK_BYTES = 1024 * 1024
+
+
+class UploadError(ValueError):
+    """An upload cannot be accepted; the message says why."""
+
+
+class DatasetInUse(ValueError):
+    """The dataset cannot be deleted while runs refer to it."""
+
+
+class UploadOffsetMismatch(UploadError):
+    """A chunk does not continue where the stored bytes end: the client must resume from `received`."""
+
+    def __init__(self, received: int):
+        super().__init__(f"This upload continues at byte {received}.")
+        self.received = received
+
+
+def upload_size_check(size: int) -> None:
+    limit = settings.NASWEB_MAX_UPLOAD_BYTES
+    if size <= 0:
+        raise UploadError("The file is empty.")
+    if size > limit:
+        raise UploadError(f"The file is {size / 2**30:.1f} GB; the largest upload allowed here is "
+                          f"{limit / 2**30:.1f} GB. Split your images into smaller datasets, or ask your "
+                          "administrator to raise NASWEB_MAX_UPLOAD_BYTES.")
+
+
+def dataset_create_from_file(*, team: Team, user, name: str, file: File) -> Dataset:
+    """Store an uploaded archive (streamed, never read whole) and queue its ingestion."""
+    upload_size_check(file.size)
+    dataset = Dataset.objects.create(team=team, created_by=user, name=name, upload_size=file.size)
+    dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", file)
+    dataset.upload_received = file.size
+    dataset_ingestion_queue(dataset)
+    return dataset
+
+
+def dataset_upload_start(*, team: Team, user, name: str, size: int) -> Dataset:
+    """Open a resumable upload: the client then sends the bytes in order, in chunks."""
+    upload_size_check(size)
+    dataset = Dataset.objects.create(team=team, created_by=user, name=name, upload_size=size)
+    upload_part_path(dataset).touch()
+    return dataset
+
+
+def upload_part_path(dataset: Dataset) -> Path:
+    # Chunks land on the web machine's disk: storage backends such as S3 cannot append.
+    folder = settings.DATA_DIR / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"dataset-{dataset.pk}.part"
+
+
+def dataset_upload_append(*, dataset_id: int, offset: int, chunk: BinaryIO) -> Dataset:
+    """Append one chunk at `offset`; the last chunk queues the ingestion."""
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+        if dataset.status != Dataset.Status.UPLOADING:
+            raise UploadError("This upload is already complete.")
+        if offset != dataset.upload_received:
+            raise UploadOffsetMismatch(dataset.upload_received)
+        part = upload_part_path(dataset)
+        with open(part, "r+b") as target:
+            target.truncate(offset)  # drop the tail of a chunk that was cut off halfway
+            target.seek(offset)
+            room = dataset.upload_size - offset
+            written = copy_at_most(chunk, target, room)
+        if written > room:
+            raise UploadError(f"More bytes arrived than the {dataset.upload_size} announced.")
+        dataset.upload_received = offset + written
+        dataset.save(update_fields=["upload_received", "updated"])
+        if dataset.upload_received == dataset.upload_size:
+            with open(part, "rb") as complete:
+                dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", File(complete))
+            part.unlink()
+            dataset_ingestion_queue(dataset)
+    return dataset
+
+
+def copy_at_most(source: BinaryIO, target: BinaryIO, limit: int) -> int:
+    """Copy in 1 MB pieces; stop one byte past `limit` so an oversized chunk is noticed without reading it all."""
+    written = 0
+    while written <= limit:
+        piece = source.read(min(COPY_CHUNK_BYTES, limit + 1 - written))
+        if not piece:
+            break
+        target.write(piece[: max(0, limit - written)])
+        written += len(piece)
+    return written
+
+
+def dataset_ingestion_queue(dataset: Dataset) -> None:
+    from .tasks import ingest_dataset
+
+    dataset.status = Dataset.Status.INGESTING
+    dataset.save()
+    transaction.on_commit(lambda: ingest_dataset.send(dataset.pk))
+
+
+def dataset_rename(*, dataset: Dataset, name: str) -> Dataset:
+    dataset.name = name
+    dataset.save(update_fields=["name", "updated"])
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    """Delete a dataset with its files; one that runs were trained on stays until those runs are deleted."""
+    runs = dataset.runs.count()
+    if runs:
+        raise DatasetInUse(f"{runs} run{'s were' if runs > 1 else ' was'} trained on this dataset. Delete "
+                          f"{'them' if runs > 1 else 'it'} first: a run's result refers to its data.")
+    prefix = dataset.storage_prefix
+    upload_part_path(dataset).unlink(missing_ok=True)
+    dataset.delete()
+    storage_tree_delete(prefix)
+
+
+def storage_tree_delete(prefix: str) -> None:
+    if not default_storage.exists(prefix):
+        return
+    folders, files = default_storage.listdir(prefix)
+    for name in files:
+        default_storage.delete(f"{prefix}/{name}")
+    for folder in folders:
+        storage_tree_delete(f"{prefix}/{folder}")
+    with contextlib.suppress(NotImplementedError):  # object stores have no folders to remove
+        shutil.rmtree(default_storage.path(prefix), ignore_errors=True)  # the empty folders a filesystem keeps
+
+
+def dataset_create_sample(*, team: Team, user) -> Dataset:
+    """The handwritten-digits sample, ingested like any upload, for people without data of their own."""
+    from apps.front.samples import digits_archive_ensure
+
+    archive = digits_archive_ensure(settings.DATA_DIR / "samples" / "digits.zip")
+    with open(archive, "rb") as handle:
+        return dataset_create_from_file(team=team, user=user, name="Handwritten digits (sample)",
+                                        file=File(handle, name="digits.zip"))

@@ -1,0 +1,11 @@
+import dramatiq
+
+
+@dramatiq.actor(max_retries=3, time_limit=2 * 60 * 60 * 1000)
+def ingest_dataset(dataset_id: int) -> None:
+    """Turn an uploaded archive into a checked, training-ready dataset."""
+    # Imported here, not at the top: the web process imports this module to send messages and must not load
+    # PyTorch (hundreds of MB) for that.
+    from .processing import dataset_ingest
+
+    dataset_ingest(dataset_id=dataset_id)

@@ -1,0 +1,72 @@
+import functools
+import signal
+import subprocess
+import sys
+
+import dramatiq
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from dramatiq.brokers.stub import StubBroker
+
+from apps.accounts.services import demo_user_ensure
+from apps.front.samples import digits_archive_ensure
+from nasweb.workers import worker_prepare
+
+
+class Command(BaseCommand):
+    help = "Start NASweb on this machine: migrate, prepare the demo account and sample data, serve HTTP + websockets."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--worker-threads", type=int, default=2)
+        parser.add_argument("--worker-processes", type=int, default=1, help="with a broker configured (REDIS_URL)")
+
+    def handle(self, *args, host, port, worker_threads, worker_processes, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        demo, password = demo_user_ensure()
+        sample = digits_archive_ensure(settings.DATA_DIR / "samples" / "digits.zip")
+
+        broker = dramatiq.get_broker()
+        if isinstance(broker, StubBroker):
+            worker_prepare()
+            worker = dramatiq.Worker(broker, worker_threads=worker_threads)
+            worker.start()
+            stop_worker = worker.stop
+            worker_note = "in this process (embedded mode)"
+        else:
+            child = subprocess.Popen(
+                [sys.executable, "manage.py", "rundramatiq", "--processes", str(worker_processes),
+                 "--threads", str(worker_threads)],
+                cwd=settings.BASE_DIR,
+            )
+            stop_worker = functools.partial(self.stop_child, child)
+            worker_note = f"{worker_processes} process(es) under child process {child.pid}"
+
+        self.stdout.write(
+            f"\nNASweb is running at http://{host}:{port}/\n"
+            f"  Log in as {demo.get_username()} / {password}  (or sign up)\n"
+            f"  Sample dataset to try: {sample}\n"
+            f"  Data folder: {settings.DATA_DIR}\n"
+            f"  Background worker: {worker_note}\n"
+            "Press Ctrl+C to stop.\n"
+        )
+        self.stdout.flush()
+        from nasweb.asgi import application
+
+        try:
+            Server(application, build_endpoint_description_strings(host=host, port=port), signal_handlers=True).run()
+        finally:
+            stop_worker()
+
+    @staticmethod
+    def stop_child(child: subprocess.Popen) -> None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -1,0 +1,211 @@
+"""Image-classification datasets in memory: load a folder of class folders, split it, save it.
+
+Images become tensors by the preprocessing rule of apps.nas.preprocess.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from apps.nas.preprocess import (
+    IMAGE_EXTENSIONS,
+    MAX_SIDE,
+    MIN_SIDE,
+    automatic_side,
+    keep_one_channel_if_grey,
+    open_image,
+    to_rgb_at_side,
+)
+
+# Each class needs at least one image in each of train, validation and test.
+MIN_IMAGES_PER_CLASS = 3
+
+
+class DatasetError(ValueError):
+    """The data cannot be used as it is; the message says why in plain words and what to do."""
+
+
+@dataclass
+class ImageDataset:
+    """Decoded images at one resolution, with their labels."""
+
+    images: torch.Tensor  # uint8 (N, C, H, W), C is 1 or 3
+    labels: torch.Tensor  # int64 (N,)
+    class_names: list[str]
+    paths: list[str]  # source file of each image relative to the dataset root ('' if unknown)
+    skipped: list[tuple[str, str]]  # unreadable files: (relative path, reason)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W)."""
+        return tuple(self.images.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, indices) -> "ImageDataset":
+        """The images at `indices` (a list, array or tensor of positions), same classes."""
+        index = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        return ImageDataset(self.images[index], self.labels[index], list(self.class_names),
+                            [self.paths[i] for i in index.tolist()], [])
+
+    @staticmethod
+    def concat(a: "ImageDataset", b: "ImageDataset") -> "ImageDataset":
+        """Both datasets in one (e.g. train + validation for the final retrain); classes and shapes must match."""
+        if a.class_names != b.class_names or a.input_shape != b.input_shape:
+            raise ValueError("Can only join datasets with the same classes and image shape.")
+        return ImageDataset(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]), list(a.class_names),
+                            a.paths + b.paths, a.skipped + b.skipped)
+
+    def save(self, path: str | Path) -> None:
+        """Write a compressed .npz (no pickled objects, so loading it runs no code)."""
+        np.savez_compressed(
+            path, images=self.images.numpy(), labels=self.labels.numpy(),
+            class_names=np.array(self.class_names, dtype=str), paths=np.array(self.paths, dtype=str),
+            skipped=np.array(self.skipped, dtype=str).reshape(-1, 2),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ImageDataset":
+        """Read a file written by save()."""
+        with np.load(path, allow_pickle=False) as archive:
+            return cls(
+                torch.from_numpy(archive["images"]), torch.from_numpy(archive["labels"]),
+                archive["class_names"].tolist(), archive["paths"].tolist(),
+                [(str(file), str(reason)) for file, reason in archive["skipped"].tolist()],
+            )
+
+
+@dataclass
+class DatasetSplits:
+    """Disjoint, stratified train / validation / test parts of one dataset."""
+
+    train: ImageDataset
+    val: ImageDataset
+    test: ImageDataset
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+def _class_folders(root: Path) -> list[Path]:
+    folders = _sub_folders(root)
+    has_images = any(p.suffix.lower() in IMAGE_EXTENSIONS for p in root.iterdir() if p.is_file())
+    # An archive often unpacks to one wrapping folder ("flowers/daisy/...", "flowers/rose/..."): look inside it.
+    if len(folders) == 1 and not has_images and len(_sub_folders(folders[0])) >= 2:
+        return _sub_folders(folders[0])
+    return folders
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    with Image.open(path) as image:
+        return image.size
+
+
+def _check_dataset_folder(root: Path, resolution: int | None) -> list[Path]:
+    """The class folders, or a DatasetError saying what is wrong with the folder."""
+    if not root.is_dir():
+        raise DatasetError(f"The dataset folder {root} does not exist. Upload a folder (or zip) of class folders.")
+    if not any(root.iterdir()):
+        raise DatasetError("The dataset is empty. Upload a folder with one sub-folder per class, each holding "
+                           "that class's images.")
+    folders = _class_folders(root)
+    if not folders:
+        raise DatasetError("No class folders found. Put the images of each class in its own sub-folder "
+                           "(for example cats/ and dogs/); the folder names become the class names.")
+    if len(folders) < 2:
+        raise DatasetError(f"Only one class folder was found ({folders[0].name!r}). A classifier needs at least "
+                           "two classes: add one sub-folder per class.")
+    if resolution is not None and not MIN_SIDE // 2 <= resolution <= 4 * MAX_SIDE:
+        raise DatasetError(f"Resolution {resolution} is out of range: choose {MIN_SIDE // 2} to {4 * MAX_SIDE} "
+                           "pixels, or leave it empty to choose automatically.")
+    return folders
+
+
+def load_image_folder(root: str | Path, resolution: int | None = None) -> ImageDataset:
+    """Load a folder of class folders (root/<class name>/<images>) into memory.
+
+    Args:
+        root: the dataset folder; each sub-folder is a class, its images (any depth) are that class's examples.
+            PNG, JPEG, WebP, BMP, GIF; grayscale or colour; mixed sizes. Files that cannot be decoded are
+            listed in `skipped` and left out.
+        resolution: side in pixels every image is resized to; None chooses it (see the module docstring).
+
+    Raises:
+        DatasetError: missing or empty folder, no class folders, a single class, or a class with fewer than
+            MIN_IMAGES_PER_CLASS readable images.
+    """
+    folders = _check_dataset_folder(Path(root), resolution)
+    base = folders[0].parent
+    skipped: list[tuple[str, str]] = []
+    candidates: list[tuple[Path, int, tuple[int, int]]] = []  # (file, label, (width, height))
+    for label, folder in enumerate(folders):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            relative = path.relative_to(base).as_posix()
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped.append((relative, f"not an image type we read ({', '.join(sorted(IMAGE_EXTENSIONS))})"))
+                continue
+            try:
+                candidates.append((path, label, _image_size(path)))
+            except Exception as error:  # any failure to read the header means "unreadable", never fatal
+                skipped.append((relative, f"unreadable image: {error}"))
+    side = resolution or automatic_side([size for _, _, size in candidates] or [(MIN_SIDE, MIN_SIDE)])
+    # Decode and shrink one file at a time, so memory holds only the small copies.
+    arrays, labels, paths = [], [], []
+    for path, label, _ in candidates:
+        relative = path.relative_to(base).as_posix()
+        try:
+            arrays.append(np.asarray(to_rgb_at_side(open_image(path), side)))  # (side, side, 3)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            skipped.append((relative, "image too large (possible decompression bomb)"))
+            continue
+        except Exception as error:  # a truncated or corrupt file is listed, not fatal
+            skipped.append((relative, f"unreadable image: {error}"))
+            continue
+        labels.append(label)
+        paths.append(relative)
+    counts = np.bincount(np.array(labels, dtype=np.int64), minlength=len(folders))
+    too_few = [f"{folder.name} ({count})" for folder, count in zip(folders, counts, strict=True)
+               if count < MIN_IMAGES_PER_CLASS]
+    if too_few:
+        raise DatasetError(f"Each class needs at least {MIN_IMAGES_PER_CLASS} readable images (one each for "
+                           f"training, validation and test); too few in: {', '.join(too_few)}. Add images to "
+                           "these classes or remove their folders.")
+    stacked = keep_one_channel_if_grey(np.stack(arrays).transpose(0, 3, 1, 2))  # (N, C, H, W)
+    images = torch.from_numpy(np.ascontiguousarray(stacked))
+    return ImageDataset(images, torch.tensor(labels, dtype=torch.int64), [folder.name for folder in folders],
+                        paths, skipped)
+
+
+def split_dataset(ds: ImageDataset, seed: int, val_fraction: float = 0.15,
+                  test_fraction: float = 0.15) -> DatasetSplits:
+    """Stratified split: every class is divided in the same proportions; the same seed gives the same split.
+
+    Args:
+        ds: the dataset to split.
+        seed: fixes which image lands where.
+        val_fraction, test_fraction: shares of each class (each at least one image when the share is > 0).
+    """
+    generator = np.random.default_rng(seed)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    labels = ds.labels.numpy()
+    for label in range(ds.num_classes):
+        members = generator.permutation(np.flatnonzero(labels == label)).tolist()
+        n_test = max(1, round(len(members) * test_fraction)) if test_fraction > 0 else 0
+        n_val = max(1, round(len(members) * val_fraction)) if val_fraction > 0 else 0
+        if len(members) - n_test - n_val < 1:
+            raise DatasetError(f"Class {ds.class_names[label]!r} has too few images ({len(members)}) to split "
+                               "into training, validation and test. Add images to it.")
+        parts["test"] += members[:n_test]
+        parts["val"] += members[n_test:n_test + n_val]
+        parts["train"] += members[n_test + n_val:]
+    return DatasetSplits(**{name: ds.subset(sorted(indices)) for name, indices in parts.items()})

@@ -1,0 +1,96 @@
+"""Performance estimation: hold-out validation accuracy per epoch, with multi-fidelity early stopping.
+
+Each candidate trains for its own epoch budget (genotype["train"]["epochs"]) and reports validation accuracy
+after every epoch. With multi-fidelity on, Optuna's SuccessiveHalvingPruner (asynchronous successive halving,
+ASHA) stops a candidate at rungs 1, 3, 9, 27... epochs unless it is in the top third of the candidates that
+reached that rung, so weak candidates get few epochs and the budget goes to promising ones.
+"""
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import optuna
+
+from apps.nas.checkpoint import save_torch_atomic
+from apps.nas.train import EpochStats, Trainer, TrainingInterrupted
+
+# ASHA rungs at min_resource * reduction_factor**k epochs: 1, 3, 9, 27. A factor of 3 keeps the top third at
+# each rung, the setting of the Hyperband and ASHA papers.
+ASHA_REDUCTION_FACTOR = 3
+ASHA_MIN_EPOCHS = 1
+
+
+def create_pruner(multi_fidelity: bool) -> optuna.pruners.BasePruner:
+    """ASHA when multi-fidelity is on, otherwise a pruner that never stops a candidate early."""
+    if not multi_fidelity:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=ASHA_MIN_EPOCHS, reduction_factor=ASHA_REDUCTION_FACTOR
+    )
+
+
+@dataclass
+class CandidateResult:
+    """How a candidate's training ended."""
+
+    status: str  # "complete", "pruned" (early stopping) or "interrupted" (budget over, cancelled)
+    val_accuracy: float | None  # after the last finished epoch
+    curve: list[dict] = field(default_factory=list)  # EpochStats of every finished epoch, as dicts
+    seconds: float = 0.0  # training wall time, all attempts together
+    reason: str = ""
+
+
+def train_candidate(
+    trial: optuna.Trial,
+    trainer: Trainer,
+    *,
+    checkpoint_path: Path,
+    curve: list[dict],
+    pruning: bool,
+    stop_reason: Callable[[float], str | None],
+    on_epoch: Callable[[EpochStats], None],
+) -> CandidateResult:
+    """Train a candidate epoch by epoch, checkpointing and reporting validation accuracy after each.
+
+    Args:
+        trial: the Optuna trial the candidate belongs to (its study's pruner decides early stopping).
+        trainer: a fresh Trainer, or one restored from the trial's checkpoint (then curve holds its epochs).
+        checkpoint_path: where the Trainer state and curve go after every epoch.
+        curve: the epochs finished before a resume ([] for a fresh candidate).
+        pruning: whether to ask the pruner after each epoch.
+        stop_reason: given the projected seconds still needed, a reason to stop now (e.g. out of time) or None.
+        on_epoch: called with every finished epoch's stats.
+    """
+    started = time.monotonic()
+    seconds_before = sum(stats["seconds"] for stats in curve)
+    # A kill between saving the checkpoint and reporting can leave epochs unreported: report them again
+    # (Optuna ignores, with a warning, steps it already has). Step = epochs done, the pruner's resource.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for epochs_done, stats in enumerate(curve, start=1):
+            trial.report(stats["val_accuracy"], step=epochs_done)
+
+    def result(status: str, reason: str = "") -> CandidateResult:
+        last = curve[-1]["val_accuracy"] if curve else None
+        seconds = seconds_before + time.monotonic() - started
+        return CandidateResult(status, last, curve, seconds, reason)
+
+    while trainer.epochs_done < trainer.total_epochs:
+        try:
+            stats = trainer.run_epoch()
+        except TrainingInterrupted:
+            return result("interrupted", stop_reason(0.0) or "stopped")
+        curve.append(asdict(stats))
+        save_torch_atomic({"trial": trial.number, "trainer": trainer.state_dict(), "curve": curve}, checkpoint_path)
+        trial.report(stats.val_accuracy, step=trainer.epochs_done)
+        on_epoch(stats)
+        if pruning and trainer.epochs_done < trainer.total_epochs and trial.should_prune():
+            return result("pruned", f"early stopping after {trainer.epochs_done} epochs (successive halving)")
+        epochs_left = trainer.total_epochs - trainer.epochs_done
+        reason = stop_reason(epochs_left * stats.seconds) if epochs_left else None
+        if reason:
+            return result("interrupted", reason)
+    return result("complete")

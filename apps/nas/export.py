@@ -1,0 +1,217 @@
+"""Export the best model for deployment: ONNX, TorchScript, PyTorch weights, and a self-contained bundle."""
+
+import copy
+import json
+import os
+import string
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+from torch import nn
+
+from apps.nas.data import ImageDataset
+from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
+
+BUNDLE_TEMPLATES = Path(__file__).resolve().parent / "bundle"
+ONNX_INPUT_NAME = "image"
+PARITY_BATCH_SIZE = 256
+
+
+class DeployedClassifier(nn.Module):
+    """The trained network as it is shipped: adds the flip test-time augmentation the trainer uses, if any."""
+
+    def __init__(self, network: nn.Module, flip_tta: bool):
+        super().__init__()
+        self.network = network
+        self.flip_tta = flip_tta
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        # image: float32 (B, C, H, W) raw pixel values 0..255 -> logits (B, num_classes)
+        logits = self.network(image)
+        if self.flip_tta:
+            logits = (logits + self.network(image.flip(-1))) / 2
+        return logits
+
+
+def _write_atomically(path: Path, write) -> None:
+    """write(temp_path) then rename over path, so a crash never leaves half a file."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        temp = Path(handle.name)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    def write(temp: Path) -> None:
+        # torch.export-based exporter (the default since 2.9); weights embedded so the file stands alone.
+        torch.onnx.export(model, (example,), str(temp), input_names=[ONNX_INPUT_NAME], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, external_data=False,
+                          verbose=False)
+
+    _write_atomically(path, write)
+
+
+def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings():
+        # TorchScript is deprecated upstream but is still what C++/mobile runtimes load, and the issue asks for it.
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(model, example)
+        _write_atomically(path, lambda temp: torch.jit.save(traced, str(temp)))
+
+
+def onnx_parity(model: nn.Module, onnx_path: Path, images: torch.Tensor) -> dict:
+    """Run PyTorch and onnxruntime on the same images: prediction agreement and max abs logit difference."""
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    agree, max_diff = 0, 0.0
+    with torch.inference_mode():
+        for start in range(0, len(images), PARITY_BATCH_SIZE):
+            batch = images[start:start + PARITY_BATCH_SIZE].float()
+            expected = model(batch).numpy()
+            actual = session.run(None, {ONNX_INPUT_NAME: batch.numpy()})[0]
+            agree += int((expected.argmax(1) == actual.argmax(1)).sum())
+            max_diff = max(max_diff, float(np.abs(expected - actual).max()))
+    return {"images": len(images), "prediction_agreement": agree / max(1, len(images)),
+            "max_abs_logit_diff": max_diff}
+
+
+def preprocessing_spec(input_shape: tuple[int, int, int]) -> dict:
+    """What apps.nas.data does to an image before the model sees it (predict.py follows this)."""
+    channels, side, _ = input_shape
+    return {
+        "side": side,
+        "channels": channels,
+        "input_name": ONNX_INPUT_NAME,
+        "steps": [
+            "decode with Pillow, apply the EXIF orientation, take the first frame",
+            "composite transparency onto a white background, convert to RGB",
+            f"resize to {side}x{side} with Pillow bilinear filtering (stretch; aspect ratio not kept)",
+            "convert to grayscale with Pillow 'L' (channels == 1) or keep RGB (channels == 3)",
+            "float32, layout (batch, channels, height, width), raw values 0..255 (the model normalises)",
+        ],
+        "output": "logits, one per class in labels.json order; softmax gives probabilities",
+    }
+
+
+def _markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def model_card(*, genotype: dict, class_names: list[str], input_shape: tuple[int, int, int], test: ImageDataset,
+               report: dict, search_summary: dict, model_facts: dict, parity: dict) -> str:
+    """README.md of the bundle: data, classes, test metrics, confusion matrix, cost, search summary."""
+    channels, side, _ = input_shape
+    per_class = report.get("per_class", [])
+    confusion = report.get("confusion", [])
+    values = {
+        "title": search_summary.get("name", f"{len(class_names)}-class image classifier"),
+        "input_description": f"{'grayscale' if channels == 1 else 'colour'} images resized to {side}x{side}",
+        "channels": channels,
+        "side": side,
+        "data_description": search_summary.get("data_description", f"Images at {side}x{side} pixels, "
+                                               f"{'grayscale' if channels == 1 else 'RGB'}."),
+        "num_classes": len(class_names),
+        "class_list": ", ".join(f"`{name}`" for name in class_names),
+        "test_images": len(test),
+        "accuracy": f"{100 * report['accuracy']:.2f}%" if "accuracy" in report else "n/a",
+        "macro_f1": f"{report['macro_f1']:.4f}" if "macro_f1" in report else "n/a",
+        "per_class_table": _markdown_table(
+            ["Class", "Precision", "Recall", "F1", "Test images"],
+            [[row["name"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", row["support"]]
+             for row in per_class]),
+        "confusion_table": _markdown_table(
+            ["true \\ predicted", *class_names],
+            [[name, *row] for name, row in zip(class_names, confusion, strict=False)]),
+        "params": f"{model_facts['params']:,}",
+        "flops": f"{model_facts['flops']:,}",
+        "latency_ms": f"{model_facts['latency_ms']:.2f}",
+        "size_mb": f"{model_facts['size_mb']:.3f}",
+        "parity": f"{100 * parity['prediction_agreement']:.2f}% same predictions, max abs logit difference "
+                  f"{parity['max_abs_logit_diff']:.2e}",
+        "genotype_json": json.dumps(genotype, indent=2),
+        "search_table": _markdown_table(["", ""], [[key, value] for key, value in search_summary.items()
+                                                   if not isinstance(value, dict | list)]),
+    }
+    template = string.Template((BUNDLE_TEMPLATES / "model_card.md.tmpl").read_text())
+    return template.substitute(values)
+
+
+def _cpu_copy(model: nn.Module) -> nn.Module:
+    """An fp32 CPU copy in eval mode, so exporting never moves or changes the caller's model."""
+    # Back to the default (NCHW) layout: the trainer keeps weights channels_last.
+    return copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format).eval()
+
+
+def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], input_shape: tuple[int, int, int],
+                 test: ImageDataset, out_dir: str | Path, report: dict, search_summary: dict) -> dict:
+    """Write model.onnx, model.torchscript.pt, weights.pt, genotype.json and bundle.zip into out_dir.
+
+    Args:
+        model: the trained network from apps.nas.build (any device; it is copied to the CPU).
+        genotype: its genotype (the flip setting decides whether the shipped model averages mirrored views).
+        class_names: label of each output, in order.
+        input_shape: (C, H, W) the model was trained at.
+        test: held-out images used to check ONNX against PyTorch.
+        out_dir: created if missing.
+        report: metrics.classification_report() of the test set, for the model card.
+        search_summary: flat facts about the search (strategy, trials, seconds, ...) for the model card.
+
+    Returns:
+        {"files": {"onnx", "torchscript", "weights", "genotype", "bundle"}: paths,
+         "onnx_parity": {"images", "prediction_agreement", "max_abs_logit_diff"},
+         "model": {"params", "flops", "latency_ms", "size_mb"}}
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    network = _cpu_copy(model)
+    deployed = DeployedClassifier(network, bool(genotype["train"].get("flip", False))).eval()
+    example = torch.zeros(2, *input_shape)
+    files = {name: out / filename for name, filename in (
+        ("onnx", "model.onnx"), ("torchscript", "model.torchscript.pt"), ("weights", "weights.pt"),
+        ("genotype", "genotype.json"), ("bundle", "bundle.zip"))}
+    _write_atomically(files["weights"], lambda temp: torch.save(network.state_dict(), temp))
+    _write_atomically(files["genotype"], lambda temp: temp.write_text(json.dumps(genotype, indent=2)))
+    _export_torchscript(deployed, example, files["torchscript"])
+    _export_onnx(deployed, example, files["onnx"])
+    parity = onnx_parity(deployed, files["onnx"], test.images)
+    model_facts = {"params": count_params(network), "flops": count_flops(deployed, input_shape),
+                   "latency_ms": cpu_latency_ms(deployed, input_shape), "size_mb": model_size_mb(network)}
+    card = model_card(genotype=genotype, class_names=class_names, input_shape=input_shape, test=test,
+                      report=report, search_summary=search_summary, model_facts=model_facts, parity=parity)
+    bundle_files = {
+        "model.onnx": files["onnx"].read_bytes(),
+        "labels.json": json.dumps(list(class_names), indent=2).encode(),
+        "preprocessing.json": json.dumps(preprocessing_spec(input_shape), indent=2).encode(),
+        "predict.py": (BUNDLE_TEMPLATES / "predict.py").read_bytes(),
+        "README.md": card.encode(),
+    }
+
+    def write_bundle(temp: Path) -> None:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for name, data in bundle_files.items():
+                bundle.writestr(name, data)
+
+    _write_atomically(files["bundle"], write_bundle)
+    return {"files": {name: str(path) for name, path in files.items()}, "onnx_parity": parity, "model": model_facts}
+
+
+def unpack_bundle(bundle: str | Path, target: str | Path) -> Path:
+    """Extract bundle.zip into target (for tests and the CLI's own check); returns target."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(bundle) as archive:
+        for member in archive.namelist():
+            if Path(member).name != member:  # the bundle is flat: anything else is not ours
+                raise ValueError(f"Unexpected path in bundle: {member}")
+        archive.extractall(target)
+    return target
+

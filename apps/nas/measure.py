@@ -1,0 +1,71 @@
+"""What a candidate costs to deploy: parameters, FLOPs, CPU latency, file size."""
+
+import copy
+import io
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+# Latency is measured on one CPU thread: the figure then means "one core of this machine", it is not disturbed by
+# a training run using the other cores, and it is what a small deployment (one request per worker) sees.
+LATENCY_THREADS = 1
+LATENCY_WARMUP_RUNS = 3
+LATENCY_MAX_RUNS = 25
+# Stop repeating after this long: a big model still costs only tens of milliseconds to measure.
+LATENCY_TIME_LIMIT_S = 0.05
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable and frozen parameters."""
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    """Floating-point operations for one image (a multiply-add counts as 2), as torch's FlopCounterMode counts.
+
+    Args:
+        model: the network (left unchanged).
+        input_shape: (C, H, W).
+    """
+    probe = copy.deepcopy(model).cpu().float().eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        probe(torch.zeros(1, *input_shape))
+    return int(counter.get_total_flops())
+
+
+def cpu_latency_ms(model: nn.Module, input_shape: tuple[int, int, int]) -> float:
+    """Median milliseconds for one image (batch 1) on the CPU with LATENCY_THREADS thread(s), fp32, eval mode.
+
+    Args:
+        model: the network (a copy is measured; the original stays where it is).
+        input_shape: (C, H, W).
+    """
+    probe = copy.deepcopy(model).cpu().float().eval()
+    image = torch.rand(1, *input_shape) * 255
+    threads = torch.get_num_threads()
+    torch.set_num_threads(LATENCY_THREADS)
+    try:
+        with torch.inference_mode():
+            for _ in range(LATENCY_WARMUP_RUNS):
+                probe(image)
+            timings: list[float] = []
+            deadline = time.perf_counter() + LATENCY_TIME_LIMIT_S
+            while len(timings) < LATENCY_MAX_RUNS and (len(timings) < 5 or time.perf_counter() < deadline):
+                start = time.perf_counter()
+                probe(image)
+                timings.append((time.perf_counter() - start) * 1000)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(timings)
+
+
+def model_size_mb(model: nn.Module) -> float:
+    """Size of the fp32 state dict as torch.save writes it, in MB (10^6 bytes)."""
+    state = {name: tensor.detach().float() if tensor.is_floating_point() else tensor
+             for name, tensor in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.tell() / 1e6

@@ -1,0 +1,64 @@
+"""How an image file becomes a model input: the one preprocessing rule of training, export and prediction.
+
+The rule (bundle/predict.py repeats it step for step, and preprocessing.json describes it):
+  1. Decode with Pillow; apply the EXIF orientation; first frame of animations.
+  2. Flatten transparency onto a white background, convert to RGB.
+  3. Resize to side x side pixels with bilinear filtering (Pillow's, antialiased when shrinking), not keeping
+     the aspect ratio (a stretch, like torchvision's Resize((side, side))).
+  4. One channel (Pillow's "L" conversion) when every image of the dataset is grayscale, else three (RGB).
+The side, unless given: the median over images of max(width, height), clamped to [MIN_SIDE, MAX_SIDE] -- the
+images' own size when that is small (8 for scikit-learn digits, 28 for MNIST), and at most 64 so training on
+a CPU stays fast.
+It needs no PyTorch, so the web process can prepare an image for the exported model without loading it.
+"""
+
+import statistics
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+MIN_SIDE = 8
+MAX_SIDE = 64
+
+
+def automatic_side(sizes: list[tuple[int, int]]) -> int:
+    """Median of max(width, height) over the images, clamped to [MIN_SIDE, MAX_SIDE]."""
+    median = statistics.median(max(width, height) for width, height in sizes)
+    return int(min(MAX_SIDE, max(MIN_SIDE, round(median))))
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Decode fully, oriented by EXIF, first frame; refuses decompression bombs instead of warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            image.seek(0)
+            image.load()
+            return ImageOps.exif_transpose(image)
+
+
+def to_rgb_at_side(image: Image.Image, side: int) -> Image.Image:
+    """Steps 2-3 of the preprocessing rule: transparency onto white, RGB, bilinear stretch to side x side."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+
+
+def preprocess_image(image: Image.Image, side: int, channels: int) -> np.ndarray:
+    """Steps 2-4 of the preprocessing rule for one decoded image, as a model input: (C, side, side) uint8."""
+    resized = to_rgb_at_side(image, side)
+    if channels == 1:
+        resized = resized.convert("L")
+    return np.asarray(resized).reshape(side, side, channels).transpose(2, 0, 1)
+
+
+def keep_one_channel_if_grey(images: np.ndarray) -> np.ndarray:
+    """Step 4 for a whole dataset: (N, 3, H, W) -> (N, 1, H, W) when every image is grey, else unchanged."""
+    if all((image[:1] == image).all() for image in images):  # one image at a time: no dataset-sized mask
+        return np.ascontiguousarray(images[:, :1])  # for R == G == B, Pillow's "L" conversion is R
+    return images

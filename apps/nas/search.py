@@ -1,0 +1,473 @@
+"""run_search: from a dataset to a trained, exported best model within a wall-clock budget, resumable.
+
+The search loop asks a strategy for a candidate, measures its size and CPU latency (a candidate over a limit is
+skipped untrained), trains it with per-epoch checkpoints and early stopping, and tells the outcome back. Once a
+candidate has finished, a share of the budget is kept for the end: the best candidate is retrained on
+train+validation with its schedule stretched to fill that time (or, when even its own schedule does not fit, kept
+as trained), scored once on the test split and exported. Every step is recorded in work_dir, so
+calling run_search again with the same work_dir continues a killed search where it stopped.
+"""
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from apps.nas import events
+from apps.nas.baseline import linear_baseline_accuracy
+from apps.nas.budget import (
+    EXPORT_SECONDS,
+    FINAL_TRAINING_SHARE,
+    MAX_FINAL_STRETCH,
+    MAX_RETRAIN_SHARE,
+    RETRAIN_MARGIN,
+    Budget,
+    SearchControl,
+    check_budget,
+)
+from apps.nas.build import build
+from apps.nas.checkpoint import SearchFiles, load_torch, save_json_atomic, save_torch_atomic
+from apps.nas.config import SearchConfig
+from apps.nas.data import ImageDataset, load_image_folder, split_dataset
+from apps.nas.estimate import CandidateResult, train_candidate
+from apps.nas.export import export_model
+from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
+from apps.nas.metrics import classification_report
+from apps.nas.results import SearchResult, finished_pareto_front, genotype_summary, leaderboard
+from apps.nas.space import baseline_genotype
+from apps.nas.strategies import create_strategy
+from apps.nas.strategies.base import fits_space
+from apps.nas.train import EpochStats, Trainer, TrainingInterrupted
+
+MAX_MISTAKES_SHOWN = 48
+BASELINE_METHOD = "logistic regression on the pixels"
+# The probe that times one epoch for the minimum-budget check trains on this many images at most.
+PROBE_IMAGES = 256
+
+
+def misclassified(test: ImageDataset, probabilities: torch.Tensor) -> list[dict]:
+    """The test images the model got wrong, the most confidently wrong first (at most MAX_MISTAKES_SHOWN)."""
+    confidence, predicted = (values.tolist() for values in probabilities.max(dim=1))
+    truth = test.labels.tolist()
+    wrong = sorted((i for i in range(len(truth)) if predicted[i] != truth[i]), key=lambda i: -confidence[i])
+    return [{"path": test.paths[i], "true": test.class_names[truth[i]], "predicted": test.class_names[predicted[i]],
+             "confidence": round(confidence[i], 4)} for i in wrong[:MAX_MISTAKES_SHOWN]]
+
+
+class SearchFailed(RuntimeError):
+    """No candidate could be trained (all failed or broke the limits); the message says why in plain words."""
+
+
+def run_search(
+    config: SearchConfig,
+    data: ImageDataset | str | Path,
+    work_dir: str | Path,
+    *,
+    on_event: Callable[[dict], None] | None = None,
+    control: SearchControl | None = None,
+) -> SearchResult:
+    """Search for the best image classifier the budget allows, then retrain, test and export it.
+
+    Args:
+        config: budget, strategy, seed, deployment limits, search space.
+        data: a loaded dataset, or a folder of class folders (loaded with load_image_folder).
+        work_dir: where the search keeps its state and writes result.json and the exported model; calling
+            run_search again with the same work_dir resumes a killed search.
+        on_event: receives every event (see apps.nas.events) as a JSON-able dict.
+        control: lets the caller cancel the search or extend its budget while it runs.
+
+    Raises:
+        DatasetError: the data cannot be used (empty, a single class, too few images).
+        BudgetTooSmall: the budget cannot train and export even one candidate (raised before any training).
+        SearchFailed: every candidate failed or broke the limits.
+    """
+    # Optuna logs every trial at INFO; the events already tell that story.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return Search(config, Path(work_dir), on_event, control).run(data)
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" is CUDA when there is a GPU, else CPU; anything else is used as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def error_reason(error: BaseException) -> str:
+    """Plain-words reason a candidate failed, for the leaderboard."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return "ran out of GPU memory, even with half the batch size"
+    return f"{type(error).__name__}: {error}"
+
+
+class Search:
+    """The state of one run: its budget, files, data, strategy and the best candidate so far."""
+
+    def __init__(self, config: SearchConfig, work_dir: Path, on_event, control):
+        self.config = config
+        self.work_dir = work_dir
+        self.files = SearchFiles(work_dir)
+        state = self.files.state()
+        self.phase = state["phase"]
+        self.budget = Budget(config.budget_seconds, used_before=state["seconds_used"], control=control)
+        self.on_event = on_event
+        self.export_seconds = EXPORT_SECONDS if config.export else 0.0
+        self.device = resolve_device(config.device)
+        self.best: dict | None = None  # trial, complete, val_accuracy, epoch_seconds of the kept best state
+
+    # -- events and clock ---------------------------------------------------------------------------------------
+
+    def emit(self, event: events.Event) -> None:
+        event.elapsed_seconds = round(self.budget.elapsed(), 3)
+        finished = isinstance(event, events.RunFinished)  # may end before the budget (max_trials, cancel)
+        event.progress = 1.0 if finished else round(self.budget.progress(), 4)
+        event.eta_seconds = 0.0 if finished else round(self.budget.remaining(), 1)
+        self.files.save_state(seconds_used=self.budget.elapsed(), phase=self.phase)
+        if self.on_event is not None:
+            self.on_event(event.to_dict())
+
+    def emit_epoch(self, trial_id: int, phase: str, total_epochs: int, stats: EpochStats) -> None:
+        self.emit(events.EpochFinished(trial_id=trial_id, phase=phase, total_epochs=total_epochs, **asdict(stats)))
+
+    def final_epoch_seconds(self) -> float:
+        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet)."""
+        if not self.config.final_retrain or self.best is None or not self.best["complete"]:
+            return 0.0
+        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
+        return self.best["epoch_seconds"] * growth
+
+    def search_deadline(self) -> float:
+        """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and export."""
+        total = self.budget.total()
+        retrain = RETRAIN_MARGIN * self.final_epoch_seconds() * (self.best["epochs"] if self.best else 0)
+        if not 0 < retrain <= MAX_RETRAIN_SHARE * total:
+            return total - self.export_seconds  # no retrain planned: the search keeps the time
+        # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
+        reserve = max(retrain, min(FINAL_TRAINING_SHARE * total, MAX_FINAL_STRETCH * retrain))
+        return total - self.export_seconds - reserve
+
+    def final_epochs(self, genotype: dict) -> int:
+        """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit."""
+        searched = genotype["train"]["epochs"]
+        epoch_seconds = self.final_epoch_seconds()
+        available = self.budget.remaining() - self.export_seconds
+        if epoch_seconds == 0 or available < searched * epoch_seconds:
+            return 0
+        # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
+        stretched = int(available / (RETRAIN_MARGIN * epoch_seconds))
+        return max(searched, min(stretched, MAX_FINAL_STRETCH * searched))
+
+    def out_of_search_time(self) -> bool:
+        return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
+
+    def out_of_final_time(self) -> bool:
+        """The retrain must leave the export its time: past this, the best candidate is exported as trained."""
+        return self.budget.cancelled() or self.budget.elapsed() >= self.budget.total() - self.export_seconds
+
+    # -- the run ------------------------------------------------------------------------------------------------
+
+    def run(self, data: ImageDataset | str | Path) -> SearchResult:
+        resumed = self.files.started()
+        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
+        self.splits = split_dataset(
+            dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
+            test_fraction=self.config.test_fraction,
+        )
+        if not resumed:
+            check_budget(self.budget, epoch_seconds=self.probe_epoch_seconds(), export_seconds=self.export_seconds)
+        self.strategy = create_strategy(
+            self.config.strategy, storage=self.files.storage(), space=self.config.space, seed=self.config.seed,
+            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
+        )
+        self.study = self.strategy.study
+        self.best = self.load_best()
+        self.emit(events.RunStarted(
+            strategy=self.config.strategy, budget_seconds=self.budget.total(), device=self.device,
+            seed=self.config.seed, resumed=resumed, dataset=self.dataset_summary(dataset),
+            constraints=asdict(self.config.constraints), multi_fidelity=self.strategy.multi_fidelity,
+        ))
+        if self.phase == "search":
+            self.search()
+        self.phase = "final"
+        return self.finish()
+
+    def probe_epoch_seconds(self) -> float:
+        """Seconds one epoch of a typical candidate takes on the whole training split, timed on a slice of it."""
+        train, val = self.splits.train, self.splits.val
+        recipe = baseline_genotype()
+        # The recipe auto starts from; in a space that excludes it, a candidate drawn from the space instead.
+        genotype = recipe if fits_space(self.config.space, recipe) else self.config.space.sample(
+            random.Random(self.config.seed))
+        probe = {**genotype, "train": {**genotype["train"], "epochs": 1}}
+        n_train, n_val = min(len(train), PROBE_IMAGES), min(len(val), PROBE_IMAGES)
+        trainer = Trainer(probe, train.subset(list(range(n_train))), val.subset(list(range(n_val))),
+                          device=self.device, seed=self.config.seed)
+        started = time.monotonic()
+        trainer.run_epoch()
+        return (time.monotonic() - started) * len(train) / n_train
+
+    def dataset_summary(self, dataset: ImageDataset) -> dict:
+        return {
+            "num_images": len(dataset), "num_classes": dataset.num_classes, "class_names": dataset.class_names,
+            "input_shape": list(dataset.input_shape),
+            "splits": {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")},
+            "skipped": [list(item) for item in dataset.skipped],
+        }
+
+    def search(self) -> None:
+        # A killed run left its candidate RUNNING: continue it from its last epoch checkpoint.
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            # Optuna re-attaches to a trial by its storage id (there is no public lookup by number).
+            trial = optuna.trial.Trial(self.study, frozen._trial_id)
+            if "genotype" in frozen.user_attrs:
+                self.evaluate(trial, frozen.user_attrs["genotype"], resume=True)
+            else:
+                trial.set_user_attr("reason", "the process stopped before the candidate was chosen")
+                self.strategy.tell(trial, "failed")
+        while not self.out_of_search_time() and not self.reached_max_trials():
+            trial, genotype = self.strategy.ask()
+            self.evaluate(trial, genotype)
+
+    def reached_max_trials(self) -> bool:
+        if self.config.max_trials is None:
+            return False
+        trained = [t for t in self.study.trials if t.user_attrs.get("status") not in (None, "infeasible")]
+        return len(trained) >= self.config.max_trials
+
+    # -- one candidate ------------------------------------------------------------------------------------------
+
+    def measure(self, genotype: dict) -> dict:
+        """Parameters, FLOPs, CPU latency and size, from a freshly built model (before any training)."""
+        model = build(genotype, self.splits.train.input_shape, self.splits.train.num_classes)
+        shape = self.splits.train.input_shape
+        return {"params": count_params(model), "flops": count_flops(model, shape),
+                "latency_ms": cpu_latency_ms(model, shape), "size_mb": model_size_mb(model)}
+
+    def evaluate(self, trial: optuna.Trial, genotype: dict, *, resume: bool = False) -> None:
+        """Measure, check the limits, train and tell the outcome of one candidate; failures are recorded."""
+        started = time.monotonic()
+        number = trial.number
+        try:
+            measured = self.measure(genotype)
+        except Exception as error:  # a candidate the space allows but the builder rejects: record, go on
+            return self.record_failure(trial, error, started)
+        trial.set_user_attr("measurements", measured)
+        violations = self.config.constraints.violations(
+            params=measured["params"], size_mb=measured["size_mb"], latency_ms=measured["latency_ms"]
+        )
+        if violations:
+            reason = "breaks the deployment limits: " + "; ".join(violations)
+            trial.set_user_attr("reason", reason)
+            self.strategy.tell(trial, "infeasible")
+            self.emit(events.TrialPruned(trial_id=number, reason=reason, val_accuracy=None, epochs=0,
+                                         seconds=0.0, infeasible=True))
+            return
+        checkpoint = load_torch(self.files.trial_path(number)) if resume else None
+        self.emit(events.TrialStarted(
+            trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,
+            epochs=genotype["train"]["epochs"], device=self.device,
+            resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
+        ))
+        try:
+            result = self.train(trial, genotype, checkpoint)
+        except Exception as error:  # e.g. out of memory twice: record it and let the search go on
+            return self.record_failure(trial, error, started)
+        # The curve is stored once, at the end: the checkpoint holds it meanwhile, and rewriting it after every
+        # epoch would grow the journal quadratically.
+        trial.set_user_attr("curve", result.curve)
+        trial.set_user_attr("seconds", round(result.seconds, 3))
+        if result.reason:
+            trial.set_user_attr("reason", result.reason)
+        self.strategy.tell(trial, result.status, result.val_accuracy)
+        if result.status == "complete":
+            self.emit(events.TrialFinished(trial_id=number, val_accuracy=result.val_accuracy,
+                                           epochs=len(result.curve), seconds=result.seconds, **measured))
+        else:
+            self.emit(events.TrialPruned(trial_id=number, reason=result.reason, val_accuracy=result.val_accuracy,
+                                         epochs=len(result.curve), seconds=result.seconds))
+        self.keep_if_best(number, genotype, result, measured)
+
+    def train(self, trial: optuna.Trial, genotype: dict, checkpoint: dict | None) -> CandidateResult:
+        """Train with early stopping; on CUDA out-of-memory, retry once from scratch with half the batch size."""
+        for attempt in (1, 2):
+            try:
+                trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
+                                  seed=self.config.seed + trial.number, should_stop=self.out_of_search_time)
+                curve = []
+                if checkpoint is not None:
+                    trainer.load_state_dict(checkpoint["trainer"])
+                    curve = checkpoint["curve"]
+                return train_candidate(
+                    trial, trainer, checkpoint_path=self.files.trial_path(trial.number), curve=curve,
+                    pruning=self.strategy.multi_fidelity, stop_reason=self.stop_reason,
+                    on_epoch=partial(self.emit_epoch, trial.number, "search", trainer.total_epochs),
+                )
+            except torch.cuda.OutOfMemoryError:
+                if attempt == 2 or genotype["train"]["batch_size"] < 2:
+                    raise
+                torch.cuda.empty_cache()
+                genotype = {**genotype, "train": {**genotype["train"],
+                                                  "batch_size": genotype["train"]["batch_size"] // 2}}
+                trial.set_user_attr("genotype", genotype)
+                trial.set_user_attr("note", "batch size halved after running out of GPU memory")
+                checkpoint = None
+        raise AssertionError("unreachable")
+
+    def stop_reason(self, seconds_needed: float) -> str | None:
+        """Why a running candidate must stop now (cancelled, out of time, cannot finish in time), or None."""
+        if self.budget.cancelled():
+            return "stopped: the search was cancelled"
+        if self.budget.elapsed() >= self.search_deadline():
+            return "stopped: the search budget ran out"
+        # Once there is a fully trained candidate, do not spend the rest of the budget on one that cannot finish.
+        if self.best and self.best["complete"] and self.budget.elapsed() + seconds_needed > self.search_deadline():
+            return "stopped: it would not finish in the time left"
+        return None
+
+    def record_failure(self, trial: optuna.Trial, error: Exception, started: float) -> None:
+        reason = error_reason(error)
+        trial.set_user_attr("reason", reason)
+        self.strategy.tell(trial, "failed")
+        self.files.discard_trial(trial.number)
+        self.emit(events.TrialFailed(trial_id=trial.number, reason=reason, seconds=time.monotonic() - started))
+
+    def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, measured: dict) -> None:
+        """Keep the candidate's trained state when it beats the best so far (fully trained ones rank first)."""
+        if not result.curve:
+            return self.files.discard_trial(number)
+        complete = result.status == "complete"
+        if self.best is not None and (complete, result.val_accuracy) <= (self.best["complete"],
+                                                                          self.best["val_accuracy"]):
+            return self.files.discard_trial(number)
+        self.files.keep_as_best(number)
+        self.best = self.best_entry(number, complete, result.curve)
+        self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
+                                 genotype_summary=genotype_summary(genotype), params=measured["params"],
+                                 latency_ms=measured["latency_ms"]))
+
+    @staticmethod
+    def best_entry(number: int, complete: bool, curve: list[dict]) -> dict:
+        return {"trial": number, "complete": complete, "val_accuracy": curve[-1]["val_accuracy"],
+                "epochs": len(curve), "epoch_seconds": sum(s["seconds"] for s in curve) / len(curve)}
+
+    def load_best(self) -> dict | None:
+        """The best candidate recorded by an earlier attempt of this run (None for a fresh run)."""
+        state = load_torch(self.files.best_trial_path)
+        if state is None:
+            return None
+        complete = self.study.trials[state["trial"]].state == TrialState.COMPLETE
+        return self.best_entry(state["trial"], complete, state["curve"])
+
+    # -- the end: retrain, test, export -------------------------------------------------------------------------
+
+    def finish(self) -> SearchResult:
+        best_state = load_torch(self.files.best_trial_path)
+        if best_state is None:
+            raise SearchFailed(self.failure_message())
+        frozen = self.study.trials[best_state["trial"]]
+        genotype = frozen.user_attrs["genotype"]
+        cancelled = self.budget.cancelled()
+        # A killed run continues its final retrain with the schedule it had chosen.
+        earlier = load_torch(self.files.final_path)
+        epochs = 0 if cancelled else earlier["epochs"] if earlier else self.final_epochs(genotype)
+        retrain = epochs > 0
+        reason = (f"retraining on train+validation for {epochs} epochs" if retrain else
+                  "cancelled: exporting the best candidate as trained" if cancelled else
+                  "retraining is off" if not self.config.final_retrain else
+                  "too little time left to retrain: exporting the best candidate as trained")
+        self.emit(events.FinalTrainingStarted(
+            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=retrain, epochs=epochs,
+            reason=reason,
+        ))
+        final_genotype = {**genotype, "train": {**genotype["train"], "epochs": epochs}}
+        trainer = self.retrain(frozen.number, final_genotype, earlier) if retrain else None
+        retrained = trainer is not None
+        if trainer is None:
+            trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
+                              seed=self.config.seed + frozen.number)
+            trainer.load_state_dict(best_state["trainer"])
+        test = self.splits.test
+        probabilities = trainer.predict_logits(test.images).softmax(dim=1).cpu()  # (N, classes)
+        predictions = probabilities.argmax(dim=1)
+        report = classification_report(test.labels.tolist(), predictions.tolist(), test.class_names)
+        baseline = {"method": BASELINE_METHOD, "test_accuracy": linear_baseline_accuracy(
+            ImageDataset.concat(self.splits.train, self.splits.val), test, seed=self.config.seed)}
+        rows = leaderboard(self.study.trials)
+        measured = frozen.user_attrs["measurements"]
+        best = {"trial_id": frozen.number, "genotype": genotype, "genotype_summary": genotype_summary(genotype),
+                "val_accuracy": best_state["curve"][-1]["val_accuracy"], "test_accuracy": report["accuracy"],
+                "retrained": retrained, "final_epochs": epochs if retrained else len(best_state["curve"]),
+                **measured}
+        summary = self.summary(rows, cancelled, retrained, best)
+        files, parity = {}, None
+        if self.config.export:
+            exported = export_model(
+                trainer.model, trainer.genotype, class_names=test.class_names, input_shape=test.input_shape, test=test,
+                out_dir=self.work_dir, report=report, search_summary=summary,
+            )
+            files, parity = exported["files"], exported["onnx_parity"]
+        summary["onnx_parity"] = parity
+        summary["elapsed_seconds"] = round(self.budget.elapsed(), 2)
+        result = SearchResult(best=best, test_report=report, leaderboard=rows,
+                              pareto_front=finished_pareto_front(rows), files=files, summary=summary,
+                              misclassified=misclassified(test, probabilities), baseline=baseline)
+        save_json_atomic(result.to_dict(), self.work_dir / "result.json")
+        self.emit(events.RunFinished(
+            status=summary["status"], best_trial_id=frozen.number, val_accuracy=best["val_accuracy"],
+            test_accuracy=report["accuracy"], trials=summary["trials"], files=files,
+        ))
+        return result
+
+    def retrain(self, number: int, genotype: dict, earlier: dict | None) -> Trainer | None:
+        """The best genotype trained from scratch on train+validation; None when it could not finish in time.
+
+        Args:
+            number: the candidate's trial number (for events).
+            genotype: its genotype with the final retrain's epochs.
+            earlier: the final retrain's checkpoint from a killed attempt of this run, or None.
+        """
+        trainer = Trainer(genotype, ImageDataset.concat(self.splits.train, self.splits.val), None,
+                          device=self.device, seed=self.config.seed, should_stop=self.out_of_final_time)
+        if earlier is not None:
+            trainer.load_state_dict(earlier["trainer"])
+        try:
+            while trainer.epochs_done < trainer.total_epochs:
+                stats = trainer.run_epoch()
+                save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs},
+                                  self.files.final_path)
+                self.emit_epoch(number, "final", trainer.total_epochs, stats)
+        except TrainingInterrupted:
+            return None
+        return trainer
+
+    def summary(self, rows: list[dict], cancelled: bool, retrained: bool, best: dict) -> dict:
+        """Facts about the run; the flat ones also go into the model card's search table."""
+        return {
+            "status": "cancelled" if cancelled else "finished",
+            "strategy": self.config.strategy, "seed": self.config.seed, "device": self.device,
+            "multi_fidelity": self.strategy.multi_fidelity, "budget_seconds": self.budget.total(),
+            "elapsed_seconds": round(self.budget.elapsed(), 2),
+            "candidates_trained": sum(1 for row in rows if row["epochs"]),
+            "epochs_trained": sum(row["epochs"] for row in rows),
+            "best_trial": best["trial_id"], "best_val_accuracy": best["val_accuracy"], "retrained": retrained,
+            "trials": dict(Counter(row["status"] for row in rows)),
+            "constraints": asdict(self.config.constraints),
+            "splits": {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")},
+        }
+
+    def failure_message(self) -> str:
+        reasons = [t.user_attrs.get("reason", "") for t in self.study.trials]
+        if reasons and all(reason.startswith("breaks the deployment limits") for reason in reasons):
+            return (f"Every candidate ({len(reasons)}) broke the deployment limits, for example: {reasons[-1]}. "
+                    "Relax the limits (more parameters, a larger model size or a higher latency) and try again.")
+        if not reasons:
+            return "The budget ran out before any candidate could be trained. Give the search more time."
+        detail = next((r for r in reversed(reasons) if r), "no reason recorded")
+        return f"No candidate could be trained ({len(reasons)} tried); the last problem: {detail}."

@@ -1,0 +1,228 @@
+"""The search space: which genotypes exist, and how to sample, suggest and mutate them.
+
+A genotype is a plain JSON dict, for example::
+
+    {"stem_width": 32, "activation": "relu",
+     "stages": [{"block": "residual", "depth": 1, "width": 32, "kernel": 3, "se": False, "expand": 1}, ...],
+     "train": {"optimizer": "sgd", "lr": 0.1, "weight_decay": 5e-4, "dropout": 0.1, "batch_size": 64,
+               "augment": 0.5, "flip": False, "label_smoothing": 0.1, "epochs": 30}}
+
+Stage i > 0 halves the resolution (see apps.nas.build). "expand" matters only for "mbconv" blocks and is 1
+for the others. Optuna parameter names are flat: "num_stages", "s0_block", "s0_width", ..., "lr_sgd".
+"""
+
+import copy
+import math
+import random
+from dataclasses import dataclass
+
+import optuna
+
+from apps.nas.blocks import ACTIVATIONS, BLOCKS
+
+# Learning-rate and weight-decay ranges differ by an order of magnitude between the two optimizers, so each
+# optimizer has its own Optuna parameters ("lr_sgd" vs "lr_adamw"): TPE then models each range separately.
+LR_RANGES = {"sgd": (0.01, 0.4), "adamw": (3e-4, 1e-2)}
+WEIGHT_DECAY_RANGES = {"sgd": (1e-5, 2e-3), "adamw": (1e-3, 0.2)}
+DROPOUT_RANGE = (0.0, 0.5)
+AUGMENT_RANGE = (0.0, 1.0)
+LABEL_SMOOTHING_RANGE = (0.0, 0.2)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Declarative image-classification space; every field is a toggle the web form can set."""
+
+    block_types: tuple[str, ...] = ("plain", "residual", "mbconv", "dwsep")
+    activations: tuple[str, ...] = ("relu", "silu", "gelu")
+    kernel_sizes: tuple[int, ...] = (3, 5)
+    widths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128)
+    stem_widths: tuple[int, ...] = (16, 24, 32, 48)
+    expand_ratios: tuple[int, ...] = (2, 4, 6)
+    min_stages: int = 1
+    max_stages: int = 3
+    max_depth: int = 3
+    squeeze_excite: bool = True
+    optimizers: tuple[str, ...] = ("sgd", "adamw")
+    batch_sizes: tuple[int, ...] = (32, 64, 128, 256)
+    min_epochs: int = 5
+    max_epochs: int = 40
+    allow_flip: bool = True
+
+    def __post_init__(self):
+        unknown = set(self.block_types) - set(BLOCKS) | set(self.activations) - set(ACTIVATIONS)
+        unknown |= set(self.optimizers) - set(LR_RANGES)
+        if unknown:
+            raise ValueError(f"Unknown choices in the search space: {sorted(unknown)}")
+        if not 1 <= self.min_stages <= self.max_stages or self.max_depth < 1 or self.min_epochs > self.max_epochs:
+            raise ValueError("The search space needs 1 <= min_stages <= max_stages, max_depth >= 1 and "
+                             "min_epochs <= max_epochs.")
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> dict:
+        """Genotype chosen through trial.suggest_* (define-by-run: only the parameters that exist are asked)."""
+        return self._decide(_OptunaChooser(trial))
+
+    def sample(self, rng: random.Random) -> dict:
+        """Uniformly random genotype."""
+        return self._decide(_RandomChooser(rng))
+
+    def mutate(self, genotype: dict, rng: random.Random) -> dict:
+        """Copy of `genotype` with one parameter redrawn (a different value whenever the parameter allows it)."""
+        params = self.to_params(genotype)
+        name = rng.choice(sorted(params))
+        for _ in range(10):
+            child = self._decide(_MutatingChooser(params, name, rng))
+            if child != genotype:
+                return child
+        return child
+
+    def to_params(self, genotype: dict) -> dict:
+        """Flat Optuna parameters: enqueue_trial(to_params(g)) makes suggest() return g."""
+        params = {"num_stages": len(genotype["stages"]), "stem_width": genotype["stem_width"],
+                  "activation": genotype["activation"]}
+        for index, stage in enumerate(genotype["stages"]):
+            for key in ("block", "depth", "width", "kernel", "se"):
+                params[f"s{index}_{key}"] = stage[key]
+            if stage["block"] == "mbconv":
+                params[f"s{index}_expand"] = stage["expand"]
+        train = genotype["train"]
+        optimizer = train["optimizer"]
+        params.update({"optimizer": optimizer, f"lr_{optimizer}": train["lr"],
+                       f"weight_decay_{optimizer}": train["weight_decay"]})
+        for key in ("dropout", "batch_size", "augment", "flip", "label_smoothing", "epochs"):
+            params[key] = train[key]
+        return params
+
+    def _decide(self, choose: "_Chooser") -> dict:
+        num_stages = choose.integer("num_stages", self.min_stages, self.max_stages)
+        genotype = {
+            "stem_width": choose.categorical("stem_width", self.stem_widths),
+            "activation": choose.categorical("activation", self.activations),
+            "stages": [],
+        }
+        for index in range(num_stages):
+            stage = {
+                "block": choose.categorical(f"s{index}_block", self.block_types),
+                "depth": choose.integer(f"s{index}_depth", 1, self.max_depth),
+                "width": choose.categorical(f"s{index}_width", self.widths),
+                "kernel": choose.categorical(f"s{index}_kernel", self.kernel_sizes),
+                "se": choose.categorical(f"s{index}_se", (False, True) if self.squeeze_excite else (False,)),
+                "expand": 1,
+            }
+            if stage["block"] == "mbconv":
+                stage["expand"] = choose.categorical(f"s{index}_expand", self.expand_ratios)
+            genotype["stages"].append(stage)
+        optimizer = choose.categorical("optimizer", self.optimizers)
+        genotype["train"] = {
+            "optimizer": optimizer,
+            "lr": choose.log_uniform(f"lr_{optimizer}", *LR_RANGES[optimizer]),
+            "weight_decay": choose.log_uniform(f"weight_decay_{optimizer}", *WEIGHT_DECAY_RANGES[optimizer]),
+            "dropout": choose.uniform("dropout", *DROPOUT_RANGE),
+            "batch_size": choose.categorical("batch_size", self.batch_sizes),
+            "augment": choose.uniform("augment", *AUGMENT_RANGE),
+            "flip": choose.categorical("flip", (False, True) if self.allow_flip else (False,)),
+            "label_smoothing": choose.uniform("label_smoothing", *LABEL_SMOOTHING_RANGE),
+            "epochs": choose.integer("epochs", self.min_epochs, self.max_epochs),
+        }
+        return genotype
+
+
+def baseline_genotype(epochs: int = 30) -> dict:
+    """The fixed hand-designed recipe: a small ResNet trained with SGD-Nesterov, one-cycle LR, label smoothing.
+
+    It is a point of the default SearchSpace, so searches can start from it (enqueue_trial(to_params(...))).
+
+    Args:
+        epochs: full training length; the learning-rate schedule is stretched to fit.
+    """
+    def residual_stage(width: int) -> dict:
+        return {"block": "residual", "depth": 1, "width": width, "kernel": 3, "se": False, "expand": 1}
+
+    return {
+        "stem_width": 32,
+        "activation": "relu",
+        "stages": [residual_stage(32), residual_stage(64), residual_stage(128)],
+        "train": {"optimizer": "sgd", "lr": 0.1, "weight_decay": 5e-4, "dropout": 0.1, "batch_size": 64,
+                  "augment": 0.5, "flip": False, "label_smoothing": 0.1, "epochs": epochs},
+    }
+
+
+class _Chooser:
+    """How _decide gets each value: from Optuna, from a random generator, or by copying with one change."""
+
+    def categorical(self, name: str, choices: tuple): raise NotImplementedError
+    def integer(self, name: str, low: int, high: int) -> int: raise NotImplementedError
+    def uniform(self, name: str, low: float, high: float) -> float: raise NotImplementedError
+    def log_uniform(self, name: str, low: float, high: float) -> float: raise NotImplementedError
+
+
+class _OptunaChooser(_Chooser):
+    def __init__(self, trial: optuna.trial.BaseTrial):
+        self.trial = trial
+
+    def categorical(self, name, choices):
+        return self.trial.suggest_categorical(name, list(choices))
+
+    def integer(self, name, low, high):
+        return self.trial.suggest_int(name, low, high)
+
+    def uniform(self, name, low, high):
+        return self.trial.suggest_float(name, low, high)
+
+    def log_uniform(self, name, low, high):
+        return self.trial.suggest_float(name, low, high, log=True)
+
+
+def _round(value: float) -> float:
+    """Three significant digits: readable genotypes, no loss that matters for training."""
+    return float(f"{value:.3g}")
+
+
+class _RandomChooser(_Chooser):
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def categorical(self, name, choices):
+        return self.rng.choice(list(choices))
+
+    def integer(self, name, low, high):
+        return self.rng.randint(low, high)
+
+    def uniform(self, name, low, high):
+        return _round(self.rng.uniform(low, high))
+
+    def log_uniform(self, name, low, high):
+        return _round(math.exp(self.rng.uniform(math.log(low), math.log(high))))
+
+
+class _MutatingChooser(_RandomChooser):
+    """Copies the parent's parameters, redraws only `target`; parameters the parent lacks (a new stage) are drawn."""
+
+    def __init__(self, params: dict, target: str, rng: random.Random):
+        super().__init__(rng)
+        self.params = copy.deepcopy(params)
+        self.target = target
+
+    def _pick(self, name, draw):
+        if name != self.target and name in self.params:
+            return self.params[name]
+        return draw()
+
+    def categorical(self, name, choices):
+        current = self.params.get(name)
+        others = [choice for choice in choices if choice != current] if name == self.target else []
+        return self._pick(name, lambda: self.rng.choice(others or list(choices)))
+
+    def integer(self, name, low, high):
+        current = self.params.get(name)
+        if name == self.target and current is not None and high - low <= 4:
+            # Small ranges (stages, depth) step to a neighbour: depth 2 -> 1 or 3, not a jump across the range.
+            steps = [value for value in (current - 1, current + 1) if low <= value <= high]
+            return self.rng.choice(steps) if steps else current
+        return self._pick(name, lambda: super(_MutatingChooser, self).integer(name, low, high))
+
+    def uniform(self, name, low, high):
+        return self._pick(name, lambda: super(_MutatingChooser, self).uniform(name, low, high))
+
+    def log_uniform(self, name, low, high):
+        return self._pick(name, lambda: super(_MutatingChooser, self).log_uniform(name, low, high))

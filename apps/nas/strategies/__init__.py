@@ -1,0 +1,7 @@
+"""Search strategies behind one ask/tell interface, registered by name."""
+
+from apps.nas.strategies import evolution, random_search, tpe  # noqa: F401  (registers the strategies)
+from apps.nas.strategies.base import Strategy
+from apps.nas.strategies.registry import STRATEGIES, create_strategy, register
+
+__all__ = ["STRATEGIES", "Strategy", "create_strategy", "register"]

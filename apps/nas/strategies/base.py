@@ -1,0 +1,70 @@
+"""The ask/tell interface every strategy shares, on top of one Optuna study that is the search's ledger."""
+
+import random
+import warnings
+from typing import ClassVar
+
+import optuna
+from optuna.trial import TrialState
+
+from apps.nas.space import SearchSpace
+
+# How a candidate's outcome is told to Optuna. Infeasible candidates (over a deployment limit, never trained)
+# are told as pruned without any reported value: TPE ranks such trials below every trained one, so it learns to
+# avoid that region, with no dependence on Optuna's version-specific constraint API.
+OPTUNA_STATES = {
+    "complete": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "interrupted": TrialState.PRUNED,
+    "infeasible": TrialState.PRUNED,
+    "failed": TrialState.FAIL,
+}
+
+
+class Strategy:
+    """Proposes candidates (ask) and learns from their outcomes (tell); subclasses choose the sampler."""
+
+    name: ClassVar[str]
+    multi_fidelity_default: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        *,
+        seed: int,
+        multi_fidelity: bool,
+        baseline: dict | None = None,
+    ):
+        self.study = study
+        self.space = space
+        self.multi_fidelity = multi_fidelity  # the study's pruner stops weak candidates early
+        self.rng = random.Random(seed)
+        self.baseline = baseline
+
+    @staticmethod
+    def create_sampler(seed: int) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def ask(self) -> tuple[optuna.Trial, dict]:
+        """A new trial and its genotype (stored on the trial, so a resumed search can rebuild the candidate)."""
+        trial = self.study.ask()
+        genotype = self.space.suggest(trial)
+        trial.set_user_attr("genotype", genotype)
+        return trial, genotype
+
+    def tell(self, trial: optuna.Trial, status: str, value: float | None = None) -> None:
+        """Record the outcome: status is one of OPTUNA_STATES; value is the final validation accuracy."""
+        trial.set_user_attr("status", status)
+        state = OPTUNA_STATES[status]
+        self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+
+
+def fits_space(space: SearchSpace, genotype: dict) -> bool:
+    """True when every choice of the genotype is allowed by the space (e.g. the user did not toggle it off)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna only warns about a fixed value out of a numeric range
+        try:
+            return space.suggest(optuna.trial.FixedTrial(space.to_params(genotype))) == genotype
+        except (ValueError, UserWarning):
+            return False

@@ -1,0 +1,291 @@
+"""Train one candidate fast: the whole dataset is one tensor on the device and every step is batched.
+
+No DataLoader, no per-sample Python: each step gathers a batch of uint8 images by index, augments the whole
+batch at once with one random affine warp (grid_sample), and runs forward/backward. The model runs in
+channels_last memory format (cuDNN and oneDNN convolutions skip layout conversions: 1.2-1.5x on this project's
+CPU). On CUDA it trains under bf16 autocast with cudnn autotuning; on a CPU with native bf16 instructions
+(AVX512-BF16 / AMX, as oneDNN reports) too, unless the network has depthwise convolutions, whose bf16 backward
+pass on CPU is slower than fp32's (measured: dense baseline 1.6-1.8x faster in bf16, depthwise nets 0.7x).
+"""
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from apps.nas.build import build
+from apps.nas.data import ImageDataset
+
+# One-cycle schedule: linear warm-up over the first 10% of steps, then cosine decay to zero.
+WARMUP_FRACTION = 0.1
+SGD_MOMENTUM = 0.9
+# At augment strength 1: shifts up to 12.5% of the side, rotations up to 12 degrees, zoom up to +-12%.
+MAX_SHIFT_FRACTION = 0.125
+MAX_ROTATION_DEGREES = 12.0
+MAX_ZOOM = 0.12
+EVAL_BATCH_SIZE = 1024
+# should_stop() is polled this often: cheap enough, and a step takes milliseconds, so cancelling is prompt.
+STOP_CHECK_EVERY_STEPS = 8
+
+
+def default_cpu_threads() -> int:
+    """PyTorch intra-op threads for training on a CPU: one fewer than the cores, at least one.
+
+    The spare core serves the data, the database and the web; on a busy 2-core machine two threads trained about
+    10 times slower than one (docs/benchmarks.md).
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class TrainingInterrupted(Exception):
+    """should_stop() became true in the middle of an epoch."""
+
+
+@dataclass
+class EpochStats:
+    """What one epoch did; val_* are None when the trainer has no validation set."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+    images_per_second: float
+    lr: float
+
+
+def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random shift, rotation, zoom (and horizontal flip) of a whole batch in one grid_sample call.
+
+    Args:
+        images: float (B, C, H, W).
+        strength: 0 (no change) .. 1 (the MAX_* limits above).
+        flip: mirror half of the images left-right (wrong for digits and text, right for most photos).
+        generator: source of randomness, on the images' device.
+    """
+    batch = images.shape[0]
+    if strength <= 0 and not flip:
+        return images
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return torch.rand(batch, generator=generator, device=images.device) * (high - low) + low
+
+    angle = uniform(-1, 1) * math.radians(MAX_ROTATION_DEGREES * strength)
+    scale = torch.exp(uniform(-1, 1) * math.log1p(MAX_ZOOM * strength))
+    # affine_grid works in normalised coordinates where the image spans [-1, 1], so a shift of f of the side is 2f.
+    shift_x, shift_y = (uniform(-1, 1) * 2 * MAX_SHIFT_FRACTION * strength for _ in range(2))
+    mirror = torch.where(uniform(0, 1) < 0.5, -1.0, 1.0) if flip else torch.ones_like(angle)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([  # (B, 2, 3): output pixel -> where it is read from in the input
+        torch.stack([cos * mirror, -sin, shift_x], 1),
+        torch.stack([sin * mirror, cos, shift_y], 1),
+    ], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when oneDNN runs bf16 convolutions natively here (without it, CPU bf16 is emulated and slower)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def has_depthwise_convolutions(model: nn.Module) -> bool:
+    """True when any convolution is grouped (depthwise), as in mbconv and dwsep blocks."""
+    return any(isinstance(module, nn.Conv2d) and module.groups > 1 for module in model.modules())
+
+
+def one_cycle_lr(step: int, total_steps: int, peak_lr: float) -> float:
+    """Linear warm-up to peak_lr, then cosine decay to zero at total_steps."""
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    if step < warmup:
+        return peak_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    return peak_lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    """Trains the network a genotype describes, one epoch per call, resumable from state_dict()."""
+
+    def __init__(self, genotype: dict, train: ImageDataset, val: ImageDataset | None, *,
+                 device: str | torch.device, seed: int, should_stop: Callable[[], bool] | None = None):
+        """Build the model and optimizer and move the data to the device.
+
+        Args:
+            genotype: architecture + genotype["train"] hyperparameters (see apps.nas.space).
+            train: training images; val: validation images scored after every epoch, or None.
+            device: "cpu", "cuda", ...
+            seed: fixes weight init, batch order, augmentation and dropout (bit-identical on CPU).
+            should_stop: polled every few steps; when it returns True, run_epoch raises TrainingInterrupted.
+        """
+        self.genotype = genotype
+        self.hyper = genotype["train"]
+        self.device = torch.device(device)
+        self.on_cuda = self.device.type == "cuda"
+        self.should_stop = should_stop
+        self.total_epochs = int(self.hyper["epochs"])
+        self.epochs_done = 0
+        self.history: list[EpochStats] = []
+        # Own RNG states, swapped in around our work, so other code touching torch's global RNG between epochs
+        # (another trial, a latency probe) cannot change this run: that is what makes resume bit-identical.
+        with torch.random.fork_rng(devices=[self.device] if self.on_cuda else [], device_type=self.device.type):
+            torch.manual_seed(seed)
+            self.model = build(genotype, train.input_shape, train.num_classes)
+            self._rng_state = self._get_global_rng()
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)
+        self.use_bf16 = self.on_cuda or (self.device.type == "cpu" and cpu_has_fast_bf16()
+                                         and not has_depthwise_convolutions(self.model))
+        if self.on_cuda:
+            torch.backends.cudnn.benchmark = True  # autotune conv kernels: the input shape never changes
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        # The whole dataset lives on the device as uint8 (4x smaller than float); batches convert on the fly.
+        self.images = train.images.to(self.device)
+        self.labels = train.labels.to(self.device)
+        self.val = val
+        self.batch_size = min(int(self.hyper["batch_size"]), len(train))
+        # Drop the ragged last batch: a batch of 1 or 2 makes batch-norm statistics meaningless.
+        self.steps_per_epoch = max(1, len(train) // self.batch_size)
+        self.optimizer = self._make_optimizer()
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=float(self.hyper["label_smoothing"]))
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        # No weight decay on batch-norm parameters and biases (decaying them only hurts).
+        decay = [p for p in self.model.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
+        groups = [{"params": decay, "weight_decay": float(self.hyper["weight_decay"])},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        lr = float(self.hyper["lr"])
+        if self.hyper["optimizer"] == "sgd":
+            return torch.optim.SGD(groups, lr=lr, momentum=SGD_MOMENTUM, nesterov=True)
+        if self.hyper["optimizer"] == "adamw":
+            return torch.optim.AdamW(groups, lr=lr)
+        raise ValueError(f"Unknown optimizer {self.hyper['optimizer']!r}")
+
+    def _get_global_rng(self) -> dict:
+        state = {"cpu": torch.get_rng_state()}
+        if self.on_cuda:
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    @contextmanager
+    def _own_rng(self) -> Iterator[None]:
+        with torch.random.fork_rng(devices=[self.device] if self.on_cuda else [], device_type=self.device.type):
+            torch.set_rng_state(self._rng_state["cpu"])
+            if self.on_cuda and "cuda" in self._rng_state:
+                torch.cuda.set_rng_state(self._rng_state["cuda"], self.device)
+            yield
+            self._rng_state = self._get_global_rng()
+
+    def _autocast(self, training: bool = True):
+        # bf16 has fp32's range, so no loss scaling is needed; weights, optimizer and loss stay fp32. CPU inference
+        # stays fp32, exactly like the exported model, so reported accuracy is the deployed model's accuracy.
+        enabled = self.use_bf16 and (training or self.on_cuda)
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def run_epoch(self) -> EpochStats:
+        """Train one epoch (the LR schedule spans total_epochs), then score the validation set."""
+        start = time.perf_counter()
+        total_steps = self.steps_per_epoch * self.total_epochs
+        peak_lr = float(self.hyper["lr"])
+        self.model.train()
+        # Running sums stay on the device: no .item() per step, so the GPU never waits for the host.
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        with self._own_rng():
+            order = torch.randperm(len(self.labels), generator=self.generator, device=self.device)
+            for step in range(self.steps_per_epoch):
+                if self.should_stop is not None and step % STOP_CHECK_EVERY_STEPS == 0 and self.should_stop():
+                    raise TrainingInterrupted(f"stopped during epoch {self.epochs_done + 1}")
+                lr = one_cycle_lr(self.epochs_done * self.steps_per_epoch + step, total_steps, peak_lr)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                index = order[step * self.batch_size:(step + 1) * self.batch_size]
+                images = self.images[index].float()  # (B, C, H, W), 0..255
+                images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]),
+                                       self.generator)
+                images = images.contiguous(memory_format=torch.channels_last)
+                labels = self.labels[index]
+                with self._autocast():
+                    logits = self.model(images)
+                loss = self.loss_fn(logits.float(), labels)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                loss_sum += loss.detach() * len(index)
+                correct += (logits.argmax(1) == labels).sum()
+        seen = self.steps_per_epoch * self.batch_size
+        train_seconds = time.perf_counter() - start
+        val_loss = val_accuracy = None
+        if self.val is not None and len(self.val):
+            val_loss, val_accuracy = self.evaluate(self.val)
+        self.epochs_done += 1
+        stats = EpochStats(
+            epoch=self.epochs_done, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
+            val_loss=val_loss, val_accuracy=val_accuracy, seconds=time.perf_counter() - start,
+            images_per_second=seen / train_seconds, lr=lr,
+        )
+        self.history.append(stats)
+        return stats
+
+    def fit(self) -> list[EpochStats]:
+        """Run the remaining epochs up to total_epochs."""
+        while self.epochs_done < self.total_epochs:
+            self.run_epoch()
+        return self.history
+
+    @torch.inference_mode()
+    def predict_logits(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """Logits (N, num_classes), float32 on the CPU, in eval mode; averaged with the mirror image if flip is on."""
+        self.model.eval()
+        outputs = []
+        for start in range(0, len(images_uint8), EVAL_BATCH_SIZE):
+            images = images_uint8[start:start + EVAL_BATCH_SIZE].to(self.device).float()
+            images = images.contiguous(memory_format=torch.channels_last)
+            with self._autocast(training=False):
+                logits = self.model(images).float()
+                if self.hyper["flip"]:
+                    # Test-time augmentation: a model trained on mirrored images scores both views.
+                    logits = (logits + self.model(images.flip(-1)).float()) / 2
+            outputs.append(logits.cpu())
+        return torch.cat(outputs) if outputs else torch.empty(0, self.model.classifier.out_features)
+
+    def evaluate(self, dataset: ImageDataset) -> tuple[float, float]:
+        """(cross-entropy loss without label smoothing, accuracy) on a dataset."""
+        logits = self.predict_logits(dataset.images)
+        loss = F.cross_entropy(logits, dataset.labels).item()
+        accuracy = (logits.argmax(1) == dataset.labels).float().mean().item()
+        return loss, accuracy
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit-identically: weights, optimizer, epochs done, RNG states, history.
+
+        Take it between epochs (after run_epoch returns); after TrainingInterrupted the weights are mid-epoch.
+        Only tensors, numbers, strings, lists and dicts: loadable with torch.load(..., weights_only=True).
+        """
+        return copy.deepcopy({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epochs_done": self.epochs_done,
+            "rng": {**self._rng_state, "generator": self.generator.get_state()},
+            "history": [vars(stats) for stats in self.history],
+        })
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a state_dict() taken by a trainer built from the same genotype and data."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epochs_done = int(state["epochs_done"])
+        rng = dict(state["rng"])
+        self.generator.set_state(rng.pop("generator"))
+        if not self.on_cuda:
+            rng.pop("cuda", None)
+        self._rng_state = {**self._get_global_rng(), **rng}
+        self.history = [EpochStats(**stats) for stats in state["history"]]

@@ -1,0 +1,209 @@
+import mimetypes
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.datasets.selectors import dataset_get
+
+from . import services
+from .predict import PredictionError, run_predict
+from .selectors import run_event_list, run_get, run_list
+
+
+class BestOutput(serializers.Serializer):
+    test_accuracy = serializers.FloatField(allow_null=True)
+    val_accuracy = serializers.FloatField(allow_null=True)
+    params = serializers.IntegerField(allow_null=True)
+    latency_ms = serializers.FloatField(allow_null=True)
+    size_mb = serializers.FloatField(allow_null=True)
+    genotype = serializers.DictField(allow_null=True)
+    genotype_summary = serializers.CharField(allow_null=True)
+
+
+class RunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    team = serializers.IntegerField(source="team_id")
+    dataset = serializers.IntegerField(source="dataset_id")
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    eta_seconds = serializers.FloatField(allow_null=True)
+    budget_seconds = serializers.FloatField()
+    strategy = serializers.CharField()
+    seed = serializers.IntegerField()
+    max_latency_ms = serializers.FloatField(allow_null=True)
+    max_params = serializers.IntegerField(allow_null=True)
+    max_model_mb = serializers.FloatField(allow_null=True)
+    space = serializers.DictField()
+    device = serializers.CharField()
+    attempts = serializers.IntegerField()
+    best = BestOutput(allow_null=True)
+    artifacts = serializers.SerializerMethodField()
+    error = serializers.CharField()
+    created = serializers.DateTimeField()
+    started = serializers.DateTimeField(allow_null=True)
+    finished = serializers.DateTimeField(allow_null=True)
+
+    def get_artifacts(self, run) -> list[str]:
+        return sorted(run.artifacts)
+
+
+def run_error(error: services.RunError) -> ValidationError:
+    return ValidationError({"detail": str(error)})
+
+
+class RunListApi(APIView):
+    class RunCreateInput(serializers.Serializer):
+        dataset = serializers.IntegerField()
+        budget_seconds = serializers.FloatField()
+        strategy = serializers.ChoiceField(choices=["auto", "random", "evolution", "tpe"], default="auto")
+        seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
+        max_latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
+        max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        max_model_mb = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
+        block_types = serializers.ListField(child=serializers.ChoiceField(choices=services.BLOCK_TYPES),
+                                            required=False, allow_empty=False,
+                                            help_text="Building blocks the search may use (default: all).")
+        name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    @extend_schema(responses=RunOutput(many=True))
+    def get(self, request):
+        return Response(RunOutput(run_list(user=request.user), many=True).data)
+
+    @extend_schema(request=RunCreateInput, responses={201: RunOutput})
+    def post(self, request):
+        data = self.RunCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        dataset = dataset_get(user=request.user, dataset_id=fields.pop("dataset"))
+        try:
+            run = services.run_create(team=dataset.team, user=request.user, dataset=dataset, **fields)
+        except services.RunError as error:
+            raise run_error(error) from error
+        return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(responses=RunOutput)
+    def get(self, request, run_id):
+        return Response(RunOutput(run_get(user=request.user, run_id=run_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, run_id):
+        try:
+            services.run_delete(run=run_get(user=request.user, run_id=run_id))
+        except services.RunError as error:
+            raise run_error(error) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunResultApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        if run.result is None:
+            raise Http404("This run has no result yet.")
+        return Response(with_thumbnails(run))
+
+
+def with_thumbnails(run) -> dict:
+    """The result, its misclassified test images given the URLs of their thumbnails."""
+    mistakes = run.result.get("misclassified", [])
+    images = dict(run.dataset.images.filter(path__in=[m["path"] for m in mistakes]).values_list("path", "pk"))
+    for mistake in mistakes:
+        image_id = images.get(mistake["path"])
+        mistake["thumbnail_url"] = reverse("dataset-thumbnail", args=[run.dataset_id, image_id]) if image_id else None
+    return run.result
+
+
+class RunEventsApi(APIView):
+    class RunEventOutput(serializers.Serializer):
+        seq = serializers.IntegerField()
+        type = serializers.CharField()
+        payload = serializers.DictField()
+        created = serializers.DateTimeField()
+
+    @extend_schema(parameters=[OpenApiParameter("after", int, description="Only events with a larger seq.")],
+                   responses=RunEventOutput(many=True))
+    def get(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError as error:
+            raise ValidationError({"after": "A whole number, the last seq you have."}) from error
+        return Response(self.RunEventOutput(run_event_list(run=run, after=after), many=True).data)
+
+
+class RunCancelApi(APIView):
+    @extend_schema(request=None, responses=RunOutput)
+    def post(self, request, run_id):
+        try:
+            run = services.run_cancel(run=run_get(user=request.user, run_id=run_id))
+        except services.RunError as error:
+            raise run_error(error) from error
+        return Response(RunOutput(run).data)
+
+
+class RunExtendApi(APIView):
+    class RunExtendInput(serializers.Serializer):
+        seconds = serializers.FloatField(min_value=1)
+
+    @extend_schema(request=RunExtendInput, responses=RunOutput)
+    def post(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        data = self.RunExtendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = services.run_extend(run=run, seconds=data.validated_data["seconds"])
+        except services.RunError as error:
+            raise run_error(error) from error
+        return Response(RunOutput(run).data)
+
+
+class RunArtifactApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, run_id, kind):
+        run = run_get(user=request.user, run_id=run_id)
+        if kind not in services.ARTIFACT_FILES or kind not in run.artifacts:
+            raise Http404("No such file for this run.")
+        # The path comes from the database, never from the request.
+        path = run.artifacts[kind]
+        filename = f"nasweb-run-{run.pk}-{services.ARTIFACT_FILES[kind]}"
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename,
+                            content_type=content_type)
+
+
+class PredictionOutput(serializers.Serializer):
+    label = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class PredictOutput(serializers.Serializer):
+    predictions = PredictionOutput(many=True)
+
+
+class RunPredictApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    class PredictInput(serializers.Serializer):
+        image = serializers.FileField()
+
+    @extend_schema(request=PredictInput, responses=PredictOutput)
+    def post(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        data = self.PredictInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            predictions = run_predict(run=run, image_file=data.validated_data["image"])
+        except PredictionError as error:
+            raise ValidationError({"image": [str(error)]}) from error
+        return Response(PredictOutput({"predictions": predictions}).data)

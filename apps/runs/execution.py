@@ -1,0 +1,177 @@
+"""What a worker does with a run: claim it, keep its lease alive, run the engine, store what it produced.
+
+Only workers import this module: it loads PyTorch, which the web process never needs.
+"""
+
+import logging
+import os
+import resource
+import shutil
+import socket
+import tempfile
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.nas import Constraints, SearchConfig, run_search
+from apps.nas.budget import BudgetTooSmall
+from apps.nas.data import DatasetError, ImageDataset
+from apps.nas.search import SearchFailed
+from apps.nas.space import SearchSpace
+
+from .models import Run
+from .progress import RunProgress, run_status_publish
+from .services import ARTIFACT_FILES, run_work_dir_path
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 10
+
+
+def worker_memory() -> dict:
+    """Peak memory of this worker process (and of its GPU), in MB, for the dashboard."""
+    memory = {"memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}  # ru_maxrss is in KB
+    if torch.cuda.is_available():
+        memory["gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return memory
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_claim(*, run_id: int, worker: str) -> Run | None:
+    """Take a queued run, atomically; None when it is not queued (finished, cancelled or taken by another)."""
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED, cancel_requested=False).update(
+        status=Run.Status.RUNNING, worker=worker, attempts=F("attempts") + 1, heartbeat_at=now,
+        lease_expires=now + timedelta(seconds=settings.NASWEB_LEASE_SECONDS), started=Coalesce("started", Value(now)),
+    )
+    return Run.objects.get(pk=run_id) if claimed else None
+
+
+class RunLease(threading.Thread):
+    """Keeps a claimed run's lease alive and brings back what users changed (cancel, extension).
+
+    It is also the engine's SearchControl: the engine polls cancelled() and budget_seconds(), and those answer from
+    what the last heartbeat read, so the engine never waits on the database.
+    """
+
+    def __init__(self, run: Run, worker: str):
+        super().__init__(daemon=True, name=f"lease-run-{run.pk}")
+        self.run_id, self.worker = run.pk, worker
+        self.budget = run.budget_seconds
+        self.cancel_requested = run.cancel_requested
+        self.lost = False
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stopping.wait(min(HEARTBEAT_SECONDS, settings.NASWEB_LEASE_SECONDS / 3)):
+                self.beat()
+        finally:
+            connection.close()
+
+    def beat(self) -> None:
+        now = timezone.now()
+        renewed = Run.objects.filter(pk=self.run_id, worker=self.worker, status=Run.Status.RUNNING).update(
+            heartbeat_at=now, lease_expires=now + timedelta(seconds=settings.NASWEB_LEASE_SECONDS))
+        if not renewed:
+            self.lost = True
+            return
+        self.budget, self.cancel_requested = Run.objects.values_list("budget_seconds", "cancel_requested").get(
+            pk=self.run_id)
+
+    def cancelled(self) -> bool:
+        return self.cancel_requested or self.lost
+
+    def budget_seconds(self) -> float:
+        return self.budget
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_execute(*, run_id: int) -> None:
+    """Run the search of a queued run on this worker; safe to call again for the same message."""
+    worker = worker_identity()
+    run = run_claim(run_id=run_id, worker=worker)
+    if run is None:
+        return
+    if run.attempts == 1:
+        # Only a re-queued run resumes from its checkpoints; whatever a first attempt finds in its folder belongs
+        # to someone else (a database restored or recreated, so run ids were reused).
+        shutil.rmtree(run_work_dir_path(run.pk), ignore_errors=True)
+    run_status_publish(run)
+    lease = RunLease(run, worker)
+    lease.start()
+    try:
+        result = search_run(run, lease)
+    except (DatasetError, BudgetTooSmall, SearchFailed) as reason:
+        run_finish(run, worker, status=Run.Status.FAILED, error=str(reason))
+    except Exception:
+        logger.exception("run %s failed", run.pk)
+        run_finish(run, worker, status=Run.Status.FAILED,
+                   error="The search stopped on an internal error; the worker's log has the details.")
+    else:
+        if lease.lost:
+            return  # presumed dead and re-queued meanwhile: the new owner finishes the run
+        run_store_result(run, result.to_dict())
+        status = Run.Status.CANCELLED if result.summary.get("status") == "cancelled" else Run.Status.FINISHED
+        run_finish(run, worker, status=status, error="Cancelled: the best model so far was kept."
+                   if status == Run.Status.CANCELLED else "")
+    finally:
+        lease.stop()
+
+
+def search_run(run: Run, lease: RunLease):
+    config = SearchConfig(
+        budget_seconds=run.budget_seconds, strategy=run.strategy, seed=run.seed,
+        constraints=Constraints(max_params=run.max_params, max_model_mb=run.max_model_mb,
+                                max_latency_ms=run.max_latency_ms),
+        space=SearchSpace(**{key: tuple(value) for key, value in run.space.items()}),
+    )
+    progress = RunProgress(run)
+    with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:
+        local = Path(scratch) / "training.npz"
+        with default_storage.open(run.dataset.training_file, "rb") as source, open(local, "wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        dataset = ImageDataset.load(local)
+    return run_search(config, dataset, run_work_dir_path(run.pk), control=lease,
+                      on_event=lambda event: progress({**event, **worker_memory()}))
+
+
+def run_store_result(run: Run, result: dict) -> None:
+    work_dir = run_work_dir_path(run.pk)
+    artifacts = {}
+    for kind, name in ARTIFACT_FILES.items():
+        if (work_dir / name).exists():
+            default_storage.delete(f"{run.storage_prefix}/{name}")
+            with open(work_dir / name, "rb") as handle:
+                artifacts[kind] = default_storage.save(f"{run.storage_prefix}/{name}", File(handle))
+    best = result["best"]
+    Run.objects.filter(pk=run.pk).update(result=result, artifacts=artifacts, best={
+        key: best.get(key) for key in ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb",
+                                       "genotype", "genotype_summary")
+    })
+
+
+def run_finish(run: Run, worker: str, *, status: str, error: str) -> None:
+    """Record the end of a run, if this worker still owns it."""
+    updated = Run.objects.filter(pk=run.pk, worker=worker, status=Run.Status.RUNNING).update(
+        status=status, error=error, finished=timezone.now(), lease_expires=None,
+        progress=1.0 if status == Run.Status.FINISHED else F("progress"), eta_seconds=0)
+    if updated:
+        run.refresh_from_db()
+        run_status_publish(run)
+
+

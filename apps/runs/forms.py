@@ -1,0 +1,51 @@
+from django import forms
+
+BUDGET_PRESETS = {"quick": 5 * 60, "standard": 30 * 60, "thorough": 2 * 60 * 60}
+# What a deployment target means in limits: latency is CPU batch-1 milliseconds, size the fp32 weights.
+TARGET_PRESETS = {
+    "any": {},
+    "phone": {"max_latency_ms": 20.0, "max_model_mb": 10.0},
+    "microcontroller": {"max_params": 250_000, "max_model_mb": 1.0, "max_latency_ms": 5.0},
+}
+
+
+class RunForm(forms.Form):
+    dataset = forms.ModelChoiceField(queryset=None, empty_label=None)
+    budget = forms.ChoiceField(choices=[("quick", "Quick"), ("standard", "Standard"), ("thorough", "Thorough"),
+                                        ("custom", "Custom")], initial="quick", widget=forms.RadioSelect)
+    custom_minutes = forms.FloatField(required=False, min_value=0.5, max_value=24 * 60)
+    target = forms.ChoiceField(choices=[("any", "Any"), ("phone", "Phone"), ("microcontroller", "Microcontroller"),
+                                        ("custom", "Custom")], initial="any", widget=forms.RadioSelect)
+    max_latency_ms = forms.FloatField(required=False, min_value=0.01)
+    max_model_mb = forms.FloatField(required=False, min_value=0.001)
+    max_params = forms.IntegerField(required=False, min_value=1)
+    strategy = forms.ChoiceField(choices=[("auto", "Automatic (recommended)"), ("tpe", "Bayesian (TPE)"),
+                                          ("evolution", "Evolution"), ("random", "Random")], initial="auto")
+    seed = forms.IntegerField(initial=0, min_value=0)
+    block_types = forms.MultipleChoiceField(
+        choices=[("plain", "Plain convolutions"), ("residual", "Residual blocks"),
+                 ("mbconv", "Mobile inverted bottlenecks (MBConv)"), ("dwsep", "Depthwise-separable convolutions")],
+        initial=["plain", "residual", "mbconv", "dwsep"], widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Leave at least one kind of building block for the search."},
+    )
+
+    def __init__(self, *args, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = datasets
+
+    def clean(self):
+        data = super().clean()
+        if data.get("budget") == "custom" and not data.get("custom_minutes"):
+            self.add_error("custom_minutes", "How many minutes may the search take?")
+        return data
+
+    def run_options(self) -> dict:
+        data = self.cleaned_data
+        budget = data["budget"]
+        seconds = data["custom_minutes"] * 60 if budget == "custom" else BUDGET_PRESETS[budget]
+        if data["target"] == "custom":
+            limits = {key: data[key] for key in ("max_latency_ms", "max_model_mb", "max_params") if data[key]}
+        else:
+            limits = TARGET_PRESETS[data["target"]]
+        return {"budget_seconds": seconds, "strategy": data["strategy"], "seed": data["seed"] or 0,
+                "block_types": data["block_types"], **limits}

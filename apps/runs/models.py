@@ -1,0 +1,91 @@
+from django.conf import settings
+from django.db import models
+
+from apps.accounts.models import Team
+from apps.datasets.models import Dataset
+
+
+class Run(models.Model):
+    """One architecture search on a dataset, from queued to a downloadable model.
+
+    The database is the source of truth for a run's state: a worker claims a queued run with a conditional update,
+    keeps a lease alive with heartbeats, and a reaper re-queues runs whose lease went stale.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # PROTECT: a dataset that a run was trained on stays until the run is deleted.
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="runs")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+
+    budget_seconds = models.FloatField()
+    original_budget_seconds = models.FloatField()
+    strategy = models.CharField(max_length=20, default="auto")
+    seed = models.IntegerField(default=0)
+    max_latency_ms = models.FloatField(null=True, blank=True)
+    max_params = models.PositiveBigIntegerField(null=True, blank=True)
+    max_model_mb = models.FloatField(null=True, blank=True)
+    # Search-space toggles passed to the engine's SearchSpace, e.g. {"block_types": ["plain", "mbconv"]}.
+    space = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)  # who holds the lease: host:pid:thread
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+
+    progress = models.FloatField(default=0.0)  # 0..1 of the budget
+    eta_seconds = models.FloatField(null=True, blank=True)
+    best = models.JSONField(null=True, blank=True)  # test_accuracy, val_accuracy, params, latency_ms, genotype
+    result = models.JSONField(null=True, blank=True)  # the engine's SearchResult
+    artifacts = models.JSONField(default=dict)  # kind -> path in default storage
+    last_event_seq = models.PositiveIntegerField(default=0)
+
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "lease_expires"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def storage_prefix(self) -> str:
+        return f"runs/{self.pk}"
+
+
+class RunEvent(models.Model):
+    """Every engine event of a run, numbered, so a page can be rebuilt or catch up at any time."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_event_per_run_and_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.seq} {self.type}"

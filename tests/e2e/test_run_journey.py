@@ -1,0 +1,56 @@
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import screenshot
+from .test_dataset_upload import log_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_from_sample_data_to_a_downloaded_model_that_runs_alone(app_server, page, tmp_path):
+    url = app_server["url"]
+    log_in(page, url, "demo", app_server["demo_password"])
+    page.goto(url + "/datasets/")
+    page.get_by_role("button", name="Try the sample dataset").click()
+    expect(page.get_by_role("link", name="Train a model on this")).to_be_visible(timeout=90_000)
+
+    page.get_by_role("link", name="Train a model on this").click()
+    page.get_by_text("Custom", exact=True).first.click()
+    page.get_by_label("Custom minutes").fill("1")
+    expect(page.locator("#estimate-candidates")).to_contain_text("candidate")
+    screenshot(page, "run-new")
+    page.get_by_role("button", name="Start the search").click()
+
+    expect(page.locator("#leaderboard tbody tr").first).to_be_visible(timeout=60_000)
+    expect(page.locator("#log li").first).to_be_visible()
+    screenshot(page, "run-dashboard")
+
+    expect(page.locator("#result-words")).to_contain_text("times out of 100", timeout=180_000)
+    expect(page.locator("#downloads li")).to_have_count(5)
+    screenshot(page, "run-result")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Ready-to-run bundle (.zip)").click()
+    bundle = tmp_path / "bundle.zip"
+    download.value.save_as(bundle)
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
+        archive.extractall(tmp_path / "bundle")
+    with zipfile.ZipFile(app_server["data_dir"] / "samples" / "digits.zip") as sample:
+        sample.extract("digits/seven/0007.png", tmp_path)
+    digit = tmp_path / "digits" / "seven" / "0007.png"
+    printed = subprocess.run([sys.executable, "predict.py", str(digit)], cwd=tmp_path / "bundle",
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    path, label, confidence = printed.stdout.strip().split("\t")
+    assert path == str(digit) and label in {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                            "nine"} and 0 < float(confidence) <= 1
+
+    page.set_input_files("#try-image", str(digit))
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.locator("#try-result li")).to_have_count(3)
+    expect(page.locator("#try-result li").first).to_contain_text(label)
+    screenshot(page, "run-try-it")

@@ -1,0 +1,117 @@
+"""A user's folder of class folders becomes a dataset, or a plain-words error that says what to fix."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from apps.nas.data import DatasetError, ImageDataset, load_image_folder, split_dataset
+from apps.nas.preprocess import automatic_side
+
+
+def test_it_loads_class_folders_as_labelled_uint8_images(make_image_folder):
+    dataset = load_image_folder(make_image_folder(classes=3, per_class=5, size=(10, 12)))
+    assert dataset.images.dtype == torch.uint8 and dataset.labels.dtype == torch.int64
+    assert dataset.input_shape == (1, 12, 12)  # grayscale; side = median of max(width, height)
+    assert dataset.class_names == ["class_0", "class_1", "class_2"]
+    assert dataset.labels.tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    assert dataset.paths[0] == "class_0/000.png"
+    assert dataset.num_classes == 3 and len(dataset) == 15 and dataset.skipped == []
+
+
+def test_pixels_survive_loading_at_their_own_size(make_image_folder):
+    root = make_image_folder(classes=2, per_class=3, size=(9, 9))
+    dataset = load_image_folder(root)
+    original = np.asarray(Image.open(root / dataset.paths[4]))
+    assert np.array_equal(dataset.images[4, 0].numpy(), original)
+
+
+def test_colour_anywhere_makes_the_dataset_rgb_and_mixed_sizes_are_resized(make_image_folder):
+    root = make_image_folder(classes=2, per_class=4, size=(16, 16))
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(root / "class_1" / "red.jpg")
+    Image.new("RGBA", (8, 8), (0, 0, 0, 0)).save(root / "class_1" / "clear.webp")
+    dataset = load_image_folder(root)
+    assert dataset.input_shape == (3, 16, 16)
+    clear = dataset.images[dataset.paths.index("class_1/clear.webp")]
+    assert (clear == 255).all()  # transparency lands on white
+    assert load_image_folder(root, resolution=8).input_shape == (3, 8, 8)
+
+
+def test_unreadable_files_are_listed_not_fatal(make_image_folder):
+    root = make_image_folder(classes=2, per_class=4, corrupt=2)
+    (root / "class_1" / "notes.txt").write_text("hello")
+    dataset = load_image_folder(root)
+    assert len(dataset) == 8
+    reasons = dict(dataset.skipped)
+    assert set(reasons) == {"class_0/broken_0.png", "class_0/broken_1.png", "class_1/notes.txt"}
+    assert "unreadable" in reasons["class_0/broken_0.png"]
+
+
+def test_a_wrapping_folder_from_an_archive_is_looked_through(make_image_folder):
+    root = make_image_folder(classes=2, per_class=3)
+    wrapper = root.parent / "upload"
+    (wrapper / "flowers").mkdir(parents=True)
+    root.rename(wrapper / "flowers" / "inner")
+    inner = wrapper / "flowers" / "inner"
+    for folder in inner.iterdir():
+        folder.rename(wrapper / "flowers" / folder.name)
+    inner.rmdir()
+    assert load_image_folder(wrapper).class_names == ["class_0", "class_1"]
+
+
+def test_bad_folders_give_plain_errors(tmp_path, make_image_folder):
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_image_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty"):
+        load_image_folder(tmp_path / "empty")
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.new("L", (8, 8)).save(flat / "a.png")
+    with pytest.raises(DatasetError, match="No class folders"):
+        load_image_folder(flat)
+    with pytest.raises(DatasetError, match="at least two classes"):
+        load_image_folder(make_image_folder(classes=1, per_class=5))
+    with pytest.raises(DatasetError, match=r"class_1 \(2\)"):
+        root = make_image_folder(classes=2, per_class=5)
+        for extra in sorted((root / "class_1").iterdir())[2:]:
+            extra.unlink()
+        load_image_folder(root)
+
+
+def test_a_class_of_only_broken_files_is_an_error_naming_it(make_image_folder):
+    root = make_image_folder(classes=2, per_class=3)
+    for path in (root / "class_1").iterdir():
+        path.write_bytes(b"broken")
+    with pytest.raises(DatasetError, match=r"class_1 \(0\)"):
+        load_image_folder(root)
+
+
+def test_automatic_resolution_follows_the_median_and_is_clamped():
+    assert automatic_side([(8, 8)] * 3) == 8
+    assert automatic_side([(28, 28), (30, 20), (100, 100)]) == 30
+    assert automatic_side([(4, 4)]) == 8
+    assert automatic_side([(4000, 3000)] * 2) == 64
+
+
+def test_split_is_stratified_disjoint_and_reproducible(make_image_folder):
+    dataset = load_image_folder(make_image_folder(classes=3, per_class=20))
+    splits = split_dataset(dataset, seed=7)
+    again = split_dataset(dataset, seed=7)
+    other = split_dataset(dataset, seed=8)
+    assert splits.test.paths == again.test.paths and splits.test.paths != other.test.paths
+    parts = [set(part.paths) for part in (splits.train, splits.val, splits.test)]
+    assert sum(map(len, parts)) == len(dataset) == len(set.union(*parts))
+    for part, expected in ((splits.train, 14), (splits.val, 3), (splits.test, 3)):
+        assert torch.bincount(part.labels).tolist() == [expected] * 3
+
+
+def test_subset_concat_and_save_round_trip(tmp_path, make_image_folder):
+    dataset = load_image_folder(make_image_folder(classes=2, per_class=4, corrupt=1))
+    joined = ImageDataset.concat(dataset.subset([0, 1]), dataset.subset([5]))
+    assert joined.labels.tolist() == [0, 0, 1] and joined.paths == [dataset.paths[i] for i in (0, 1, 5)]
+    dataset.save(tmp_path / "data.npz")
+    loaded = ImageDataset.load(tmp_path / "data.npz")
+    assert torch.equal(loaded.images, dataset.images) and torch.equal(loaded.labels, dataset.labels)
+    assert (loaded.class_names, loaded.paths, loaded.skipped) == (dataset.class_names, dataset.paths,
+                                                                   dataset.skipped)

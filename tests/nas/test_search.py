@@ -1,0 +1,121 @@
+import json
+
+import torch
+
+import apps.nas.budget
+import apps.nas.search
+from apps.nas.search import run_search
+from apps.nas.train import Trainer
+from tests.nas.tiny_search import EventLog, tiny_config
+
+EVENT_TYPES = {"run_started", "trial_started", "epoch_finished", "trial_finished", "trial_pruned", "trial_failed",
+               "new_best", "final_training_started", "run_finished"}
+
+
+class Control:
+    """Cancels the search as soon as the first epoch of the first candidate has finished."""
+
+    def __init__(self, log: EventLog):
+        self.log = log
+
+    def cancelled(self) -> bool:
+        return bool(self.log.of_type("epoch_finished"))
+
+    def budget_seconds(self) -> float:
+        return 60.0
+
+
+def test_it_searches_retrains_tests_and_exports_the_best_model(make_image_folder, tmp_path):
+    log = EventLog()
+    result = run_search(tiny_config(strategy="auto", export=True, max_trials=4), make_image_folder(), tmp_path,
+                        on_event=log)
+
+    assert result.best["retrained"]
+    # The final retrain stretches the searched schedule to fill the time the search left it (at most 3x).
+    searched_epochs = result.best["genotype"]["train"]["epochs"]
+    assert searched_epochs <= result.best["final_epochs"] <= 3 * searched_epochs
+    [final] = log.of_type("final_training_started")
+    assert final["epochs"] == result.best["final_epochs"]
+    assert len([e for e in log.of_type("epoch_finished") if e["phase"] == "final"]) == final["epochs"]
+    assert 0.0 <= result.test_report["accuracy"] <= 1.0
+    assert (tmp_path / "bundle.zip").exists()
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["best"]["genotype"] == result.best["genotype"]
+    assert {"leaderboard", "pareto_front", "test_report", "summary"} <= saved.keys()
+    rows = result.leaderboard
+    assert [row["id"] for row in rows if row["status"] != "infeasible"]
+    for row in rows:
+        assert {"val_accuracy", "params", "flops", "latency_ms", "size_mb", "seconds", "epochs", "curve"} <= row.keys()
+        assert len(row["curve"]) == row["epochs"]
+    assert result.pareto_front and all(p["status"] == "complete" for p in result.pareto_front)
+    assert len(log.of_type("trial_started")) == len(rows)
+    tested = sum(row["support"] for row in result.test_report["per_class"])
+    errors = round((1 - result.test_report["accuracy"]) * tested)
+    assert len(result.misclassified) == min(errors, 48)
+    assert all(m["true"] != m["predicted"] and m["path"] for m in result.misclassified)
+    assert 0.0 <= result.baseline["test_accuracy"] <= 1.0 and result.baseline["method"]
+
+
+def test_every_event_carries_the_run_clock_for_a_dashboard(make_image_folder, tmp_path):
+    log = EventLog()
+    run_search(tiny_config(max_trials=2), make_image_folder(), tmp_path, on_event=log)
+    assert {event["type"] for event in log} <= EVENT_TYPES
+    assert log[0]["type"] == "run_started" and log[-1]["type"] == "run_finished"
+    progress = [event["progress"] for event in log]
+    assert progress == sorted(progress) and progress[0] >= 0 and progress[-1] <= 1
+    assert all(event["eta_seconds"] >= 0 and event["elapsed_seconds"] >= 0 for event in log)
+    epoch = log.of_type("epoch_finished")[0]
+    assert {"trial_id", "epoch", "total_epochs", "train_loss", "val_accuracy", "images_per_second"} <= epoch.keys()
+    assert log.of_type("trial_started")[0]["device"] == "cpu"
+    json.dumps(list(log))  # everything is JSON-able
+
+
+def test_a_failing_candidate_is_recorded_with_its_reason_and_the_search_goes_on(make_image_folder, tmp_path,
+                                                                              monkeypatch):
+    original = apps.nas.search.train_candidate
+
+    def fail_second_candidate(trial, *args, **kwargs):
+        if trial.number == 1:
+            raise RuntimeError("simulated kernel failure")
+        return original(trial, *args, **kwargs)
+
+    monkeypatch.setattr(apps.nas.search, "train_candidate", fail_second_candidate)
+    log = EventLog()
+    result = run_search(tiny_config(max_trials=3), make_image_folder(), tmp_path, on_event=log)
+    [failed] = log.of_type("trial_failed")
+    assert failed["trial_id"] == 1 and "simulated kernel failure" in failed["reason"]
+    assert {row["id"]: row["status"] for row in result.leaderboard}[1] == "failed"
+    assert result.summary["trials"]["complete"] == 2
+
+
+def test_out_of_gpu_memory_is_retried_once_with_half_the_batch(make_image_folder, tmp_path, monkeypatch):
+    original = Trainer.run_epoch
+    batch_sizes = []
+
+    def run_epoch_out_of_memory_at_full_batch(self):
+        if self.total_epochs == 1:  # the budget probe, not the candidate
+            return original(self)
+        batch_sizes.append(self.hyper["batch_size"])
+        if len(batch_sizes) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "run_epoch", run_epoch_out_of_memory_at_full_batch)
+    result = run_search(tiny_config(max_trials=1), make_image_folder(), tmp_path)
+    [row] = result.leaderboard
+    assert row["status"] == "complete"
+    assert batch_sizes[1] == batch_sizes[0] // 2 == row["genotype"]["train"]["batch_size"]
+
+
+def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(make_image_folder, tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setattr(apps.nas.budget, "CONTROL_POLL_SECONDS", 0.0)  # see the cancel at once, not within 1 s
+    log = EventLog()
+    result = run_search(tiny_config(budget_seconds=60), make_image_folder(), tmp_path, on_event=log,
+                        control=Control(log))
+    assert result.summary["status"] == "cancelled"
+    [started] = log.of_type("trial_started")
+    [stopped] = log.of_type("trial_pruned")
+    assert stopped["epochs"] < started["epochs"] and "cancelled" in stopped["reason"]
+    assert result.best["trial_id"] == started["trial_id"] and not result.best["retrained"]
+    assert log[-1]["type"] == "run_finished" and log[-1]["status"] == "cancelled"

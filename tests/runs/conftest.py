@@ -1,0 +1,83 @@
+import json
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from apps.datasets.models import Dataset
+from apps.runs import execution
+
+GENOTYPE = {"stem": 16, "stages": [{"depth": 1, "width": 16, "block": "plain", "kernel": 3, "expand": 1, "se": False}],
+            "activation": "relu", "train": {"epochs": 2, "lr": 0.1, "batch_size": 64, "optimizer": "sgd"}}
+
+
+class FakeDataset:
+    num_classes = 2
+
+    def __len__(self):
+        return 10
+
+
+class FakeEngine:
+    """Stands in for run_search: emits a short search's events, writes the exported files, obeys the control."""
+
+    def __init__(self):
+        self.calls = 0
+        self.hold = threading.Event()  # while set, the search "trains" until cancelled
+        self.lock = threading.Lock()
+
+    def __call__(self, config, dataset, work_dir, *, on_event, control):
+        with self.lock:
+            self.calls += 1
+        emit = lambda type_, **fields: on_event({"type": type_, "elapsed_seconds": 1.0, "progress": 0.5,  # noqa: E731
+                                                 "eta_seconds": 10.0, **fields})
+        emit("run_started", device="cpu", strategy=config.strategy, budget_seconds=config.budget_seconds,
+             dataset={"num_images": len(dataset), "num_classes": dataset.num_classes}, resumed=False)
+        emit("trial_started", trial_id=0, genotype_summary="plain 16", genotype=GENOTYPE, epochs=2, params=1000,
+             flops=10, latency_ms=0.5, size_mb=0.01, device="cpu")
+        for epoch in (1, 2):
+            emit("epoch_finished", trial_id=0, phase="search", epoch=epoch, total_epochs=2, train_loss=1.0,
+                 train_accuracy=0.5, val_loss=1.0, val_accuracy=0.4 * epoch)
+        while self.hold.is_set() and not control.cancelled():
+            time.sleep(0.05)
+        cancelled = control.cancelled()
+        emit("trial_finished", trial_id=0, val_accuracy=0.8, epochs=2, seconds=1.0, params=1000, flops=10,
+             latency_ms=0.5, size_mb=0.01)
+        emit("new_best", trial_id=0, val_accuracy=0.8, genotype_summary="plain 16", params=1000, latency_ms=0.5)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("bundle.zip", "model.onnx", "model.torchscript.pt", "weights.pt"):
+            (work_dir / name).write_bytes(b"fake " + name.encode())
+        result = {"best": {"test_accuracy": 0.75, "val_accuracy": 0.8, "params": 1000, "flops": 10, "latency_ms": 0.5,
+                           "size_mb": 0.01, "genotype": GENOTYPE, "genotype_summary": "plain 16"},
+                  "test_report": {"accuracy": 0.75, "per_class": [], "confusion": []}, "leaderboard": [],
+                  "pareto_front": [], "files": {}, "summary": {"status": "cancelled" if cancelled else "finished"}}
+        (work_dir / "result.json").write_text(json.dumps(result))
+        emit("run_finished", status=result["summary"]["status"], best_trial_id=0, val_accuracy=0.8,
+             test_accuracy=0.75, trials={"complete": 1})
+        return SimpleNamespace(to_dict=lambda: result, summary=result["summary"])
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    engine = FakeEngine()
+    monkeypatch.setattr(execution, "run_search", engine)
+    monkeypatch.setattr(execution.ImageDataset, "load", classmethod(lambda cls, path: FakeDataset()))
+    monkeypatch.setattr(execution.default_storage, "open", _fake_training_file(execution.default_storage.open))
+    return engine
+
+
+def _fake_training_file(real_open):
+    import io
+
+    def open_(name, mode="rb"):
+        return io.BytesIO(b"npz") if name == "fake/training.npz" else real_open(name, mode)
+
+    return open_
+
+
+@pytest.fixture
+def ready_dataset(alice):
+    return Dataset.objects.create(team=alice.teams.get(), created_by=alice, name="Parts", status="ready",
+                                  num_images=10, classes=[{"name": "a", "count": 5}, {"name": "b", "count": 5}],
+                                  training_file="fake/training.npz")

@@ -1,0 +1,26 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.datasets.models import Dataset
+from apps.runs.models import Run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_see_runs_by_status_with_their_workers_heartbeats(client, alice):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    dataset = Dataset.objects.create(team=alice.teams.get(), name="Parts", status="ready")
+    Run.objects.create(team=dataset.team, dataset=dataset, name="Stuck run", status="running", worker="gpu-1:42:7",
+                       budget_seconds=60, original_budget_seconds=60)
+    client.force_login(admin)
+
+    page = client.get("/admin/runs/run/?status__exact=running").content.decode()
+
+    assert "Stuck run" in page and "gpu-1:42:7" in page
+    assert client.get("/admin/datasets/dataset/").status_code == 200
+
+
+def test_the_admin_is_closed_to_ordinary_users(client, alice):
+    client.force_login(alice)
+
+    assert client.get("/admin/runs/run/").status_code == 302
