@@ -25,6 +25,7 @@ from apps.nas.baseline import linear_baseline_accuracy
 from apps.nas.budget import (
     EXPORT_SECONDS,
     FINAL_TRAINING_SHARE,
+    FINISH_SECONDS,
     MAX_FINAL_STRETCH,
     MAX_RETRAIN_SHARE,
     RETRAIN_MARGIN,
@@ -118,7 +119,7 @@ class Search:
         self.phase = state["phase"]
         self.budget = Budget(config.budget_seconds, used_before=state["seconds_used"], control=control)
         self.on_event = on_event
-        self.export_seconds = EXPORT_SECONDS if config.export else 0.0
+        self.finish_seconds = FINISH_SECONDS + (EXPORT_SECONDS if config.export else 0.0)
         self.device = resolve_device(config.device)
         self.best: dict | None = None  # trial, complete, val_accuracy, epoch_seconds of the kept best state
 
@@ -148,16 +149,16 @@ class Search:
         total = self.budget.total()
         retrain = RETRAIN_MARGIN * self.final_epoch_seconds() * (self.best["epochs"] if self.best else 0)
         if not 0 < retrain <= MAX_RETRAIN_SHARE * total:
-            return total - self.export_seconds  # no retrain planned: the search keeps the time
+            return total - self.finish_seconds  # no retrain planned: the search keeps the time
         # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
         reserve = max(retrain, min(FINAL_TRAINING_SHARE * total, MAX_FINAL_STRETCH * retrain))
-        return total - self.export_seconds - reserve
+        return total - self.finish_seconds - reserve
 
     def final_epochs(self, genotype: dict) -> int:
         """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit."""
         searched = genotype["train"]["epochs"]
         epoch_seconds = self.final_epoch_seconds()
-        available = self.budget.remaining() - self.export_seconds
+        available = self.budget.remaining() - self.finish_seconds
         if epoch_seconds == 0 or available < searched * epoch_seconds:
             return 0
         # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
@@ -168,8 +169,8 @@ class Search:
         return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
 
     def out_of_final_time(self) -> bool:
-        """The retrain must leave the export its time: past this, the best candidate is exported as trained."""
-        return self.budget.cancelled() or self.budget.elapsed() >= self.budget.total() - self.export_seconds
+        """The retrain must leave the end of the run its time: past this, the best candidate is exported as trained."""
+        return self.budget.cancelled() or self.budget.elapsed() >= self.budget.total() - self.finish_seconds
 
     # -- the run ------------------------------------------------------------------------------------------------
 
@@ -181,7 +182,7 @@ class Search:
             test_fraction=self.config.test_fraction,
         )
         if not resumed:
-            check_budget(self.budget, epoch_seconds=self.probe_epoch_seconds(), export_seconds=self.export_seconds)
+            check_budget(self.budget, epoch_seconds=self.probe_epoch_seconds(), finish_seconds=self.finish_seconds)
         self.strategy = create_strategy(
             self.config.strategy, storage=self.files.storage(), space=self.config.space, seed=self.config.seed,
             multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
