@@ -50,10 +50,11 @@ def main() -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
+
+    from apps.accounts.services import token_create
 
     call_command("migrate", verbosity=0)
-    token = Token.objects.create(user=get_user_model().objects.create_user("bench", password="x-bench-9")).key
+    _, token = token_create(user=get_user_model().objects.create_user("bench", password="x-bench-9"), name="bench")
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(args.port), "nasweb.asgi:application"],
                               cwd=REPO, env=os.environ.copy(), stderr=subprocess.DEVNULL)
     samples: list[float] = []

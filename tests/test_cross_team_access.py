@@ -2,13 +2,23 @@
 
 New routes are covered without editing this file: ids in a route are filled in from the object kinds below,
 and a route whose id kind is unknown fails the test until it is added here.
+
+Share-link routes take a secret token instead of an id: holding it is the whole permission, so the outsider holds
+the token of a link alice revoked, and must be refused exactly like with a foreign id. (tests/runs/test_sharing.py
+checks that a working token opens these routes, so the 404s here are not those of a broken route.) Invite links
+are alike: the outsider holds the key of one alice revoked (tests/accounts/test_invite_links.py joins with a working
+one).
 """
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from apps.accounts.models import Team
+from apps.accounts.services import invite_create, invite_revoke, token_create
+from apps.activity.models import Activity
 from apps.datasets.models import Dataset, DatasetImage
-from apps.runs.models import Run, RunEvent
+from apps.runs.models import Note, Run, RunEvent
+from apps.runs.services import share_link_create, share_link_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +39,11 @@ def all_routes(patterns=None, prefix=""):
 @pytest.fixture
 def alices_objects(alice):
     team = alice.teams.get()
+    Team.objects.filter(pk=team.pk).update(name=SECRET)
+    team.refresh_from_db()
+    invite = invite_create(team=team, by=alice)
+    revoked_invite = invite_revoke(invite=invite_create(team=team, by=alice), by=alice)
+    token, _ = token_create(user=alice, name=SECRET)
     dataset = Dataset.objects.create(team=team, created_by=alice, name=SECRET, status="ready",
                                      classes=[{"name": SECRET, "count": 1}])
     image = DatasetImage.objects.create(dataset=dataset, path=f"{SECRET}.png", label=SECRET, width=8, height=8,
@@ -37,7 +52,15 @@ def alices_objects(alice):
                              original_budget_seconds=60, status="finished", artifacts={"bundle": "x"},
                              result={"best": {}, "misclassified": []}, best={"genotype_summary": SECRET})
     RunEvent.objects.create(run=run, seq=1, type="run_started", payload={"note": SECRET})
-    return {"dataset_id": dataset.pk, "image_id": image.pk, "run_id": run.pk, "kind": "bundle"}
+    note = Note.objects.create(run=run, author=alice, body=SECRET)
+    link, _ = share_link_create(run=run, user=alice, allow_download=True)
+    revoked, revoked_token = share_link_create(run=run, user=alice, allow_download=True)
+    share_link_revoke(link=revoked, user=alice)
+    Activity.objects.create(team=team, actor=alice, verb=Activity.Verb.RUN_LAUNCHED, target_kind="run",
+                            target_id=run.pk, target_label=SECRET)
+    return {"dataset_id": dataset.pk, "image_id": image.pk, "run_id": run.pk, "kind": "bundle", "note_id": note.pk,
+            "link_id": link.pk, "token": revoked_token, "team_id": team.pk, "user_id": alice.pk,
+            "invite_id": invite.pk, "invite_key": revoked_invite.key, "token_id": token.pk}
 
 
 def fill(route: str, ids: dict) -> str:

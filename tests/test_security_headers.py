@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +23,11 @@ def test_pages_of_a_logged_in_user_have_no_inline_script(client, alice):
         response = client.get(url)
         assert response.status_code == 200, url
         assert not re.search(rb"<script(?![^>]*\bsrc=)[^>]*>", response.content), url
+
+
+def test_no_template_has_an_inline_event_handler():
+    # The policy blocks onclick="..." and friends as it blocks inline scripts: the control would silently not work.
+    handlers = [f"{path}: {match.group(0)}" for path in Path("templates").rglob("*.html")
+                for match in re.finditer(r"\son[a-z]+\s*=", path.read_text())]
+
+    assert not handlers

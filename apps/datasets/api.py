@@ -7,7 +7,7 @@ from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.selectors import team_get
+from apps.accounts.api import team_from_input, team_from_query
 
 from . import services
 from .selectors import dataset_get, dataset_image_list, dataset_list
@@ -35,17 +35,12 @@ class DatasetOutput(serializers.Serializer):
     classes = ClassCount(many=True)
     findings = FindingOutput(many=True)
     stats = serializers.DictField()
+    training_sides = serializers.ListField(child=serializers.IntegerField(),
+                                           help_text="Image sides in pixels a run may train this dataset at.")
     error = serializers.CharField()
     upload_size = serializers.IntegerField()
     upload_received = serializers.IntegerField()
     created = serializers.DateTimeField()
-
-
-def team_from_input(request, team_id: int | None):
-    team = team_get(user=request.user, team_id=team_id)
-    if team is None:
-        raise ValidationError({"team": ["You are not a member of this team."]})
-    return team
 
 
 class DatasetListApi(APIView):
@@ -54,15 +49,19 @@ class DatasetListApi(APIView):
     class DatasetCreateInput(serializers.Serializer):
         file = serializers.FileField()
         name = serializers.CharField(max_length=200)
-        team = serializers.IntegerField(required=False)
+        team = serializers.IntegerField(required=False, help_text="The team to upload into (default: your personal "
+                                                                  "team).")
 
     @extend_schema(
         parameters=[OpenApiParameter("search", str), OpenApiParameter("sort", str, enum=["newest", "oldest", "name",
-                                                                                          "largest"])],
+                                                                                          "largest"]),
+                    OpenApiParameter("team", int, description="Only this team's datasets (default: all your teams')."
+                                     " 404 for a team you are not in.")],
         responses=DatasetOutput(many=True),
     )
     def get(self, request):
-        datasets = dataset_list(user=request.user, search=request.query_params.get("search", ""),
+        datasets = dataset_list(user=request.user, team=team_from_query(request),
+                                search=request.query_params.get("search", ""),
                                 sort=request.query_params.get("sort", "newest"))
         return Response(DatasetOutput(datasets, many=True).data)
 
@@ -92,12 +91,13 @@ class DatasetDetailApi(APIView):
         dataset = dataset_get(user=request.user, dataset_id=dataset_id)
         data = self.DatasetRenameInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(DatasetOutput(services.dataset_rename(dataset=dataset, **data.validated_data)).data)
+        return Response(DatasetOutput(services.dataset_rename(dataset=dataset, user=request.user,
+                                                              **data.validated_data)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, dataset_id):
         try:
-            services.dataset_delete(dataset=dataset_get(user=request.user, dataset_id=dataset_id))
+            services.dataset_delete(dataset=dataset_get(user=request.user, dataset_id=dataset_id), user=request.user)
         except services.DatasetInUse as error:
             raise ValidationError({"detail": str(error)}) from error
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -109,7 +109,8 @@ class UploadStartApi(APIView):
     class UploadStartInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         size = serializers.IntegerField(min_value=1, help_text="Size of the whole file in bytes.")
-        team = serializers.IntegerField(required=False)
+        team = serializers.IntegerField(required=False, help_text="The team to upload into (default: your personal "
+                                                                  "team).")
 
     @extend_schema(request=UploadStartInput, responses={201: DatasetOutput})
     def post(self, request):
@@ -155,7 +156,8 @@ class UploadChunkApi(APIView):
         dataset = dataset_get(user=request.user, dataset_id=dataset_id)
         offset = content_range_start(request.headers.get("Content-Range", ""))
         try:
-            dataset = services.dataset_upload_append(dataset_id=dataset.pk, offset=offset, chunk=request.data)
+            dataset = services.dataset_upload_append(dataset_id=dataset.pk, user=request.user, offset=offset,
+                                                     chunk=request.data)
         except services.UploadOffsetMismatch as mismatch:
             return Response({"received": mismatch.received, "size": dataset.upload_size, "status": dataset.status,
                              "detail": str(mismatch)}, status=status.HTTP_409_CONFLICT)
@@ -203,6 +205,6 @@ class DatasetImagesApi(APIView):
         images = dataset_image_list(dataset=dataset, label=request.query_params.get("label"))
         try:
             page = paginator.paginate_queryset(images, request, view=self)
-        except NotFound:
-            page = []
+        except NotFound:  # a page past the end, or no page number at all: nothing to show, not an error
+            return Response({"count": images.count(), "next": None, "previous": None, "results": []})
         return paginator.get_paginated_response(self.DatasetImageOutput(page, many=True).data)

@@ -106,12 +106,35 @@ class _Progress:
             self.callback(stage, done, total)
 
 
+def training_copy(archive: Path, work_dir: Path, side: int) -> ImageDataset:
+    """The training copy of an uploaded archive at another side than ingestion chose (a run's resolution).
+
+    Decodes from the originals, as the exported model's preprocessing will, rather than resampling the stored copy.
+    """
+    safe_extract(Path(archive), Path(work_dir), DEFAULT_LIMITS)
+    layout = find_labelled_images(Path(work_dir))
+    readable, arrays, unreadable = [], [], []
+    for path, label in _engine_order(layout):
+        try:
+            arrays.append(preprocess_image(decode_image(Path(work_dir) / path), side, 3))
+        except ImageProblem as problem:
+            unreadable.append((path, str(problem)))
+            continue
+        readable.append((path, label))
+    images = np.stack(arrays) if arrays else np.empty((0, 3, side, side), dtype=np.uint8)
+    return _training_dataset(readable, images, layout.class_names, unreadable)
+
+
+def _engine_order(layout) -> list[tuple[str, str]]:
+    """(path, label) by class, then by path compared folder by folder: the order the engine loads a folder in."""
+    order = {name: index for index, name in enumerate(layout.class_names)}
+    return sorted(layout.items, key=lambda item: (order[item[1]], PurePosixPath(item[0]).parts))
+
+
 def _ingest(root: Path, out_dir: Path, progress: _Progress, findings: list[Finding]) -> IngestionResult:
     layout = find_labelled_images(root)
     findings += layout.findings
-    order = {name: index for index, name in enumerate(layout.class_names)}
-    # The engine's order: by class, then by path (compared folder by folder).
-    items = sorted(layout.items, key=lambda item: (order[item[1]], PurePosixPath(item[0]).parts))
+    items = _engine_order(layout)
     unreadable: list[tuple[str, str]] = []
     readable, sizes = [], []
     for done, (path, label) in enumerate(items):
@@ -132,7 +155,8 @@ def _ingest(root: Path, out_dir: Path, progress: _Progress, findings: list[Findi
     training_file, training_shape = "", [0, 0, side, side]
     if records:
         progress("saving", 0, 1)
-        dataset = _training_dataset(records, images, layout.class_names, unreadable)
+        dataset = _training_dataset([(record.path, record.label) for record in records], images,
+                                    layout.class_names, unreadable)
         dataset.save(out_dir / TRAINING_FILE)
         training_file, training_shape = TRAINING_FILE, list(dataset.images.shape)
         progress("saving", 1, 1)
@@ -199,14 +223,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _training_dataset(records: list[ImageRecord], images: np.ndarray, class_names: list[str],
+def _training_dataset(items: list[tuple[str, str]], images: np.ndarray, class_names: list[str],
                       unreadable: list[tuple[str, str]]) -> ImageDataset:
+    """The engine's dataset from (path, label) items and their (N, 3, side, side) pixels, in the same order."""
     images = keep_one_channel_if_grey(images)
     index = {name: i for i, name in enumerate(class_names)}
     return ImageDataset(
         images=torch.from_numpy(images),  # uint8 (N, C, H, W)
-        labels=torch.tensor([index[record.label] for record in records], dtype=torch.int64),
-        class_names=list(class_names), paths=[record.path for record in records], skipped=list(unreadable),
+        labels=torch.tensor([index[label] for _, label in items], dtype=torch.int64),
+        class_names=list(class_names), paths=[path for path, _ in items], skipped=list(unreadable),
     )
 
 

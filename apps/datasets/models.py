@@ -3,6 +3,10 @@ from django.db import models
 
 from apps.accounts.models import Team
 
+# Image sides (pixels) a run may train at besides the dataset's ingested side, never above the images' typical
+# size (upscaling adds no detail); 128 at most, past which a CPU worker trains too few candidates to search.
+TRAINING_SIDES = (8, 16, 24, 32, 48, 64, 96, 128)
+
 
 class Dataset(models.Model):
     """Labelled images a team uploaded, checked and turned into a training-ready copy."""
@@ -46,6 +50,13 @@ class Dataset(models.Model):
 
     def can_train(self) -> bool:
         return self.status == self.Status.READY and not any(f["severity"] == "error" for f in self.findings)
+
+    def training_sides(self) -> list[int]:
+        """Image sides a run may train at: the ingested side, and standard ones up to the images' typical size."""
+        if "resolution" not in self.stats or "width" not in self.stats:
+            return []
+        typical = max(self.stats["width"]["median"], self.stats["height"]["median"])
+        return sorted({self.stats["resolution"], *(side for side in TRAINING_SIDES if side <= typical)})
 
 
 class DatasetImage(models.Model):

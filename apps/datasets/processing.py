@@ -14,9 +14,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from apps.live.services import team_event_publish
+from apps.nas.data import ImageDataset
 
 from .archives import ArchiveError
-from .ingestion import IngestionResult, ingest_archive
+from .ingestion import IngestionResult, ingest_archive, training_copy
 from .models import Dataset, DatasetImage
 from .services import COPY_CHUNK_BYTES
 
@@ -33,8 +34,7 @@ def dataset_ingest(*, dataset_id: int) -> None:
     with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
         scratch = Path(scratch)
         local_archive = scratch / "upload"
-        with default_storage.open(dataset.archive, "rb") as source, open(local_archive, "wb") as target:
-            shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
+        _download(dataset.archive, local_archive)
         try:
             result = ingest_archive(local_archive, scratch / "extracted", scratch / "out", on_progress=progress)
         except ArchiveError as refused:
@@ -45,6 +45,31 @@ def dataset_ingest(*, dataset_id: int) -> None:
                                          "image folders and upload it again.")
         dataset_store_result(dataset, result, scratch / "out")
     team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
+
+
+def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = None) -> ImageDataset:
+    """The dataset as the engine trains on it, at `side` pixels (None: as ingested).
+
+    Another side is decoded once from the uploaded archive and kept next to the ingested copy for later runs.
+    """
+    stored = dataset.training_file
+    if side is not None and side != dataset.stats.get("resolution"):
+        stored = f"{dataset.storage_prefix}/training-{side}.npz"
+        if not default_storage.exists(stored):
+            local_archive = scratch / "upload"
+            _download(dataset.archive, local_archive)
+            training_copy(local_archive, scratch / "extracted", side).save(scratch / "training.npz")
+            shutil.rmtree(scratch / "extracted")
+            with open(scratch / "training.npz", "rb") as copy:
+                stored = default_storage.save(stored, File(copy))
+    local = scratch / "training.npz"
+    _download(stored, local)
+    return ImageDataset.load(local)
+
+
+def _download(name: str, local: Path) -> None:
+    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
+        shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
 
 
 def dataset_fail(dataset: Dataset, reason: str) -> None:

@@ -1,14 +1,18 @@
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.shortcuts import get_object_or_404
+
+from apps.accounts.models import Team
 
 from .models import Dataset, DatasetImage
 
 SORTS = {"newest": "-created", "oldest": "created", "name": "name", "largest": "-num_images"}
 
 
-def dataset_list(*, user, search: str = "", sort: str = "newest") -> QuerySet[Dataset]:
-    """The datasets of every team the user belongs to."""
+def dataset_list(*, user, team: Team | None = None, search: str = "", sort: str = "newest") -> QuerySet[Dataset]:
+    """The datasets of every team the user belongs to, or of one of them."""
     datasets = Dataset.objects.filter(team__members=user).select_related("team", "created_by")
+    if team is not None:
+        datasets = datasets.filter(team=team)
     if search:
         datasets = datasets.filter(name__icontains=search)
     return datasets.order_by(SORTS.get(sort, SORTS["newest"]), "-pk")
@@ -22,3 +26,9 @@ def dataset_get(*, user, dataset_id: int) -> Dataset:
 def dataset_image_list(*, dataset: Dataset, label: str | None = None) -> QuerySet[DatasetImage]:
     images = dataset.images.all()
     return images.filter(label=label) if label else images
+
+
+def team_stored_bytes(*, team: Team) -> int:
+    """Bytes a team's datasets take against its quota: their uploaded archives, unfinished uploads at the size
+    announced (so parallel uploads cannot overrun the quota together)."""
+    return team.datasets.aggregate(total=Sum("upload_size"))["total"] or 0

@@ -9,8 +9,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from apps.accounts.models import Team
+from apps.accounts.permissions import write_access_check
+from apps.accounts.quotas import QuotaExceeded, storage_quota_check, team_lock
+from apps.activity.models import Activity
+from apps.activity.services import activity_record
 
 from .models import Dataset
+from .selectors import team_stored_bytes
 
 COPY_CHUNK_BYTES = 1024 * 1024
 
@@ -41,10 +46,20 @@ def upload_size_check(size: int) -> None:
                           "administrator to raise NASWEB_MAX_UPLOAD_BYTES.")
 
 
+@transaction.atomic
+def dataset_reserve(*, team: Team, user, name: str, size: int) -> Dataset:
+    """Check that the user may upload into the team and that its storage quota has room, then store the dataset:
+    from then on its announced size counts against the quota."""
+    upload_size_check(size)
+    write_access_check(user=user, team=team, doing="upload datasets")
+    team = team_lock(team)
+    storage_quota_check(team=team, stored_bytes=team_stored_bytes(team=team), adding_bytes=size)
+    return Dataset.objects.create(team=team, created_by=user, name=name, upload_size=size)
+
+
 def dataset_create_from_file(*, team: Team, user, name: str, file: File) -> Dataset:
     """Store an uploaded archive (streamed, never read whole) and queue its ingestion."""
-    upload_size_check(file.size)
-    dataset = Dataset.objects.create(team=team, created_by=user, name=name, upload_size=file.size)
+    dataset = dataset_reserve(team=team, user=user, name=name, size=file.size)
     dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", file)
     dataset.upload_received = file.size
     dataset_ingestion_queue(dataset)
@@ -53,8 +68,7 @@ def dataset_create_from_file(*, team: Team, user, name: str, file: File) -> Data
 
 def dataset_upload_start(*, team: Team, user, name: str, size: int) -> Dataset:
     """Open a resumable upload: the client then sends the bytes in order, in chunks."""
-    upload_size_check(size)
-    dataset = Dataset.objects.create(team=team, created_by=user, name=name, upload_size=size)
+    dataset = dataset_reserve(team=team, user=user, name=name, size=size)
     upload_part_path(dataset).touch()
     return dataset
 
@@ -66,10 +80,12 @@ def upload_part_path(dataset: Dataset) -> Path:
     return folder / f"dataset-{dataset.pk}.part"
 
 
-def dataset_upload_append(*, dataset_id: int, offset: int, chunk: BinaryIO) -> Dataset:
-    """Append one chunk at `offset`; the last chunk queues the ingestion."""
+def dataset_upload_append(*, dataset_id: int, user, offset: int, chunk: BinaryIO) -> Dataset:
+    """Append one chunk at `offset`; the last chunk queues the ingestion, if the team's quota still has room."""
+    refused = None
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+        write_access_check(user=user, team=dataset.team, doing="upload datasets")
         if dataset.status != Dataset.Status.UPLOADING:
             raise UploadError("This upload is already complete.")
         if offset != dataset.upload_received:
@@ -85,11 +101,29 @@ def dataset_upload_append(*, dataset_id: int, offset: int, chunk: BinaryIO) -> D
         dataset.upload_received = offset + written
         dataset.save(update_fields=["upload_received", "updated"])
         if dataset.upload_received == dataset.upload_size:
-            with open(part, "rb") as complete:
-                dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", File(complete))
+            refused = storage_room_at_finish(dataset)
+            if refused:
+                # Committed before raising: an upload the quota cannot take leaves nothing behind.
+                dataset.delete()
+            else:
+                with open(part, "rb") as complete:
+                    dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", File(complete))
+                dataset_ingestion_queue(dataset)
             part.unlink()
-            dataset_ingestion_queue(dataset)
+    if refused:
+        raise refused
     return dataset
+
+
+def storage_room_at_finish(dataset: Dataset) -> QuotaExceeded | None:
+    """The quota was checked when the upload opened; an administrator may have lowered it since."""
+    team = team_lock(dataset.team)
+    try:
+        storage_quota_check(team=team, stored_bytes=team_stored_bytes(team=team) - dataset.upload_size,
+                            adding_bytes=dataset.upload_size)
+    except QuotaExceeded as refused:
+        return refused
+    return None
 
 
 def copy_at_most(source: BinaryIO, target: BinaryIO, limit: int) -> int:
@@ -109,23 +143,28 @@ def dataset_ingestion_queue(dataset: Dataset) -> None:
 
     dataset.status = Dataset.Status.INGESTING
     dataset.save()
+    activity_record(team=dataset.team, actor=dataset.created_by, verb=Activity.Verb.DATASET_ADDED, target=dataset)
     transaction.on_commit(lambda: ingest_dataset.send(dataset.pk))
 
 
-def dataset_rename(*, dataset: Dataset, name: str) -> Dataset:
+def dataset_rename(*, dataset: Dataset, user, name: str) -> Dataset:
+    write_access_check(user=user, team=dataset.team, doing="rename datasets")
     dataset.name = name
     dataset.save(update_fields=["name", "updated"])
+    activity_record(team=dataset.team, actor=user, verb=Activity.Verb.DATASET_RENAMED, target=dataset)
     return dataset
 
 
-def dataset_delete(*, dataset: Dataset) -> None:
+def dataset_delete(*, dataset: Dataset, user) -> None:
     """Delete a dataset with its files; one that runs were trained on stays until those runs are deleted."""
+    write_access_check(user=user, team=dataset.team, doing="delete datasets")
     runs = dataset.runs.count()
     if runs:
         raise DatasetInUse(f"{runs} run{'s were' if runs > 1 else ' was'} trained on this dataset. Delete "
                           f"{'them' if runs > 1 else 'it'} first: a run's result refers to its data.")
     prefix = dataset.storage_prefix
     upload_part_path(dataset).unlink(missing_ok=True)
+    activity_record(team=dataset.team, actor=user, verb=Activity.Verb.DATASET_DELETED, target=dataset)
     dataset.delete()
     storage_tree_delete(prefix)
 

@@ -8,7 +8,9 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.selectors import team_get
+from apps.accounts.current_team import current_team_get
+from apps.accounts.permissions import can_write, write_access_check
+from apps.accounts.quotas import QuotaExceeded
 
 from . import services
 from .selectors import SORTS, dataset_get
@@ -19,20 +21,26 @@ from .selectors import dataset_list as datasets_of
 @require_GET
 def dataset_list(request):
     search, sort = request.GET.get("q", "").strip(), request.GET.get("sort", "newest")
-    datasets = datasets_of(user=request.user, search=search, sort=sort)
+    datasets = datasets_of(user=request.user, team=current_team_get(request), search=search, sort=sort)
     return render(request, "datasets/list.html", {"datasets": datasets, "q": search, "sort": sort, "sorts": SORTS})
 
 
 @login_required
 @require_GET
 def dataset_new(request):
-    return render(request, "datasets/new.html", {"max_upload_bytes": settings.NASWEB_MAX_UPLOAD_BYTES})
+    team = current_team_get(request)
+    write_access_check(user=request.user, team=team, doing="upload datasets")
+    return render(request, "datasets/new.html", {"max_upload_bytes": settings.NASWEB_MAX_UPLOAD_BYTES, "team": team})
 
 
 @login_required
 @require_POST
 def dataset_sample(request):
-    dataset = services.dataset_create_sample(team=team_get(user=request.user, team_id=None), user=request.user)
+    try:
+        dataset = services.dataset_create_sample(team=current_team_get(request), user=request.user)
+    except QuotaExceeded as refused:
+        messages.error(request, str(refused))
+        return redirect("dataset-list")
     return redirect("dataset-detail", dataset.pk)
 
 
@@ -43,7 +51,8 @@ def dataset_detail(request, dataset_id):
     largest = max((c["count"] for c in dataset.classes), default=1)
     sizes = [{"label": size_label(bin_["min_side"], bin_["max_side"]), "count": bin_["count"]}
              for bin_ in dataset.stats.get("size_histogram", []) if bin_["count"]]
-    return render(request, "datasets/detail.html", {"dataset": dataset, "largest_class": largest, "sizes": sizes})
+    return render(request, "datasets/detail.html", {"dataset": dataset, "largest_class": largest, "sizes": sizes,
+                                                    "can_write": can_write(user=request.user, team=dataset.team)})
 
 
 def size_label(low: int, high: int | None) -> str:
@@ -56,7 +65,7 @@ def dataset_rename(request, dataset_id):
     dataset = dataset_get(user=request.user, dataset_id=dataset_id)
     name = request.POST.get("name", "").strip()[:200]
     if name:
-        services.dataset_rename(dataset=dataset, name=name)
+        services.dataset_rename(dataset=dataset, user=request.user, name=name)
     return redirect("dataset-detail", dataset.pk)
 
 
@@ -64,9 +73,10 @@ def dataset_rename(request, dataset_id):
 @require_http_methods(["GET", "POST"])
 def dataset_delete(request, dataset_id):
     dataset = dataset_get(user=request.user, dataset_id=dataset_id)
+    write_access_check(user=request.user, team=dataset.team, doing="delete datasets")
     if request.method == "POST":
         try:
-            services.dataset_delete(dataset=dataset)
+            services.dataset_delete(dataset=dataset, user=request.user)
         except services.DatasetInUse as error:
             messages.error(request, str(error))
             return redirect("dataset-detail", dataset.pk)

@@ -27,3 +27,15 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def user_event(self, event):
         await self.send_json(event["payload"])
+
+    async def team_joined(self, event):
+        group_name = team_group_name(event["team"])
+        if group_name not in self.group_names:
+            self.group_names.append(group_name)
+            await self.channel_layer.group_add(group_name, self.channel_name)
+
+    async def team_left(self, event):
+        group_name = team_group_name(event["team"])
+        if group_name in self.group_names:
+            self.group_names.remove(group_name)
+        await self.channel_layer.group_discard(group_name, self.channel_name)

@@ -25,6 +25,13 @@ def team_event_publish(*, team_id: int, payload: dict) -> None:
     async_to_sync(get_channel_layer().group_send)(team_group_name(team_id), message)
 
 
+def membership_changed_publish(*, user_id: int, team_id: int, joined: bool) -> None:
+    """Have a user's open sockets start or stop listening to a team, so someone removed from a team stops
+    receiving its events at once, not at their next page load."""
+    message = {"type": "team.joined" if joined else "team.left", "team": team_id}
+    async_to_sync(get_channel_layer().group_send)(user_group_name(user_id), message)
+
+
 def worker_description() -> dict:
     """Where a worker runs and what it computes on, as shown to users."""
     import torch  # here, not at the top: only workers call this, and the web process must not load PyTorch

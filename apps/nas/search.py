@@ -457,6 +457,7 @@ class Search:
             "elapsed_seconds": round(self.budget.elapsed(), 2),
             "candidates_trained": sum(1 for row in rows if row["epochs"]),
             "epochs_trained": sum(row["epochs"] for row in rows),
+            "training_seconds": round(sum(row["seconds"] for row in rows), 2),  # the candidates', not the final
             "best_trial": best["trial_id"], "best_val_accuracy": best["val_accuracy"], "retrained": retrained,
             "trials": dict(Counter(row["status"] for row in rows)),
             "constraints": asdict(self.config.constraints),

@@ -11,11 +11,14 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
 
 from . import services
+from .estimate import candidates_estimate
+from .markdown import markdown_to_html
 from .predict import PredictionError, run_predict
-from .selectors import run_event_list, run_get, run_list
+from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
 
 
 class BestOutput(serializers.Serializer):
@@ -43,6 +46,7 @@ class RunOutput(serializers.Serializer):
     max_params = serializers.IntegerField(allow_null=True)
     max_model_mb = serializers.FloatField(allow_null=True)
     space = serializers.DictField()
+    resolution = serializers.IntegerField(allow_null=True)
     device = serializers.CharField()
     attempts = serializers.IntegerField()
     best = BestOutput(allow_null=True)
@@ -72,11 +76,19 @@ class RunListApi(APIView):
         block_types = serializers.ListField(child=serializers.ChoiceField(choices=services.BLOCK_TYPES),
                                             required=False, allow_empty=False,
                                             help_text="Building blocks the search may use (default: all).")
+        resolution = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1,
+            help_text="Image side in pixels to train at (default: the dataset's own); the dataset's "
+                      "`training_sides` lists what is allowed.")
         name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        team = serializers.IntegerField(required=False, help_text="Must be the dataset's team, where the run goes "
+                                                                  "anyway; a check for scripts.")
 
-    @extend_schema(responses=RunOutput(many=True))
+    @extend_schema(parameters=[OpenApiParameter("team", int, description="Only this team's runs (default: all your "
+                                                "teams'). 404 for a team you are not in.")],
+                   responses=RunOutput(many=True))
     def get(self, request):
-        return Response(RunOutput(run_list(user=request.user), many=True).data)
+        return Response(RunOutput(run_list(user=request.user, team=team_from_query(request)), many=True).data)
 
     @extend_schema(request=RunCreateInput, responses={201: RunOutput})
     def post(self, request):
@@ -84,11 +96,38 @@ class RunListApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         dataset = dataset_get(user=request.user, dataset_id=fields.pop("dataset"))
+        team = team_from_input(request, fields.pop("team")) if "team" in fields else dataset.team
         try:
-            run = services.run_create(team=dataset.team, user=request.user, dataset=dataset, **fields)
+            run = services.run_create(team=team, user=request.user, dataset=dataset, **fields)
         except services.RunError as error:
             raise run_error(error) from error
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunEstimateApi(APIView):
+    class EstimateInput(serializers.Serializer):
+        dataset = serializers.IntegerField()
+        budget_seconds = serializers.FloatField(min_value=services.MIN_BUDGET_SECONDS,
+                                                max_value=services.MAX_BUDGET_SECONDS)
+
+    class EstimateOutput(serializers.Serializer):
+        candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
+        search_seconds = serializers.FloatField(help_text="Of the budget, the part spent training candidates.")
+        measured_runs = serializers.IntegerField(
+            help_text="Recent finished runs the workers' speed was measured on; 0: a 2-core CPU is assumed.")
+
+    @extend_schema(parameters=[EstimateInput], responses=EstimateOutput)
+    def get(self, request):
+        data = self.EstimateInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        dataset = dataset_get(user=request.user, dataset_id=fields["dataset"])
+        speed = worker_speed(dataset=dataset)
+        budget = fields["budget_seconds"]
+        return Response(self.EstimateOutput({
+            "candidates": candidates_estimate(speed, images=dataset.num_images, budget_seconds=budget),
+            "search_seconds": round(budget * speed.search_share), "measured_runs": speed.runs,
+        }).data)
 
 
 class RunDetailApi(APIView):
@@ -99,7 +138,7 @@ class RunDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, run_id):
         try:
-            services.run_delete(run=run_get(user=request.user, run_id=run_id))
+            services.run_delete(run=run_get(user=request.user, run_id=run_id), user=request.user)
         except services.RunError as error:
             raise run_error(error) from error
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -135,18 +174,21 @@ class RunEventsApi(APIView):
                    responses=RunEventOutput(many=True))
     def get(self, request, run_id):
         run = run_get(user=request.user, run_id=run_id)
-        try:
-            after = int(request.query_params.get("after", 0))
-        except ValueError as error:
-            raise ValidationError({"after": "A whole number, the last seq you have."}) from error
-        return Response(self.RunEventOutput(run_event_list(run=run, after=after), many=True).data)
+        return Response(self.RunEventOutput(run_event_list(run=run, after=after_param(request)), many=True).data)
+
+
+def after_param(request) -> int:
+    try:
+        return int(request.query_params.get("after", 0))
+    except ValueError as error:
+        raise ValidationError({"after": "A whole number, the last seq you have."}) from error
 
 
 class RunCancelApi(APIView):
     @extend_schema(request=None, responses=RunOutput)
     def post(self, request, run_id):
         try:
-            run = services.run_cancel(run=run_get(user=request.user, run_id=run_id))
+            run = services.run_cancel(run=run_get(user=request.user, run_id=run_id), user=request.user)
         except services.RunError as error:
             raise run_error(error) from error
         return Response(RunOutput(run).data)
@@ -162,7 +204,7 @@ class RunExtendApi(APIView):
         data = self.RunExtendInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            run = services.run_extend(run=run, seconds=data.validated_data["seconds"])
+            run = services.run_extend(run=run, user=request.user, seconds=data.validated_data["seconds"])
         except services.RunError as error:
             raise run_error(error) from error
         return Response(RunOutput(run).data)
@@ -171,15 +213,19 @@ class RunExtendApi(APIView):
 class RunArtifactApi(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, run_id, kind):
-        run = run_get(user=request.user, run_id=run_id)
-        if kind not in services.ARTIFACT_FILES or kind not in run.artifacts:
-            raise Http404("No such file for this run.")
-        # The path comes from the database, never from the request.
-        path = run.artifacts[kind]
-        filename = f"nasweb-run-{run.pk}-{services.ARTIFACT_FILES[kind]}"
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename,
-                            content_type=content_type)
+        return artifact_response(run_get(user=request.user, run_id=run_id), kind)
+
+
+def artifact_response(run, kind: str, kinds=services.ARTIFACT_FILES) -> FileResponse:
+    """One of the run's files, if `kind` is one of `kinds`."""
+    if kind not in kinds or kind not in run.artifacts:
+        raise Http404("No such file for this run.")
+    # The path comes from the database, never from the request.
+    path = run.artifacts[kind]
+    filename = f"nasweb-run-{run.pk}-{services.ARTIFACT_FILES[kind]}"
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename,
+                        content_type=content_type)
 
 
 class PredictionOutput(serializers.Serializer):
@@ -207,3 +253,41 @@ class RunPredictApi(APIView):
         except PredictionError as error:
             raise ValidationError({"image": [str(error)]}) from error
         return Response(PredictOutput({"predictions": predictions}).data)
+
+
+class NoteOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField(source="author.get_username", allow_null=True, default=None)
+    body = serializers.CharField(help_text="Markdown, as written.")
+    html = serializers.SerializerMethodField(help_text="The markdown rendered, with any HTML in it escaped.")
+    created = serializers.DateTimeField()
+
+    def get_html(self, note) -> str:
+        return markdown_to_html(note.body)
+
+
+class NoteListApi(APIView):
+    class NoteCreateInput(serializers.Serializer):
+        body = serializers.CharField(max_length=10_000)
+
+    @extend_schema(responses=NoteOutput(many=True))
+    def get(self, request, run_id):
+        return Response(NoteOutput(note_list(run=run_get(user=request.user, run_id=run_id)), many=True).data)
+
+    @extend_schema(request=NoteCreateInput, responses={201: NoteOutput})
+    def post(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        data = self.NoteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            note = services.note_create(run=run, user=request.user, body=data.validated_data["body"])
+        except services.RunError as error:
+            raise run_error(error) from error
+        return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class NoteDetailApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, run_id, note_id):
+        services.note_delete(note=note_get(user=request.user, run_id=run_id, note_id=note_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -21,9 +21,10 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.datasets.processing import dataset_training_load
 from apps.nas import Constraints, SearchConfig, run_search
 from apps.nas.budget import BudgetTooSmall
-from apps.nas.data import DatasetError, ImageDataset
+from apps.nas.data import DatasetError
 from apps.nas.search import SearchFailed
 from apps.nas.space import SearchSpace
 
@@ -142,10 +143,7 @@ def search_run(run: Run, lease: RunLease):
     )
     progress = RunProgress(run)
     with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:
-        local = Path(scratch) / "training.npz"
-        with default_storage.open(run.dataset.training_file, "rb") as source, open(local, "wb") as target:
-            shutil.copyfileobj(source, target, 1024 * 1024)
-        dataset = ImageDataset.load(local)
+        dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
     return run_search(config, dataset, run_work_dir_path(run.pk), control=lease,
                       on_event=lambda event: progress({**event, **worker_memory()}))
 

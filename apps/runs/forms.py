@@ -22,6 +22,7 @@ class RunForm(forms.Form):
     strategy = forms.ChoiceField(choices=[("auto", "Automatic (recommended)"), ("tpe", "Bayesian (TPE)"),
                                           ("evolution", "Evolution"), ("random", "Random")], initial="auto")
     seed = forms.IntegerField(initial=0, min_value=0)
+    resolution = forms.IntegerField(required=False, min_value=1)  # the choices depend on the dataset
     block_types = forms.MultipleChoiceField(
         choices=[("plain", "Plain convolutions"), ("residual", "Residual blocks"),
                  ("mbconv", "Mobile inverted bottlenecks (MBConv)"), ("dwsep", "Depthwise-separable convolutions")],
@@ -48,4 +49,4 @@ class RunForm(forms.Form):
         else:
             limits = TARGET_PRESETS[data["target"]]
         return {"budget_seconds": seconds, "strategy": data["strategy"], "seed": data["seed"] or 0,
-                "block_types": data["block_types"], **limits}
+                "block_types": data["block_types"], "resolution": data["resolution"], **limits}

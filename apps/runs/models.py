@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 
@@ -38,6 +40,8 @@ class Run(models.Model):
     max_model_mb = models.FloatField(null=True, blank=True)
     # Search-space toggles passed to the engine's SearchSpace, e.g. {"block_types": ["plain", "mbconv"]}.
     space = models.JSONField(default=dict, blank=True)
+    # Side in pixels the images are trained at; None: the dataset's training copy as ingested.
+    resolution = models.PositiveSmallIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
 
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -89,3 +93,42 @@ class RunEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}#{self.seq} {self.type}"
+
+
+class ShareLink(models.Model):
+    """A secret, revocable, read-only link to a run's result for people without an account.
+
+    Only a hash of the token is stored: the link is shown once, and a copy of the database opens nothing.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True)  # sha256 hex
+    token_hint = models.CharField(max_length=8)  # the token's first characters, to tell links apart
+    allow_download = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return f"{self.run} ({self.token_hint}…)"
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Note(models.Model):
+    """A teammate's markdown note on a run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField(max_length=10_000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.run} note {self.pk}"

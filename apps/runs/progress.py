@@ -61,6 +61,11 @@ def run_status_publish(run: Run) -> None:
     })
 
 
+def run_notes_publish(run: Run) -> None:
+    """Tell the run's open pages that its notes changed; they fetch them, so no note text travels here."""
+    publish(run, {"type": "run.notes", "run": run.pk})
+
+
 def publish(run: Run, payload: dict) -> None:
     try:
         team_event_publish(team_id=run.team_id, payload=payload)

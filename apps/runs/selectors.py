@@ -1,12 +1,19 @@
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Run, RunEvent
+from apps.accounts.models import Team
+
+from .estimate import WorkerSpeed, speed_measured
+from .models import Note, Run, RunEvent, ShareLink
+
+# The estimate follows the workers' recent speed: new hardware shows within this many runs.
+SPEED_RUNS = 20
 
 
-def run_list(*, user) -> QuerySet[Run]:
-    """The runs of every team the user belongs to."""
-    return Run.objects.filter(team__members=user).select_related("dataset", "created_by", "team")
+def run_list(*, user, team: Team | None = None) -> QuerySet[Run]:
+    """The runs of every team the user belongs to, or of one of them."""
+    runs = Run.objects.filter(team__members=user).select_related("dataset", "created_by", "team")
+    return runs if team is None else runs.filter(team=team)
 
 
 def run_get(*, user, run_id: int) -> Run:
@@ -14,5 +21,59 @@ def run_get(*, user, run_id: int) -> Run:
     return get_object_or_404(run_list(user=user), pk=run_id)
 
 
+def team_active_run_count(*, team: Team) -> int:
+    """Runs of the team queued or running: what its concurrent-runs quota counts."""
+    return team.runs.filter(status__in=Run.ACTIVE).count()
+
+
 def run_event_list(*, run: Run, after: int = 0, limit: int = 1000) -> QuerySet[RunEvent]:
     return run.events.filter(seq__gt=after).order_by("seq")[:limit]
+
+
+def worker_speed(*, dataset) -> WorkerSpeed:
+    """How fast this deployment's workers train, from its most recent finished runs: on this dataset if any."""
+    finished = Run.objects.filter(status=Run.Status.FINISHED, result__isnull=False).order_by("-finished")
+    same_dataset = list(finished.filter(dataset=dataset).values_list("result__summary", flat=True)[:SPEED_RUNS])
+    speed = speed_measured(same_dataset)
+    if speed.runs:
+        return speed
+    return speed_measured(finished.values_list("result__summary", flat=True)[:SPEED_RUNS])
+
+
+def share_link_list(*, run: Run) -> QuerySet[ShareLink]:
+    return run.share_links.select_related("created_by")
+
+
+def share_link_get(*, user, run_id: int, link_id: int) -> ShareLink:
+    return get_object_or_404(share_link_list(run=run_get(user=user, run_id=run_id)), pk=link_id)
+
+
+def shared_link_get(*, token: str) -> ShareLink:
+    """The share link a token opens, with its run; 404 for a wrong or revoked token."""
+    return get_object_or_404(ShareLink.objects.select_related("run"), token_hash=ShareLink.digest(token))
+
+
+def shared_result(*, run: Run) -> dict:
+    """What a share link shows of a result: the model and its scores, not the team's images or file paths."""
+    return {key: value for key, value in run.result.items() if key not in ("misclassified", "files")}
+
+
+# The model files a share link may hand out when the team allowed downloads; result.json stays with the team.
+SHARED_ARTIFACTS = ("bundle", "onnx", "torchscript", "weights", "genotype")
+
+
+def shared_artifact_list(*, link: ShareLink) -> list[str]:
+    return sorted(kind for kind in link.run.artifacts if kind in SHARED_ARTIFACTS) if link.allow_download else []
+
+
+def shared_event_payload(event: RunEvent) -> dict:
+    """An event as a share link shows it: without the worker's file paths."""
+    return {key: value for key, value in event.payload.items() if key != "files"}
+
+
+def note_list(*, run: Run) -> QuerySet[Note]:
+    return run.notes.select_related("author")
+
+
+def note_get(*, user, run_id: int, note_id: int) -> Note:
+    return get_object_or_404(note_list(run=run_get(user=user, run_id=run_id)), pk=note_id)

@@ -1,19 +1,26 @@
 import logging
+import secrets
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.accounts.models import Team
+from apps.accounts.permissions import write_access_check
+from apps.accounts.quotas import run_quota_check, team_lock
+from apps.activity.models import Activity
+from apps.activity.services import activity_record
 from apps.datasets.models import Dataset
 
-from .models import Run
-from .progress import run_status_publish
+from .models import Note, Run, ShareLink
+from .progress import run_notes_publish, run_status_publish
+from .selectors import team_active_run_count
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +41,13 @@ class RunError(ValueError):
     """A run cannot be created or changed as asked; the message says why."""
 
 
+@transaction.atomic
 def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, strategy: str = "auto", seed: int = 0,
                max_latency_ms: float | None = None, max_params: int | None = None,
-               max_model_mb: float | None = None, block_types: list[str] | None = None, name: str = "") -> Run:
+               max_model_mb: float | None = None, block_types: list[str] | None = None, resolution: int | None = None,
+               name: str = "") -> Run:
     """Check the request, store the run as queued and send it to the workers."""
+    write_access_check(user=user, team=team, doing="launch runs")
     if dataset.team_id != team.pk:
         raise RunError("This dataset belongs to another team.")
     if dataset.status != Dataset.Status.READY or not dataset.can_train():
@@ -45,15 +55,22 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
                        (f": {dataset.error}" if dataset.error else ", not ready for training yet."))
     if block_types is not None and not set(block_types) <= set(BLOCK_TYPES):
         raise RunError(f"Unknown block types: {sorted(set(block_types) - set(BLOCK_TYPES))}.")
+    if resolution is not None and resolution not in dataset.training_sides():
+        raise RunError(f"The images of this dataset can be trained at "
+                       f"{', '.join(map(str, dataset.training_sides()))} pixels, not {resolution}.")
     if not MIN_BUDGET_SECONDS <= budget_seconds <= MAX_BUDGET_SECONDS:
         raise RunError(f"The budget must be between {MIN_BUDGET_SECONDS} seconds and "
                        f"{MAX_BUDGET_SECONDS // 3600} hours.")
+    team = team_lock(team)
+    run_quota_check(team=team, active_runs=team_active_run_count(team=team))
     run = Run.objects.create(
         team=team, created_by=user, dataset=dataset, name=name or f"{dataset.name} · {budget_label(budget_seconds)}",
         budget_seconds=budget_seconds, original_budget_seconds=budget_seconds, strategy=strategy, seed=seed,
         max_latency_ms=max_latency_ms, max_params=max_params, max_model_mb=max_model_mb,
         space={"block_types": block_types} if block_types else {},
+        resolution=None if resolution == dataset.stats["resolution"] else resolution,
     )
+    activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     transaction.on_commit(lambda: run_enqueue(run))
     return run
 
@@ -71,21 +88,24 @@ def run_enqueue(run: Run) -> None:
     execute_run.send_with_options(args=(run.pk,), time_limit=time_limit_ms)
 
 
-def run_cancel(*, run: Run) -> Run:
+def run_cancel(*, run: Run, user) -> Run:
     """Ask a run to stop; it keeps the best model found so far. A queued run stops at once."""
+    write_access_check(user=user, team=run.team, doing="cancel runs")
     if not run.is_active:
         raise RunError(f"This run is already {run.status}.")
     Run.objects.filter(pk=run.pk).update(cancel_requested=True)
     stopped_before_start = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
         status=Run.Status.CANCELLED, finished=timezone.now(), error="Cancelled before it started.")
     run.refresh_from_db()
+    activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_CANCELLED, target=run)
     if stopped_before_start:
         run_status_publish(run)
     return run
 
 
-def run_extend(*, run: Run, seconds: float) -> Run:
+def run_extend(*, run: Run, user, seconds: float) -> Run:
     """Give an active run more time."""
+    write_access_check(user=user, team=run.team, doing="extend runs")
     if not run.is_active:
         raise RunError(f"This run is already {run.status}; only a queued or running search can be extended.")
     limit = run.original_budget_seconds * MAX_EXTENSION_FACTOR
@@ -94,14 +114,17 @@ def run_extend(*, run: Run, seconds: float) -> Run:
                        f"(now {budget_label(run.budget_seconds)}).")
     Run.objects.filter(pk=run.pk).update(budget_seconds=F("budget_seconds") + seconds)
     run.refresh_from_db()
+    activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_EXTENDED, target=run)
     run_status_publish(run)
     return run
 
 
-def run_delete(*, run: Run) -> None:
+def run_delete(*, run: Run, user) -> None:
+    write_access_check(user=user, team=run.team, doing="delete runs")
     if run.is_active:
         raise RunError("Cancel the run before deleting it.")
     work_dir, stored = run_work_dir_path(run.pk), list(run.artifacts.values())  # run.pk is None after delete()
+    activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_DELETED, target=run)
     run.delete()
     for path in stored:
         default_storage.delete(path)
@@ -139,3 +162,41 @@ def runs_reap() -> int:
         run_enqueue(run)
         touched += 1
     return touched
+
+
+def share_link_create(*, run: Run, user, allow_download: bool = False) -> tuple[ShareLink, str]:
+    """Make a secret read-only link to a run's result; return it with its token, which is never stored."""
+    write_access_check(user=user, team=run.team, doing="share runs")
+    if run.result is None:
+        raise RunError("Only a run with a result can be shared: wait until it has finished.")
+    token = secrets.token_urlsafe(32)
+    link = ShareLink.objects.create(run=run, token_hash=ShareLink.digest(token), token_hint=token[:6],
+                                    allow_download=allow_download, created_by=user)
+    activity_record(team=run.team, actor=user, verb=Activity.Verb.SHARE_CREATED, target=run)
+    return link, token
+
+
+def share_link_revoke(*, link: ShareLink, user) -> None:
+    """Stop a share link from working, at once."""
+    write_access_check(user=user, team=link.run.team, doing="revoke share links")
+    link.delete()
+    activity_record(team=link.run.team, actor=user, verb=Activity.Verb.SHARE_REVOKED, target=link.run)
+
+
+def note_create(*, run: Run, user, body: str) -> Note:
+    """Add a markdown note to a run and tell the teammates who have it open."""
+    write_access_check(user=user, team=run.team, doing="add notes")
+    if not body.strip():
+        raise RunError("A note needs some text.")
+    note = Note.objects.create(run=run, author=user, body=body.strip())
+    activity_record(team=run.team, actor=user, verb=Activity.Verb.NOTE_ADDED, target=run)
+    transaction.on_commit(lambda: run_notes_publish(run))
+    return note
+
+
+def note_delete(*, note: Note, user) -> None:
+    """Delete a note; only its author may."""
+    if note.author_id != user.pk:
+        raise PermissionDenied("Only the author of a note can delete it.")
+    note.delete()
+    transaction.on_commit(lambda: run_notes_publish(note.run))

@@ -46,8 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.live",
     "apps.datasets",
     "apps.runs",
+    "apps.activity",
     "apps.front",
 ]
 
@@ -101,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.accounts.current_team.current_team_context",
             ],
         },
     },
@@ -113,9 +115,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the in-process worker write concurrently: wait for the lock instead of failing, and
-    # use a file for the test database too, so a test server in another process sees the same rows.
+    # use a file for the test database too, so a test server in another process sees the same rows. IMMEDIATE:
+    # a transaction that reads then writes (a quota check, then the insert) takes the write lock when it begins;
+    # SQLite cannot upgrade a read snapshot that another writer has moved past, and fails at once instead of waiting.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;",
+                                       "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,6 +153,11 @@ STORAGES = {
 
 # Uploads stream to disk in chunks; this only bounds what one dataset may take.
 NASWEB_MAX_UPLOAD_BYTES = int(os.environ.get("NASWEB_MAX_UPLOAD_BYTES", 4 * 2**30))
+
+# What a team may use unless an administrator sets its own quota (Team in the admin): runs queued or running at
+# once, and bytes of uploaded datasets.
+NASWEB_TEAM_MAX_CONCURRENT_RUNS = int(os.environ.get("NASWEB_TEAM_MAX_CONCURRENT_RUNS", 2))
+NASWEB_TEAM_MAX_STORED_BYTES = int(os.environ.get("NASWEB_TEAM_MAX_STORED_BYTES", 20 * 2**30))
 
 # Search checkpoints; with workers on several machines this folder must be shared (e.g. NFS) to resume elsewhere.
 NASWEB_RUNS_DIR = Path(os.environ.get("NASWEB_RUNS_DIR", DATA_DIR / "runs"))
@@ -199,12 +209,13 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 REST_FRAMEWORK = {
     # Token first, so an unauthenticated script gets 401 with a WWW-Authenticate header rather than a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": "10/minute"},
+    "EXCEPTION_HANDLER": "nasweb.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NASweb API",

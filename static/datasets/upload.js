@@ -95,7 +95,7 @@ async function openUpload() {
     const { response, payload } = await api("GET", `/api/datasets/${known}/upload/`);
     if (response.ok && payload.status === "uploading") return { id: known, received: payload.received };
   }
-  const body = JSON.stringify({ name: nameInput.value.trim(), size: selection.blob.size });
+  const body = JSON.stringify({ name: nameInput.value.trim(), size: selection.blob.size, team: Number(form.dataset.team) });
   const { response, payload } = await api("POST", "/api/datasets/uploads/", body, { "Content-Type": "application/json" });
   if (!response.ok) throw new Error(errorText(payload));
   localStorage.setItem(selection.key, payload.id);

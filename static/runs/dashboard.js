@@ -1,9 +1,10 @@
 // The run page: rebuilt from the run's stored events, kept live over the websocket, catching up after gaps.
-import { liveEvents } from "../front/live.js";
+// A shared page uses it too: `data-api` is then the share link's API and, with no `data-live`, no socket opens.
 import { csrfToken } from "../front/csrf.js";
 
 const root = document.getElementById("run");
 const runId = Number(root.dataset.run);
+const api = root.dataset.api;
 const $ = (id) => document.getElementById(id);
 const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
@@ -126,14 +127,14 @@ function render() {
   const done = rows.filter((t) => t.accuracy != null && t.latency != null);
   Plotly.react("chart-pareto", [{ x: done.map((t) => t.latency), y: done.map((t) => 100 * t.accuracy), mode: "markers",
     text: done.map((t) => `candidate ${t.id} · ${fmtParams(t.params)} params`), marker: { size: done.map((t) => 6 + Math.log10(1 + (t.params ?? 1))), color: "#0ea5e9" } }],
-  { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
+  { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log", dtick: 1 }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
 }
 
 async function catchUp() {
   // One catch-up at a time; events are idempotent by seq, so overlapping pushes are simply skipped.
   fetching ??= (async () => {
     for (;;) {
-      const response = await fetch(`/api/runs/${runId}/events/?after=${state.lastSeq}`);
+      const response = await fetch(`${api}events/?after=${state.lastSeq}`);
       if (!response.ok) break;
       const events = await response.json();
       for (const stored of events) {
@@ -148,25 +149,27 @@ async function catchUp() {
   return fetching;
 }
 
-liveEvents.addEventListener("run.event", ({ detail }) => {
-  if (detail.run !== runId || detail.seq <= state.lastSeq) return;
-  if (detail.seq === state.lastSeq + 1 && !fetching) {
-    apply(detail.event);
-    state.lastSeq = detail.seq;
-    render();
-  } else {
-    catchUp();
-  }
-});
-liveEvents.addEventListener("open", () => catchUp());
-liveEvents.addEventListener("run.status", ({ detail }) => {
-  if (detail.run !== runId) return;
-  if (detail.status !== root.dataset.status && !["queued", "running"].includes(detail.status)) location.reload();
-  root.dataset.status = detail.status;
-  const pill = $("run-status");
-  pill.className = `pill pill--${detail.status}`;
-  pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
-});
+function follow(liveEvents) {
+  liveEvents.addEventListener("run.event", ({ detail }) => {
+    if (detail.run !== runId || detail.seq <= state.lastSeq) return;
+    if (detail.seq === state.lastSeq + 1 && !fetching) {
+      apply(detail.event);
+      state.lastSeq = detail.seq;
+      render();
+    } else {
+      catchUp();
+    }
+  });
+  liveEvents.addEventListener("open", () => catchUp());
+  liveEvents.addEventListener("run.status", ({ detail }) => {
+    if (detail.run !== runId) return;
+    if (detail.status !== root.dataset.status && !["queued", "running"].includes(detail.status)) location.reload();
+    root.dataset.status = detail.status;
+    const pill = $("run-status");
+    pill.className = `pill pill--${detail.status}`;
+    pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
+  });
+}
 
 async function post(url, body) {
   const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}) });
@@ -176,13 +179,14 @@ async function post(url, body) {
 }
 
 $("cancel-button")?.addEventListener("click", async () => {
-  if (confirm("Stop the search now? The best model found so far is kept.")) await post(`/api/runs/${runId}/cancel/`);
+  if (confirm("Stop the search now? The best model found so far is kept.")) await post(`${api}cancel/`);
 });
 for (const button of document.querySelectorAll("[data-extend]")) {
-  button.addEventListener("click", () => post(`/api/runs/${runId}/extend/`, { seconds: Number(button.dataset.extend) }));
+  button.addEventListener("click", () => post(`${api}extend/`, { seconds: Number(button.dataset.extend) }));
 }
 
+if ("live" in root.dataset) import("../front/live.js").then(({ liveEvents }) => follow(liveEvents));
 catchUp();
 if (!["queued", "running"].includes(root.dataset.status)) {
-  import("./result.js").then(({ showResult }) => showResult(runId));
+  import("./result.js").then(({ showResult }) => showResult(api));
 }

@@ -1,34 +1,63 @@
-// A rough, honest estimate of what a budget buys, from the dataset's size and resolution.
+// The new-run form: image sizes for the chosen dataset, and what the budget buys, asked of the estimate API.
 const form = document.getElementById("run-form");
 const PRESET_SECONDS = { quick: 300, standard: 1800, thorough: 7200 };
-// Training throughput measured on a 2-core CPU for the space's mid-sized networks (see docs/benchmarks.md),
-// in images per second at 32x32, scaled by pixel count; a GPU worker is far faster, so this is the floor.
-const CPU_IMAGES_PER_SECOND_AT_32 = 900;
-const AVERAGE_EPOCHS = 6; // multi-fidelity stops most candidates after a few epochs
-const SEARCH_SHARE = 0.65; // the rest goes to retraining the winner on more data, testing and export
+const ESTIMATE_DELAY_MS = 250;
+let pending;
 
-function estimate() {
-  document.getElementById("custom-limits").hidden = form.elements.target.value !== "custom";
+function budgetSeconds(fields) {
+  return fields.budget.value === "custom" ? Number(fields.custom_minutes.value) * 60 : PRESET_SECONDS[fields.budget.value];
+}
+
+function fillImageSizes(option) {
+  const select = document.getElementById("id_resolution");
+  const chosen = select.value || select.dataset.chosen;
+  const own = option.dataset.side;
+  const sides = option.dataset.sides ? option.dataset.sides.split(",") : [own];
+  select.replaceChildren(
+    ...sides.map((side) => {
+      const label = side === own ? `${side} × ${side} px, as prepared (recommended)` : `${side} × ${side} px`;
+      return new Option(label, side === own ? "" : side, false, side === chosen && side !== own);
+    }),
+  );
+  select.dataset.chosen = "";
+}
+
+async function estimate() {
   const fields = form.elements;
+  document.getElementById("custom-limits").hidden = fields.target.value !== "custom";
   const option = fields.namedItem("dataset").selectedOptions[0];
-  const budget = fields.budget.value === "custom" ? Number(fields.custom_minutes.value) * 60 : PRESET_SECONDS[fields.budget.value];
+  const budget = budgetSeconds(fields);
   const candidates = document.getElementById("estimate-candidates");
   const text = document.getElementById("estimate-text");
   if (!option || !budget) {
     candidates.textContent = "–";
+    text.textContent = "Choose a dataset and a budget.";
     return;
   }
-  const images = Number(option.dataset.images) * 0.7;
-  const side = Number(option.dataset.side);
-  const perSecond = CPU_IMAGES_PER_SECOND_AT_32 * (32 * 32) / (side * side);
-  const secondsPerCandidate = 2 + (images * AVERAGE_EPOCHS) / perSecond;
-  const count = Math.max(1, Math.floor((budget * SEARCH_SHARE) / secondsPerCandidate));
-  candidates.textContent = `about ${count} candidate network${count === 1 ? "" : "s"}`;
+  const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget });
+  const response = await fetch(`/api/runs/estimate/?${query}`, { headers: { Accept: "application/json" } });
+  if (!response.ok) {
+    candidates.textContent = "–";
+    text.textContent = budget < 30 ? "A search needs at least 30 seconds." : "No estimate for these settings.";
+    return;
+  }
+  const answer = await response.json();
   const minutes = Math.round(budget / 60);
-  text.textContent = `on a CPU worker, in ${minutes} minute${minutes === 1 ? "" : "s"} in all; a GPU worker tries many more. The search stops on time and always leaves a trained model.`;
+  candidates.textContent = `about ${answer.candidates} candidate network${answer.candidates === 1 ? "" : "s"}`;
+  const basis = answer.measured_runs
+    ? `at the speed your workers showed in the last ${answer.measured_runs} run${answer.measured_runs === 1 ? "" : "s"}`
+    : "on a small CPU worker (a GPU worker tries many more)";
+  text.textContent = `${basis}, in ${minutes} minute${minutes === 1 ? "" : "s"} in all; the rest of the time trains the best one longer. The search stops on time and always leaves a trained model.`;
+}
+
+function changed(event) {
+  if (event.target.name === "dataset") fillImageSizes(event.target.selectedOptions[0]);
+  clearTimeout(pending);
+  pending = setTimeout(estimate, ESTIMATE_DELAY_MS);
 }
 
 if (form) {
-  form.addEventListener("input", estimate);
+  form.addEventListener("input", changed);
+  fillImageSizes(form.elements.namedItem("dataset").selectedOptions[0]);
   estimate();
 }

@@ -42,7 +42,7 @@ function perClassTable(report) {
   const head = element("thead", {}, element("tr", {}, ...["Class", "Finds (recall)", "Right when it says so (precision)", "F1", "Test images"].map((h, i) => element("th", { textContent: h, className: i ? "num" : "" }))));
   const weakest = report.per_class.reduce((a, b) => (b.f1 < a.f1 ? b : a));
   const sentence = element("p", { className: "muted", textContent: `Weakest class: it finds ${timesOutOf100(weakest.recall)} of every 100 “${weakest.name}” images, and when it says “${weakest.name}” it is right ${timesOutOf100(weakest.precision)} times out of 100.` });
-  return element("div", {}, element("div", { className: "table-scroll" }, element("table", { className: "table" }, head, element("tbody", {}, ...rows))), sentence);
+  return element("div", {}, element("div", { className: "table-scroll" }, element("table", { className: "table table--wrap-head" }, head, element("tbody", {}, ...rows))), sentence);
 }
 
 function architecture(genotype, inputShape) {
@@ -60,8 +60,9 @@ function facts(list) {
   return list.flatMap(([term, value]) => [element("dt", { textContent: term }), element("dd", { textContent: value })]);
 }
 
-export async function showResult(runId) {
-  const [resultResponse, runResponse] = await Promise.all([fetch(`/api/runs/${runId}/result/`), fetch(`/api/runs/${runId}/`)]);
+// `api`: the run's API, /api/runs/ID/ for the team or /api/shared/TOKEN/ for a share link.
+export async function showResult(api) {
+  const [resultResponse, runResponse] = await Promise.all([fetch(`${api}result/`), fetch(api)]);
   if (!resultResponse.ok) return;
   const result = await resultResponse.json();
   const run = await runResponse.json();
@@ -98,13 +99,13 @@ export async function showResult(runId) {
     ["Final model", summary.retrained ? "retrained on training + validation images" : "the best candidate as trained"],
     ["Export check", summary.onnx_parity ? `ONNX agrees on ${pct(summary.onnx_parity.agreement ?? 1)} of test images` : "–"],
   ]));
-  $("downloads").replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},
-    element("a", { href: `/api/runs/${runId}/artifacts/${kind}/`, textContent: DOWNLOADS[kind][0] }),
+  $("downloads")?.replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},
+    element("a", { href: `${api}artifacts/${kind}/`, textContent: DOWNLOADS[kind][0] }),
     element("span", { className: "muted small", textContent: ` ${DOWNLOADS[kind][1]}` }))));
-  setUpTryIt(runId);
+  if ($("try-form")) setUpTryIt(api);
 }
 
-function setUpTryIt(runId) {
+function setUpTryIt(api) {
   const form = $("try-form");
   const input = $("try-image");
   input.addEventListener("change", () => {
@@ -118,7 +119,7 @@ function setUpTryIt(runId) {
     if (!input.files[0]) return;
     const body = new FormData();
     body.append("image", input.files[0]);
-    const response = await fetch(`/api/runs/${runId}/predict/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } });
+    const response = await fetch(`${api}predict/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } });
     const payload = await response.json();
     const list = $("try-result");
     if (!response.ok) {

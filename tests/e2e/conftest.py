@@ -89,7 +89,7 @@ def app_server(tmp_path):
             banner = log.read_text()
             demo_password = re.search(r"Log in as demo / (\S+)", banner).group(1)
             yield {"url": f"http://127.0.0.1:{port}", "demo_password": demo_password, "log": log,
-                   "data_dir": tmp_path / "data"}
+                   "data_dir": tmp_path / "data", "env": env}
     finally:
         next(databases, None)
 

@@ -20,7 +20,7 @@ def test_a_newcomer_signs_up_sees_everything_running_and_logs_back_in(app_server
     page.get_by_role("button", name="Create account").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello, grace")
-    expect(page.get_by_text("grace's team")).to_be_visible()
+    expect(page.locator("#your-teams").get_by_text("grace's team")).to_be_visible()
     wait_for_text(page.locator('[data-check="live"]'), "connected")
     wait_for_text(page.locator('[data-check="worker"]'), "ready on", timeout=60)
     screenshot(page, "home")

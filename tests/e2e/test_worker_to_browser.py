@@ -7,7 +7,8 @@ import pytest
 import websockets
 from django.conf import settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
+
+from apps.accounts.services import token_create
 
 from .processes import free_port, running, server_env, wait_for_port
 
@@ -47,7 +48,7 @@ async def ping_over_websocket(port: int, session_cookie: str, api_token: str) ->
 def test_a_ping_travels_api_redis_worker_process_and_daphne_to_the_browser(alice, client, tmp_path):
     client.force_login(alice)
     session_cookie = client.cookies["sessionid"].value
-    api_token = Token.objects.create(user=alice).key
+    _, api_token = token_create(user=alice, name="e2e")
     env = services_env(tmp_path)
     port = free_port()
     daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "nasweb.asgi:application"]

@@ -4,12 +4,20 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from apps.datasets.models import Dataset
 from apps.runs import execution
+from apps.runs.models import Run
 
 GENOTYPE = {"stem": 16, "stages": [{"depth": 1, "width": 16, "block": "plain", "kernel": 3, "expand": 1, "se": False}],
             "activation": "relu", "train": {"epochs": 2, "lr": 0.1, "batch_size": 64, "optimizer": "sgd"}}
+
+
+# What ingestion records of 28 x 28 images, e.g. MNIST's.
+STATS_28PX = {"resolution": 28, "width": {"min": 28, "median": 28, "max": 28},
+              "height": {"min": 28, "median": 28, "max": 28}}
 
 
 class FakeDataset:
@@ -24,6 +32,7 @@ class FakeEngine:
 
     def __init__(self):
         self.calls = 0
+        self.sides = []  # the image side each attempt loaded its dataset at (None: as ingested)
         self.hold = threading.Event()  # while set, the search "trains" until cancelled
         self.lock = threading.Lock()
 
@@ -62,22 +71,28 @@ class FakeEngine:
 def fake_engine(monkeypatch):
     engine = FakeEngine()
     monkeypatch.setattr(execution, "run_search", engine)
-    monkeypatch.setattr(execution.ImageDataset, "load", classmethod(lambda cls, path: FakeDataset()))
-    monkeypatch.setattr(execution.default_storage, "open", _fake_training_file(execution.default_storage.open))
+    monkeypatch.setattr(execution, "dataset_training_load",
+                        lambda dataset, scratch, side=None: engine.sides.append(side) or FakeDataset())
     return engine
-
-
-def _fake_training_file(real_open):
-    import io
-
-    def open_(name, mode="rb"):
-        return io.BytesIO(b"npz") if name == "fake/training.npz" else real_open(name, mode)
-
-    return open_
 
 
 @pytest.fixture
 def ready_dataset(alice):
     return Dataset.objects.create(team=alice.teams.get(), created_by=alice, name="Parts", status="ready",
                                   num_images=10, classes=[{"name": "a", "count": 5}, {"name": "b", "count": 5}],
-                                  training_file="fake/training.npz")
+                                  training_file="fake/training.npz", stats=STATS_28PX)
+
+
+@pytest.fixture
+def finished_run(alice, ready_dataset):
+    """Alice's finished run, its model files in storage."""
+    run = Run.objects.create(
+        team=ready_dataset.team, created_by=alice, dataset=ready_dataset, name="Parts sorter", budget_seconds=60,
+        original_budget_seconds=60, status="finished", best={"test_accuracy": 0.75, "genotype_summary": "plain 16"},
+        result={"best": {"test_accuracy": 0.75}, "test_report": {"accuracy": 0.75},
+                "misclassified": [{"path": "a/private-photo.png", "true": "a", "predicted": "b", "confidence": 0.6}],
+                "files": {"onnx": "/srv/nasweb/runs/1/model.onnx"}, "summary": {"status": "finished"}})
+    run.artifacts = {kind: default_storage.save(f"{run.storage_prefix}/{name}", ContentFile(f"{kind} bytes".encode()))
+                     for kind, name in (("bundle", "bundle.zip"), ("onnx", "model.onnx"), ("result", "result.json"))}
+    run.save(update_fields=["artifacts"])
+    return run

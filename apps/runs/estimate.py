@@ -1,0 +1,52 @@
+"""What a budget buys: how many candidates a search trains, from how fast this deployment's workers trained.
+
+The speed comes from the summaries of recent finished runs, so the estimate follows the hardware; with no
+finished run yet, from figures measured on a 2-core CPU. It is counted per image and epoch, not per pixel: the
+search space adapts its networks to the image side (a strided stem above 24 px), and on the 2-core CPU 16 px
+MNIST trained no faster per image than 28 px (docs/benchmarks.md).
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# The engine's default split: the search trains candidates on 70% of the images.
+TRAIN_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class WorkerSpeed:
+    seconds_per_image_epoch: float  # a candidate's training + validation time per training image and epoch
+    epochs_per_candidate: float  # multi-fidelity stops most candidates after a few epochs
+    search_share: float  # of the budget spent on candidates; the rest retrains the winner, tests and exports
+    runs: int  # finished runs measured, 0 for the defaults
+
+
+# benchmarks/budget_estimate.py: `auto` for 5 minutes on digits and MNIST-5k (28 and 16 px) on the 2-core CPU,
+# pooled (docs/benchmarks.md).
+CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0023, epochs_per_candidate=4.7, search_share=0.8, runs=0)
+
+
+def speed_measured(summaries: Iterable[dict]) -> WorkerSpeed:
+    """Pooled speed of finished runs from their engine summaries; CPU_DEFAULT when none trained anything."""
+    seconds = image_epochs = epochs = candidates = elapsed = 0.0
+    count = 0
+    for summary in summaries:
+        if not summary or not summary.get("training_seconds") or not summary.get("candidates_trained"):
+            continue  # nothing trained, or a run from before the engine reported its training time
+        count += 1
+        seconds += summary["training_seconds"]
+        image_epochs += summary["epochs_trained"] * summary["splits"]["train"]
+        epochs += summary["epochs_trained"]
+        candidates += summary["candidates_trained"]
+        elapsed += summary["elapsed_seconds"]
+    if not count:
+        return CPU_DEFAULT
+    return WorkerSpeed(seconds_per_image_epoch=seconds / image_epochs, epochs_per_candidate=epochs / candidates,
+                       search_share=min(1.0, seconds / elapsed), runs=count)
+
+
+def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
+    """Candidates a search of `budget_seconds` on a dataset of `images` images trains, at least one."""
+    candidate_seconds = speed.epochs_per_candidate * images * TRAIN_SHARE * speed.seconds_per_image_epoch
+    return max(1, math.floor(budget_seconds * speed.search_share / candidate_seconds))

@@ -1,0 +1,105 @@
+"""Invite links: an owner makes a secret link, whoever opens it logged in joins, until the owner revokes it."""
+
+import pytest
+from django.urls import reverse
+
+from apps.accounts.models import Membership, TeamInvite
+from apps.accounts.services import invite_create, invite_revoke, membership_add, team_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lab(alice):
+    return team_create(name="Lab", owner=alice)
+
+
+def test_an_owner_makes_a_link_that_the_team_page_shows(client, alice, lab):
+    client.force_login(alice)
+
+    client.post(reverse("team-invite-create", args=[lab.pk]), {"role": "viewer"})
+
+    invite = TeamInvite.objects.get(team=lab)
+    assert invite.role == "viewer" and len(invite.key) >= 32
+    assert reverse("team-join", args=[invite.key]) in client.get(reverse("team-detail", args=[lab.pk])).content.decode()
+
+
+def test_opening_the_link_shows_the_team_and_joining_takes_the_links_role(client, alice, charlie, lab):
+    invite = invite_create(team=lab, by=alice, role=Membership.Role.VIEWER)
+    client.force_login(charlie)
+
+    page = client.get(reverse("team-join", args=[invite.key])).content.decode()
+    assert "Join “Lab”?" in page and "alice invites you" in page
+    assert not lab.memberships.filter(user=charlie).exists()  # opening alone joins nobody
+
+    response = client.post(reverse("team-join", args=[invite.key]))
+
+    assert response.status_code == 302 and response.url == reverse("team-detail", args=[lab.pk])
+    assert lab.memberships.get(user=charlie).role == "viewer"
+    assert client.session["current_team_id"] == lab.pk
+
+
+def test_a_revoked_link_stops_working_at_once(client, alice, charlie, lab):
+    invite = invite_create(team=lab, by=alice)
+    client.force_login(alice)
+    client.post(reverse("team-invite-revoke", args=[lab.pk, invite.pk]))
+
+    client.force_login(charlie)
+
+    assert client.get(reverse("team-join", args=[invite.key])).status_code == 404
+    assert client.post(reverse("team-join", args=[invite.key])).status_code == 404
+    assert not lab.memberships.filter(user=charlie).exists()
+
+
+def test_a_made_up_key_is_not_found(client, charlie, lab):
+    client.force_login(charlie)
+
+    assert client.get(reverse("team-join", args=["not-a-real-key-at-all"])).status_code == 404
+
+
+def test_someone_already_in_the_team_keeps_their_role(client, alice, bob, lab):
+    membership_add(team=lab, user=bob, role=Membership.Role.OWNER)
+    invite = invite_create(team=lab, by=alice, role=Membership.Role.VIEWER)
+    client.force_login(bob)
+
+    assert "You are already in this team" in client.get(reverse("team-join", args=[invite.key])).content.decode()
+    client.post(reverse("team-join", args=[invite.key]))
+
+    assert lab.memberships.get(user=bob).role == "owner"
+
+
+def test_someone_logged_out_logs_in_or_signs_up_and_comes_back_to_the_link(client, alice, lab):
+    invite = invite_create(team=lab, by=alice)
+    link = reverse("team-join", args=[invite.key])
+
+    response = client.get(link)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+    signup = client.post(f"{reverse('signup')}?next={link}", {
+        "username": "dana", "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42", "next": link})
+    assert signup.url == link
+    client.post(link)
+    assert lab.memberships.filter(user__username="dana", role="member").exists()
+
+
+def test_only_owners_make_or_revoke_links_and_never_for_owners(client, alice, bob, lab):
+    membership_add(team=lab, user=bob, role=Membership.Role.MEMBER)
+    invite = invite_create(team=lab, by=alice)
+    client.force_login(bob)
+
+    assert client.post(reverse("team-invite-create", args=[lab.pk]), {"role": "member"}).status_code == 403
+    assert client.post(reverse("team-invite-revoke", args=[lab.pk, invite.pk])).status_code == 403
+    client.force_login(alice)
+    client.post(reverse("team-invite-create", args=[lab.pk]), {"role": "owner"})
+    assert TeamInvite.objects.filter(team=lab).count() == 1 and not TeamInvite.objects.get().revoked
+
+
+def test_revoking_keeps_the_people_who_joined(alice, charlie, lab):
+    from apps.accounts.services import invite_accept
+
+    invite = invite_create(team=lab, by=alice)
+    invite_accept(invite=invite, user=charlie)
+
+    invite_revoke(invite=invite, by=alice)
+
+    assert lab.memberships.filter(user=charlie).exists()

@@ -1,0 +1,85 @@
+"""The run form's options a script or the page can set: image size, and the estimate of what a budget buys."""
+
+import pytest
+
+from apps.datasets.models import Dataset
+from apps.runs.estimate import CPU_DEFAULT
+from apps.runs.models import Run
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def logged_in(api_client, alice):
+    api_client.force_login(alice)
+
+
+def create(api_client, dataset, **fields):
+    return api_client.post("/api/runs/", {"dataset": dataset.pk, "budget_seconds": 300, **fields}, format="json")
+
+
+def test_a_dataset_lists_the_image_sides_a_run_may_train_at(api_client, ready_dataset):
+    assert api_client.get(f"/api/datasets/{ready_dataset.pk}/").json()["training_sides"] == [8, 16, 24, 28]
+
+
+def test_a_run_trains_at_the_image_side_it_was_given(api_client, ready_dataset, fake_engine, drain):
+    smaller = create(api_client, ready_dataset, resolution=16).json()
+    own = create(api_client, ready_dataset, resolution=28).json()
+    drain()
+
+    assert smaller["resolution"] == 16 and own["resolution"] is None  # the ingested side needs no new copy
+    assert sorted(fake_engine.sides, key=str) == [16, None]
+
+
+def test_an_image_side_the_dataset_cannot_give_is_refused(api_client, ready_dataset):
+    response = create(api_client, ready_dataset, resolution=64)  # upscaling 28 px images adds no detail
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The images of this dataset can be trained at 8, 16, 24, 28 pixels, not 64."
+    assert not Run.objects.exists()
+
+
+def estimate(api_client, dataset, **params):
+    return api_client.get("/api/runs/estimate/", {"dataset": dataset.pk, "budget_seconds": 1800, **params})
+
+
+def finished_run(dataset, **summary):
+    """A finished run whose search trained `candidates_trained` candidates for `epochs_trained` epochs in all."""
+    summary = {"training_seconds": 100.0, "elapsed_seconds": 200.0, "epochs_trained": 200, "candidates_trained": 40,
+               "splits": {"train": 7, "val": 1, "test": 2}, **summary}
+    return Run.objects.create(team=dataset.team, dataset=dataset, name="earlier", status=Run.Status.FINISHED,
+                              budget_seconds=200, original_budget_seconds=200, result={"summary": summary})
+
+
+def test_the_estimate_without_finished_runs_assumes_a_small_cpu(api_client, ready_dataset):
+    answer = estimate(api_client, ready_dataset).json()
+
+    assert answer["measured_runs"] == 0
+    assert answer["search_seconds"] == round(1800 * CPU_DEFAULT.search_share)
+    assert estimate(api_client, ready_dataset, budget_seconds=7200).json()["candidates"] > answer["candidates"]
+
+
+def test_the_estimate_follows_the_speed_of_finished_runs(api_client, ready_dataset):
+    # 40 candidates x 5 epochs of 7 training images in 100 of 200 seconds: 1/14 s an image-epoch, half the budget.
+    finished_run(ready_dataset)
+
+    answer = estimate(api_client, ready_dataset, budget_seconds=300).json()
+
+    # 150 s of training at 5 epochs x 7 images (70% of 10) x 1/14 s = 2.5 s a candidate.
+    assert answer == {"candidates": 60, "search_seconds": 150, "measured_runs": 1}
+
+
+def test_runs_on_the_same_dataset_count_before_others(api_client, ready_dataset, alice):
+    other = Dataset.objects.create(team=ready_dataset.team, name="Other", status="ready", num_images=10)
+    finished_run(other, training_seconds=1000.0, elapsed_seconds=2000.0)  # ten times slower
+    assert estimate(api_client, ready_dataset, budget_seconds=300).json()["candidates"] == 6
+
+    finished_run(ready_dataset)
+    assert estimate(api_client, ready_dataset, budget_seconds=300).json() == {
+        "candidates": 60, "search_seconds": 150, "measured_runs": 1}
+
+
+def test_the_estimate_is_only_for_ones_own_datasets_and_valid_budgets(api_client, ready_dataset, charlie):
+    assert estimate(api_client, ready_dataset, budget_seconds=5).status_code == 400
+    api_client.force_login(charlie)
+    assert estimate(api_client, ready_dataset).status_code == 404
