@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.admin import site as admin_site
 from django.contrib.auth import get_user_model
 
 from apps.datasets.models import Dataset
@@ -24,3 +25,11 @@ def test_the_admin_is_closed_to_ordinary_users(client, alice):
     client.force_login(alice)
 
     assert client.get("/admin/runs/run/").status_code == 302
+
+
+def test_every_admin_list_opens_for_staff(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123"))
+
+    for model in admin_site._registry:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert client.get(url).status_code == 200, url

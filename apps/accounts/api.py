@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -11,7 +12,11 @@ from apps.runs.selectors import team_active_run_count
 
 from . import services
 from .models import Membership, Team
+from .permissions import owner_check
 from .selectors import (
+    invite_get_by_key,
+    invite_get_or_404,
+    invite_list,
     member_get_or_404,
     member_list,
     team_get,
@@ -157,6 +162,60 @@ class TeamMemberDetailApi(APIView):
         except services.TeamRuleError as error:
             raise team_rule_error(error) from error
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InviteOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    url = serializers.SerializerMethodField(help_text="The link to send: a logged-in user who opens it may join.")
+    key = serializers.CharField(help_text="POST /api/invites/{key}/join/ joins from a script.")
+    created = serializers.DateTimeField()
+
+    def get_url(self, invite) -> str:
+        return self.context["request"].build_absolute_uri(reverse("team-join", args=[invite.key]))
+
+
+class TeamInviteListApi(APIView):
+    """A team's working invite links; owners only, as the links let people in."""
+
+    class InviteCreateInput(serializers.Serializer):
+        role = serializers.ChoiceField(choices=[Membership.Role.MEMBER, Membership.Role.VIEWER],
+                                       default=Membership.Role.MEMBER)
+
+    @extend_schema(responses=InviteOutput(many=True))
+    def get(self, request, team_id):
+        team = team_get_or_404(user=request.user, team_id=team_id)
+        owner_check(user=request.user, team=team, doing="see invite links")
+        return Response(InviteOutput(invite_list(team=team), many=True, context={"request": request}).data)
+
+    @extend_schema(request=InviteCreateInput, responses={201: InviteOutput})
+    def post(self, request, team_id):
+        team = team_get_or_404(user=request.user, team_id=team_id)
+        data = self.InviteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            invite = services.invite_create(team=team, by=request.user, **data.validated_data)
+        except services.TeamRuleError as error:
+            raise team_rule_error(error) from error
+        return Response(InviteOutput(invite, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class TeamInviteDetailApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, team_id, invite_id):
+        team = team_get_or_404(user=request.user, team_id=team_id)
+        services.invite_revoke(invite=invite_get_or_404(team=team, invite_id=invite_id), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InviteJoinApi(APIView):
+    @extend_schema(request=None, responses=MemberOutput)
+    def post(self, request, invite_key):
+        try:
+            membership = services.invite_accept(invite=invite_get_by_key(key=invite_key), user=request.user)
+        except services.TeamRuleError as error:
+            raise team_rule_error(error) from error
+        return Response(MemberOutput(membership).data)
 
 
 class TokenOutput(serializers.Serializer):

@@ -10,6 +10,9 @@ api_urlpatterns = [
     path("teams/<int:team_id>/", api.TeamDetailApi.as_view(), name="api-team-detail"),
     path("teams/<int:team_id>/members/", api.TeamMemberListApi.as_view(), name="api-team-members"),
     path("teams/<int:team_id>/members/<int:user_id>/", api.TeamMemberDetailApi.as_view(), name="api-team-member"),
+    path("teams/<int:team_id>/invites/", api.TeamInviteListApi.as_view(), name="api-team-invites"),
+    path("teams/<int:team_id>/invites/<int:invite_id>/", api.TeamInviteDetailApi.as_view(), name="api-team-invite"),
+    path("invites/<str:invite_key>/join/", api.InviteJoinApi.as_view(), name="api-invite-join"),
     path("tokens/", api.TokenListApi.as_view(), name="api-token-list"),
     path("tokens/<int:token_id>/", api.TokenDetailApi.as_view(), name="api-token-detail"),
 ]

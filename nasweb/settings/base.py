@@ -184,7 +184,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "nasweb"},
+            # redis-py 8 times socket reads out after 5 s, as long as channels_redis's blocking receive waits, so
+            # idle websocket consumers crashed every few seconds (django/channels_redis#422).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "nasweb"},
         }
     }
     DRAMATIQ_BROKER = {

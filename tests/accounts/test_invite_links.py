@@ -103,3 +103,28 @@ def test_revoking_keeps_the_people_who_joined(alice, charlie, lab):
     invite_revoke(invite=invite, by=alice)
 
     assert lab.memberships.filter(user=charlie).exists()
+
+
+def test_scripts_manage_invite_links_through_the_api(api_client, alice, bob, charlie, lab):
+    membership_add(team=lab, user=bob, role=Membership.Role.MEMBER)
+    api_client.force_login(alice)
+
+    created = api_client.post(f"/api/teams/{lab.pk}/invites/", {"role": "viewer"}, format="json")
+    assert created.status_code == 201
+    invite = created.json()
+    assert invite["role"] == "viewer" and invite["url"].endswith(reverse("team-join", args=[invite["key"]]))
+    assert [i["id"] for i in api_client.get(f"/api/teams/{lab.pk}/invites/").json()] == [invite["id"]]
+
+    api_client.force_login(bob)  # a member may not see the links that let people in, nor make them
+    assert api_client.get(f"/api/teams/{lab.pk}/invites/").status_code == 403
+    assert api_client.post(f"/api/teams/{lab.pk}/invites/", {}, format="json").status_code == 403
+
+    api_client.force_login(charlie)
+    joined = api_client.post(f"/api/invites/{invite['key']}/join/")
+    assert joined.status_code == 200 and joined.json()["role"] == "viewer"
+
+    api_client.force_login(alice)
+    assert api_client.delete(f"/api/teams/{lab.pk}/invites/{invite['id']}/").status_code == 204
+    api_client.force_login(bob)
+    assert api_client.post(f"/api/invites/{invite['key']}/join/").status_code == 404
+    assert lab.memberships.filter(user=bob).get().role == "member"

@@ -72,3 +72,17 @@ async def test_a_worker_answers_the_ping_on_the_users_socket(alice, running_work
     assert pong["device"] and time.monotonic() - started < 20
     await page.disconnect()
     await asyncio.sleep(0)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.both_configurations
+async def test_a_socket_idle_for_longer_than_a_blocking_receive_still_gets_events(alice):
+    # Redis: the layer's blocking receive waits 5 s; a client socket timeout as short killed idle consumers.
+    page = communicator_for(alice)
+    assert (await page.connect())[0]
+
+    assert await page.receive_nothing(timeout=8)
+    await sync_to_async(user_event_publish)(user_id=alice.id, payload={"type": "hello"})
+
+    assert await page.receive_json_from(timeout=5) == {"type": "hello"}
+    await page.disconnect()
