@@ -14,8 +14,8 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
 fi
 
 .venv/bin/ruff check .
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=15 "$@"
 if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
   echo "End-to-end and worker tests again, in embedded mode:"
-  env -u DATABASE_URL -u REDIS_URL .venv/bin/python -m pytest -m "e2e or both_configurations" "$@"
+  env -u DATABASE_URL -u REDIS_URL .venv/bin/python -m pytest -m "e2e or both_configurations" --durations=15 "$@"
 fi

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-BUDGET_SECONDS = 60
+BUDGET_SECONDS = 30
 POLL_SECONDS = 2
 
 

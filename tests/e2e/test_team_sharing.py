@@ -45,7 +45,7 @@ def test_teammates_follow_a_run_live_outsiders_cannot_and_a_link_shares_it_read_
     expect(alice.get_by_role("link", name="Train a model on this")).to_be_visible(timeout=90_000)
     alice.get_by_role("link", name="Train a model on this").click()
     alice.get_by_text("Custom", exact=True).first.click()
-    alice.get_by_label("Custom minutes").fill("1")
+    alice.get_by_label("Custom minutes").fill("0.5")
     alice.get_by_role("button", name="Start the search").click()
     expect(alice).to_have_url(re.compile(r"/runs/\d+/$"))
     run_url = alice.url
