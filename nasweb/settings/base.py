@@ -227,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "role": a member's (owner, member, viewer) and an invite link's.
+    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": ["owner", "member", "viewer"], "InviteRoleEnum": ["member", "viewer"]},
 }
 
 LOGGING = {

@@ -26,3 +26,16 @@ async def test_a_removed_member_stops_hearing_the_team_and_a_new_one_starts(alic
     assert await bobs_page.receive_nothing(timeout=0.5)
     await bobs_page.disconnect()
     await charlies_page.disconnect()
+
+
+async def test_a_teams_run_events_never_reach_a_socket_of_another_team(alice, bob, charlie):
+    team = await sync_to_async(alice.teams.get)(is_personal=True)
+    bobs_page, charlies_page = communicator_for(bob), communicator_for(charlie)
+    assert (await bobs_page.connect())[0] and (await charlies_page.connect())[0]
+
+    await sync_to_async(team_event_publish)(team_id=team.pk, payload={"type": "run.status", "run": 7})
+
+    assert await bobs_page.receive_json_from(timeout=5) == {"type": "run.status", "run": 7}
+    assert await charlies_page.receive_nothing(timeout=0.5)
+    await bobs_page.disconnect()
+    await charlies_page.disconnect()
