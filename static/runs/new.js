@@ -3,6 +3,7 @@ const form = document.getElementById("run-form");
 const PRESET_SECONDS = { quick: 300, standard: 1800, thorough: 7200 };
 const ESTIMATE_DELAY_MS = 250;
 let pending;
+let asked = 0; // answers to earlier questions may arrive late: only the latest is shown
 
 function budgetSeconds(fields) {
   return fields.budget.value === "custom" ? Number(fields.custom_minutes.value) * 60 : PRESET_SECONDS[fields.budget.value];
@@ -30,18 +31,22 @@ async function estimate() {
   const candidates = document.getElementById("estimate-candidates");
   const text = document.getElementById("estimate-text");
   if (!option || !budget) {
+    asked++;
     candidates.textContent = "–";
     text.textContent = "Choose a dataset and a budget.";
     return;
   }
   const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget });
+  const question = ++asked;
   const response = await fetch(`/api/runs/estimate/?${query}`, { headers: { Accept: "application/json" } });
+  if (question !== asked) return;
   if (!response.ok) {
     candidates.textContent = "–";
     text.textContent = budget < 30 ? "A search needs at least 30 seconds." : "No estimate for these settings.";
     return;
   }
   const answer = await response.json();
+  if (question !== asked) return;
   const minutes = Math.round(budget / 60);
   candidates.textContent = `about ${answer.candidates} candidate network${answer.candidates === 1 ? "" : "s"}`;
   const basis = answer.measured_runs
