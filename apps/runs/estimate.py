@@ -2,7 +2,7 @@
 
 The speed comes from the summaries of recent finished runs, so the estimate follows the hardware; with no
 finished run yet, from figures measured on a 2-core CPU. It is counted per image and epoch, not per pixel: the
-search space adapts its networks to the image side (a strided stem above 24 px), and on the 2-core CPU 16 px
+search space adapts its networks to the image side (a strided stem above 16 px), and on the 2-core CPU 16 px
 MNIST trained no faster per image than 28 px (docs/benchmarks.md).
 """
 
