@@ -52,19 +52,21 @@ def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = No
 
     Another side is decoded once from the uploaded archive and kept next to the ingested copy for later runs.
     """
-    stored = dataset.training_file
-    if side is not None and side != dataset.stats.get("resolution"):
-        stored = f"{dataset.storage_prefix}/training-{side}.npz"
-        if not default_storage.exists(stored):
-            local_archive = scratch / "upload"
-            _download(dataset.archive, local_archive)
-            training_copy(local_archive, scratch / "extracted", side).save(scratch / "training.npz")
-            shutil.rmtree(scratch / "extracted")
-            with open(scratch / "training.npz", "rb") as copy:
-                stored = default_storage.save(stored, File(copy))
     local = scratch / "training.npz"
-    _download(stored, local)
-    return ImageDataset.load(local)
+    if side is None or side == dataset.stats.get("resolution"):
+        _download(dataset.training_file, local)
+        return ImageDataset.load(local)
+    stored = f"{dataset.storage_prefix}/training-{side}.npz"
+    if default_storage.exists(stored):
+        _download(stored, local)
+        return ImageDataset.load(local)
+    _download(dataset.archive, scratch / "upload")
+    copy = training_copy(scratch / "upload", scratch / "extracted", side)
+    shutil.rmtree(scratch / "extracted")
+    copy.save(local)
+    with open(local, "rb") as saved:
+        default_storage.save(stored, File(saved))
+    return copy
 
 
 def _download(name: str, local: Path) -> None:
