@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
     parser.add_argument("--budgets", nargs="+", type=float, default=[60, 300])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--strategies", nargs="+", default=sorted(STRATEGIES), choices=sorted(STRATEGIES))
+    parser.add_argument("--strategies", nargs="*", default=sorted(STRATEGIES), choices=sorted(STRATEGIES))
     parser.add_argument("--baselines", nargs="*", default=["recipe", "svc"], choices=sorted(BASELINES))
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()

@@ -71,7 +71,7 @@ class EpochFinished(Event):
 class TrialFinished(Event):
     type: ClassVar[str] = "trial_finished"
     trial_id: int
-    val_accuracy: float
+    val_accuracy: float | None  # None: auto's recipe trained alone on train+validation (nothing held out)
     epochs: int
     seconds: float
     params: int
@@ -117,6 +117,7 @@ class FinalTrainingStarted(Event):
     retrain: bool  # False: too little time (or cancelled), the candidate is exported as trained
     epochs: int
     reason: str
+    recipe_only: bool = False  # the budget was too short to search: the recipe trains alone (the run's only one)
 
 
 @dataclass(kw_only=True)

@@ -139,7 +139,7 @@ def model_card(*, genotype: dict, class_names: list[str], input_shape: tuple[int
                   f"{parity['max_abs_logit_diff']:.2e}",
         "genotype_json": json.dumps(genotype, indent=2),
         "search_table": _markdown_table(["", ""], [[key, value] for key, value in search_summary.items()
-                                                   if not isinstance(value, dict | list)]),
+                                                   if value is not None and not isinstance(value, dict | list)]),
     }
     template = string.Template((BUNDLE_TEMPLATES / "model_card.md.tmpl").read_text())
     return template.substitute(values)

@@ -56,8 +56,9 @@ def leaderboard(trials: list[FrozenTrial]) -> list[dict]:
 
 
 def finished_pareto_front(rows: list[dict]) -> list[dict]:
-    """Accuracy vs latency vs size front of the fully trained candidates (without their learning curves)."""
-    finished = [{k: v for k, v in row.items() if k != "curve"} for row in rows if row["status"] == "complete"]
+    """Accuracy vs latency vs size front of the fully trained, validated candidates (without learning curves)."""
+    finished = [{k: v for k, v in row.items() if k != "curve"} for row in rows
+                if row["status"] == "complete" and row["val_accuracy"] is not None]
     return pareto_front(finished)
 
 

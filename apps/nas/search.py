@@ -4,15 +4,17 @@ The search loop asks a strategy for a candidate, measures its size and CPU laten
 skipped untrained), trains it with per-epoch checkpoints and early stopping, and tells the outcome back. Once a
 candidate has finished, a share of the budget is kept for the end: the best candidate is retrained on
 train+validation with its schedule stretched to fill that time (or, when even its own schedule does not fit, kept
-as trained), scored once on the test split and exported. Every step is recorded in work_dir, so
-calling run_search again with the same work_dir continues a killed search where it stopped.
+as trained), scored once on the test split and exported. A strategy may instead, on a budget too small for a
+search to pay, train its recipe alone on train+validation for the whole budget (auto does). Every step is
+recorded in work_dir, so calling run_search again with the same work_dir continues a killed search where it
+stopped.
 """
 
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -28,10 +30,12 @@ from apps.nas.budget import (
     FINISH_SECONDS,
     MAX_FINAL_STRETCH,
     MAX_RETRAIN_SHARE,
+    RECIPE_ONLY_MAX_EPOCHS,
     RETRAIN_MARGIN,
     Budget,
     SearchControl,
     check_budget,
+    recipe_only_epochs,
 )
 from apps.nas.build import build
 from apps.nas.checkpoint import SearchFiles, load_torch, save_json_atomic, save_torch_atomic
@@ -45,7 +49,7 @@ from apps.nas.results import SearchResult, finished_pareto_front, genotype_summa
 from apps.nas.space import baseline_genotype
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
-from apps.nas.train import EpochStats, Trainer, TrainingInterrupted
+from apps.nas.train import WARMUP_FRACTION, EpochStats, Trainer, TrainingInterrupted
 
 MAX_MISTAKES_SHOWN = 48
 BASELINE_METHOD = "logistic regression on the pixels"
@@ -60,6 +64,17 @@ def misclassified(test: ImageDataset, probabilities: torch.Tensor) -> list[dict]
     wrong = sorted((i for i in range(len(truth)) if predicted[i] != truth[i]), key=lambda i: -confidence[i])
     return [{"path": test.paths[i], "true": test.class_names[truth[i]], "predicted": test.class_names[predicted[i]],
              "confidence": round(confidence[i], 4)} for i in wrong[:MAX_MISTAKES_SHOWN]]
+
+
+@dataclass
+class FinalModel:
+    """The model a run exports, and the candidate it comes from."""
+
+    trial: optuna.trial.FrozenTrial
+    trainer: Trainer
+    val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
+    retrained: bool  # trained on train+validation (else: the candidate as the search trained it)
+    epochs: int
 
 
 class SearchFailed(RuntimeError):
@@ -182,7 +197,8 @@ class Search:
             test_fraction=self.config.test_fraction,
         )
         if not resumed:
-            check_budget(self.budget, epoch_seconds=self.probe_epoch_seconds(), finish_seconds=self.finish_seconds)
+            epoch_seconds = self.probe_epoch_seconds()
+            check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
         self.strategy = create_strategy(
             self.config.strategy, storage=self.files.storage(), space=self.config.space, seed=self.config.seed,
             multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
@@ -194,9 +210,11 @@ class Search:
             seed=self.config.seed, resumed=resumed, dataset=self.dataset_summary(dataset),
             constraints=asdict(self.config.constraints), multi_fidelity=self.strategy.multi_fidelity,
         ))
+        if not resumed and (epochs := self.recipe_only_plan(epoch_seconds)):
+            self.start_recipe_only(epochs)
         if self.phase == "search":
             self.search()
-        self.phase = "final"
+            self.phase = "final"
         return self.finish()
 
     def probe_epoch_seconds(self) -> float:
@@ -206,13 +224,47 @@ class Search:
         # The recipe auto starts from; in a space that excludes it, a candidate drawn from the space instead.
         genotype = recipe if fits_space(self.config.space, recipe) else self.config.space.sample(
             random.Random(self.config.seed))
-        probe = {**genotype, "train": {**genotype["train"], "epochs": 1}}
+        probe = {**genotype, "train": {**genotype["train"], "epochs": 2}}
         n_train, n_val = min(len(train), PROBE_IMAGES), min(len(val), PROBE_IMAGES)
         trainer = Trainer(probe, train.subset(list(range(n_train))), val.subset(list(range(n_val))),
                           device=self.device, seed=self.config.seed)
+        # The first pass pays one-off setup (oneDNN picks its kernels); timing it overestimated MNIST's epoch 3x.
+        trainer.run_epoch()
         started = time.monotonic()
         trainer.run_epoch()
         return (time.monotonic() - started) * len(train) / n_train
+
+    def recipe_only_plan(self, epoch_seconds: float) -> int:
+        """Epochs of the recipe on train+validation that the whole budget buys, when that budget is too small for
+        a search to pay (see budget.recipe_only_epochs); 0 when the search runs.
+
+        Args:
+            epoch_seconds: the probe's time for one epoch of the recipe on the training split.
+        """
+        recipe = self.strategy.baseline
+        if not (self.strategy.recipe_on_small_budgets and self.config.final_retrain and recipe is not None
+                and fits_space(self.config.space, recipe)):
+            return 0
+        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
+        return recipe_only_epochs(available_seconds=self.budget.remaining() - self.finish_seconds,
+                                  epoch_seconds=epoch_seconds * growth)
+
+    def start_recipe_only(self, epochs: int) -> None:
+        """Make the recipe the run's one candidate, to be trained on train+validation for `epochs` by finish().
+
+        Nothing is held out to choose between candidates when there is one, so it has no validation accuracy;
+        the test split still scores it. A recipe over a deployment limit is recorded as such and the search runs.
+        """
+        trial, genotype = self.strategy.ask()  # a strategy with recipe_on_small_budgets asks for its recipe first
+        measured = self.measure_within_limits(trial, genotype)
+        if measured is None:
+            return
+        trial.set_user_attr("final_epochs", epochs)
+        self.phase = "recipe"
+        self.emit(events.TrialStarted(
+            trial_id=trial.number, genotype_summary=genotype_summary(genotype), genotype=genotype, epochs=epochs,
+            device=self.device, **measured,
+        ))
 
     def dataset_summary(self, dataset: ImageDataset) -> dict:
         return {
@@ -251,24 +303,31 @@ class Search:
         return {"params": count_params(model), "flops": count_flops(model, shape),
                 "latency_ms": cpu_latency_ms(model, shape), "size_mb": model_size_mb(model)}
 
+    def measure_within_limits(self, trial: optuna.Trial, genotype: dict) -> dict | None:
+        """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit."""
+        measured = self.measure(genotype)
+        trial.set_user_attr("measurements", measured)
+        violations = self.config.constraints.violations(
+            params=measured["params"], size_mb=measured["size_mb"], latency_ms=measured["latency_ms"]
+        )
+        if not violations:
+            return measured
+        reason = "breaks the deployment limits: " + "; ".join(violations)
+        trial.set_user_attr("reason", reason)
+        self.strategy.tell(trial, "infeasible")
+        self.emit(events.TrialPruned(trial_id=trial.number, reason=reason, val_accuracy=None, epochs=0,
+                                     seconds=0.0, infeasible=True))
+        return None
+
     def evaluate(self, trial: optuna.Trial, genotype: dict, *, resume: bool = False) -> None:
         """Measure, check the limits, train and tell the outcome of one candidate; failures are recorded."""
         started = time.monotonic()
         number = trial.number
         try:
-            measured = self.measure(genotype)
+            measured = self.measure_within_limits(trial, genotype)
         except Exception as error:  # a candidate the space allows but the builder rejects: record, go on
             return self.record_failure(trial, error, started)
-        trial.set_user_attr("measurements", measured)
-        violations = self.config.constraints.violations(
-            params=measured["params"], size_mb=measured["size_mb"], latency_ms=measured["latency_ms"]
-        )
-        if violations:
-            reason = "breaks the deployment limits: " + "; ".join(violations)
-            trial.set_user_attr("reason", reason)
-            self.strategy.tell(trial, "infeasible")
-            self.emit(events.TrialPruned(trial_id=number, reason=reason, val_accuracy=None, epochs=0,
-                                         seconds=0.0, infeasible=True))
+        if measured is None:
             return
         checkpoint = load_torch(self.files.trial_path(number)) if resume else None
         self.emit(events.TrialStarted(
@@ -369,31 +428,9 @@ class Search:
     # -- the end: retrain, test, export -------------------------------------------------------------------------
 
     def finish(self) -> SearchResult:
-        best_state = load_torch(self.files.best_trial_path)
-        if best_state is None:
-            raise SearchFailed(self.failure_message())
-        frozen = self.study.trials[best_state["trial"]]
+        final = self.train_recipe_alone() if self.phase == "recipe" else self.final_model()
+        trainer, frozen = final.trainer, final.trial
         genotype = frozen.user_attrs["genotype"]
-        cancelled = self.budget.cancelled()
-        # A killed run continues its final retrain with the schedule it had chosen.
-        earlier = load_torch(self.files.final_path)
-        epochs = 0 if cancelled else earlier["epochs"] if earlier else self.final_epochs(genotype)
-        retrain = epochs > 0
-        reason = (f"retraining on train+validation for {epochs} epochs" if retrain else
-                  "cancelled: exporting the best candidate as trained" if cancelled else
-                  "retraining is off" if not self.config.final_retrain else
-                  "too little time left to retrain: exporting the best candidate as trained")
-        self.emit(events.FinalTrainingStarted(
-            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=retrain, epochs=epochs,
-            reason=reason,
-        ))
-        final_genotype = {**genotype, "train": {**genotype["train"], "epochs": epochs}}
-        trainer = self.retrain(frozen.number, final_genotype, earlier) if retrain else None
-        retrained = trainer is not None
-        if trainer is None:
-            trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
-                              seed=self.config.seed + frozen.number)
-            trainer.load_state_dict(best_state["trainer"])
         test = self.splits.test
         probabilities = trainer.predict_logits(test.images).softmax(dim=1).cpu()  # (N, classes)
         predictions = probabilities.argmax(dim=1)
@@ -403,10 +440,9 @@ class Search:
         rows = leaderboard(self.study.trials)
         measured = frozen.user_attrs["measurements"]
         best = {"trial_id": frozen.number, "genotype": genotype, "genotype_summary": genotype_summary(genotype),
-                "val_accuracy": best_state["curve"][-1]["val_accuracy"], "test_accuracy": report["accuracy"],
-                "retrained": retrained, "final_epochs": epochs if retrained else len(best_state["curve"]),
-                **measured}
-        summary = self.summary(rows, cancelled, retrained, best)
+                "val_accuracy": final.val_accuracy, "test_accuracy": report["accuracy"],
+                "retrained": final.retrained, "final_epochs": final.epochs, **measured}
+        summary = self.summary(rows, self.budget.cancelled(), final.retrained, best)
         files, parity = {}, None
         if self.config.export:
             exported = export_model(
@@ -426,27 +462,114 @@ class Search:
         ))
         return result
 
-    def retrain(self, number: int, genotype: dict, earlier: dict | None) -> Trainer | None:
-        """The best genotype trained from scratch on train+validation; None when it could not finish in time.
+    def final_model(self) -> FinalModel:
+        """The best candidate retrained on train+validation when that fits in the time left, else as trained."""
+        best_state = load_torch(self.files.best_trial_path)
+        if best_state is None:
+            raise SearchFailed(self.failure_message())
+        frozen = self.study.trials[best_state["trial"]]
+        genotype = frozen.user_attrs["genotype"]
+        cancelled = self.budget.cancelled()
+        # A killed run continues its final retrain with the schedule it had chosen.
+        earlier = load_torch(self.files.final_path)
+        epochs = 0 if cancelled else earlier["epochs"] if earlier else self.final_epochs(genotype)
+        reason = (f"retraining it on training + validation images for {epochs} epochs" if epochs else
+                  "cancelled: exporting the best candidate as trained" if cancelled else
+                  "retraining is off" if not self.config.final_retrain else
+                  "too little time left to retrain: exporting the best candidate as trained")
+        self.emit(events.FinalTrainingStarted(
+            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=epochs > 0, epochs=epochs,
+            reason=reason,
+        ))
+        val_accuracy = best_state["curve"][-1]["val_accuracy"]
+        if epochs:
+            trainer, _ = self.retrain(frozen.number, {**genotype, "train": {**genotype["train"], "epochs": epochs}},
+                                      earlier)
+            # Shortened to fit the time left, it must still train at least the searched schedule to be the better
+            # model; else the candidate as the search trained it is.
+            if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
+                return FinalModel(frozen, trainer, val_accuracy, retrained=True, epochs=trainer.epochs_done)
+        trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
+                          seed=self.config.seed + frozen.number)
+        trainer.load_state_dict(best_state["trainer"])
+        return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=len(best_state["curve"]))
+
+    def train_recipe_alone(self) -> FinalModel:
+        """The recipe chosen by start_recipe_only, trained on train+validation; as trained so far if stopped."""
+        frozen = self.study.trials[0]  # start_recipe_only asked for it first
+        genotype = frozen.user_attrs["genotype"]
+        earlier = load_torch(self.files.final_path)
+        epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
+        self.emit(events.FinalTrainingStarted(
+            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=True, epochs=epochs,
+            recipe_only=True, reason="this budget is too short for a search to beat the proven recipe: training it "
+                                     f"alone on training + validation images for {epochs} epochs",
+        ))
+        trainer, curve = self.retrain(frozen.number, {**genotype, "train": {**genotype["train"], "epochs": epochs}},
+                                      earlier, replan=True)
+        seconds = round(sum(stats["seconds"] for stats in curve), 3)
+        if frozen.state == TrialState.RUNNING:  # else a killed attempt of this run recorded it already
+            trial = optuna.trial.Trial(self.study, frozen._trial_id)
+            trial.set_user_attr("curve", curve)
+            trial.set_user_attr("seconds", seconds)
+            trial.set_user_attr("reason", "trained on training + validation images: nothing held out to validate it")
+            trial.set_user_attr("status", "complete")
+            self.study.tell(trial, state=TrialState.PRUNED)  # Optuna ranks by validation accuracy; it has none
+        self.emit(events.TrialFinished(trial_id=frozen.number, val_accuracy=None, epochs=len(curve), seconds=seconds,
+                                       **frozen.user_attrs["measurements"]))
+        return FinalModel(frozen, trainer, None, retrained=True, epochs=len(curve))
+
+    def retrain(self, number: int, genotype: dict, earlier: dict | None, *,
+                replan: bool = False) -> tuple[Trainer, list[dict]]:
+        """The genotype trained from scratch on train+validation, and its curve; fewer epochs when time ran out.
 
         Args:
             number: the candidate's trial number (for events).
-            genotype: its genotype with the final retrain's epochs.
-            earlier: the final retrain's checkpoint from a killed attempt of this run, or None.
+            genotype: its genotype with the final training's epochs.
+            earlier: the final training's checkpoint from a killed attempt of this run, or None.
+            replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
+                recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
+                and one epoch slowed by other work must not shorten the whole plan).
         """
         trainer = Trainer(genotype, ImageDataset.concat(self.splits.train, self.splits.val), None,
                           device=self.device, seed=self.config.seed, should_stop=self.out_of_final_time)
+        curve, epoch_seconds = [], []
         if earlier is not None:
             trainer.load_state_dict(earlier["trainer"])
+            curve = earlier["curve"]
         try:
             while trainer.epochs_done < trainer.total_epochs:
+                started = time.monotonic()
                 stats = trainer.run_epoch()
-                save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs},
+                curve.append(asdict(stats))
+                save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve},
                                   self.files.final_path)
                 self.emit_epoch(number, "final", trainer.total_epochs, stats)
+                epoch_seconds.append(time.monotonic() - started)
+                if replan and trainer.epochs_done <= WARMUP_FRACTION * trainer.total_epochs:
+                    trainer.total_epochs = self.recipe_epochs_replanned(trainer.epochs_done, min(epoch_seconds))
+                trainer.total_epochs = self.epochs_that_fit(trainer, epoch_seconds[-1])
         except TrainingInterrupted:
-            return None
-        return trainer
+            pass
+        return trainer, curve
+
+    def recipe_epochs_replanned(self, epochs_done: int, epoch_seconds: float) -> int:
+        """The recipe's epochs planned again from a measured epoch time, within RECIPE_ONLY_MAX_EPOCHS."""
+        time_left = self.budget.total() - self.finish_seconds - self.budget.elapsed()
+        fitting = int(time_left / (RETRAIN_MARGIN * epoch_seconds))
+        return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, fitting)
+
+    def epochs_that_fit(self, trainer: Trainer, epoch_seconds: float) -> int:
+        """The trainer's planned epochs, or fewer when the rest would overrun the end of the run (the plan was too
+        hopeful, or the machine got busier): the learning-rate schedule then still ends at zero, on time.
+
+        Args:
+            trainer: the final training, after an epoch.
+            epoch_seconds: that epoch's wall time, checkpoint and event included.
+        """
+        time_left = self.budget.total() - self.finish_seconds - self.budget.elapsed()
+        fit = trainer.epochs_done + int(time_left / epoch_seconds)
+        return max(trainer.epochs_done, min(trainer.total_epochs, fit))
 
     def summary(self, rows: list[dict], cancelled: bool, retrained: bool, best: dict) -> dict:
         """Facts about the run; the flat ones also go into the model card's search table."""
@@ -457,8 +580,10 @@ class Search:
             "elapsed_seconds": round(self.budget.elapsed(), 2),
             "candidates_trained": sum(1 for row in rows if row["epochs"]),
             "epochs_trained": sum(row["epochs"] for row in rows),
-            "training_seconds": round(sum(row["seconds"] for row in rows), 2),  # the candidates', not the final
+            # The candidates' training (the recipe's, when it trained alone), not a final retrain's.
+            "training_seconds": round(sum(row["seconds"] for row in rows), 2),
             "best_trial": best["trial_id"], "best_val_accuracy": best["val_accuracy"], "retrained": retrained,
+            "recipe_only": self.phase == "recipe",  # auto trained its recipe alone: too short a budget to search
             "trials": dict(Counter(row["status"] for row in rows)),
             "constraints": asdict(self.config.constraints),
             "splits": {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")},

@@ -15,7 +15,7 @@ from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
 
 from . import services
-from .estimate import candidates_estimate
+from .estimate import candidates_estimate, recipe_epochs_estimate
 from .markdown import markdown_to_html
 from .predict import PredictionError, run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
@@ -109,9 +109,13 @@ class RunEstimateApi(APIView):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField(min_value=services.MIN_BUDGET_SECONDS,
                                                 max_value=services.MAX_BUDGET_SECONDS)
+        strategy = serializers.ChoiceField(choices=["auto", "random", "evolution", "tpe"], default="auto")
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
+        recipe_epochs = serializers.IntegerField(
+            help_text="When the budget is too short for a search to pay, auto trains its proven network alone, on "
+                      "all training images, for about this many epochs (candidates is then 1); 0 when it searches.")
         search_seconds = serializers.FloatField(help_text="Of the budget, the part spent training candidates.")
         measured_runs = serializers.IntegerField(
             help_text="Recent finished runs the workers' speed was measured on; 0: a 2-core CPU is assumed.")
@@ -124,9 +128,14 @@ class RunEstimateApi(APIView):
         dataset = dataset_get(user=request.user, dataset_id=fields["dataset"])
         speed = worker_speed(dataset=dataset)
         budget = fields["budget_seconds"]
+        recipe_epochs = 0
+        if fields["strategy"] == "auto":
+            recipe_epochs = recipe_epochs_estimate(speed, images=dataset.num_images, budget_seconds=budget)
         return Response(self.EstimateOutput({
-            "candidates": candidates_estimate(speed, images=dataset.num_images, budget_seconds=budget),
-            "search_seconds": round(budget * speed.search_share), "measured_runs": speed.runs,
+            "candidates": 1 if recipe_epochs else candidates_estimate(speed, images=dataset.num_images,
+                                                                     budget_seconds=budget),
+            "recipe_epochs": recipe_epochs, "search_seconds": round(budget * speed.search_share),
+            "measured_runs": speed.runs,
         }).data)
 
 

@@ -1,5 +1,8 @@
 """What a budget buys: how many candidates a search trains, from how fast this deployment's workers trained.
 
+On a budget too short for a search to pay, `auto` trains its proven recipe alone instead (see
+apps.nas.budget.recipe_only_epochs); the estimate says that too.
+
 The speed comes from the summaries of recent finished runs, so the estimate follows the hardware; with no
 finished run yet, from figures measured on a 2-core CPU. It is counted per image and epoch, not per pixel: the
 search space adapts its networks to the image side (a strided stem above 16 px), and on the 2-core CPU 16 px
@@ -10,8 +13,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# The engine's default split: the search trains candidates on 70% of the images.
+from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, recipe_only_epochs
+
+# The engine's default split: the search trains candidates on 70% of the images and validates on 15%.
 TRAIN_SHARE = 0.7
+VAL_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -29,24 +35,40 @@ CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0023, epochs_per_candidate=4
 
 def speed_measured(summaries: Iterable[dict]) -> WorkerSpeed:
     """Pooled speed of finished runs from their engine summaries; CPU_DEFAULT when none trained anything."""
-    seconds = image_epochs = epochs = candidates = elapsed = 0.0
+    seconds = image_epochs = epochs = candidates = search_seconds = search_elapsed = 0.0
     count = 0
     for summary in summaries:
         if not summary or not summary.get("training_seconds") or not summary.get("candidates_trained"):
             continue  # nothing trained, or a run from before the engine reported its training time
         count += 1
+        recipe_only = summary.get("recipe_only", False)  # absent from runs before auto could train it alone
+        splits = summary["splits"]
         seconds += summary["training_seconds"]
-        image_epochs += summary["epochs_trained"] * summary["splits"]["train"]
+        image_epochs += summary["epochs_trained"] * (splits["train"] + (splits["val"] if recipe_only else 0))
+        if recipe_only:
+            continue  # one network for the whole budget: its speed counts, its schedule says nothing of a search's
         epochs += summary["epochs_trained"]
         candidates += summary["candidates_trained"]
-        elapsed += summary["elapsed_seconds"]
+        search_seconds += summary["training_seconds"]
+        search_elapsed += summary["elapsed_seconds"]
     if not count:
         return CPU_DEFAULT
-    return WorkerSpeed(seconds_per_image_epoch=seconds / image_epochs, epochs_per_candidate=epochs / candidates,
-                       search_share=min(1.0, seconds / elapsed), runs=count)
+    return WorkerSpeed(
+        seconds_per_image_epoch=seconds / image_epochs,
+        epochs_per_candidate=epochs / candidates if candidates else CPU_DEFAULT.epochs_per_candidate,
+        search_share=min(1.0, search_seconds / search_elapsed) if search_elapsed else CPU_DEFAULT.search_share,
+        runs=count,
+    )
 
 
 def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
     """Candidates a search of `budget_seconds` on a dataset of `images` images trains, at least one."""
     candidate_seconds = speed.epochs_per_candidate * images * TRAIN_SHARE * speed.seconds_per_image_epoch
     return max(1, math.floor(budget_seconds * speed.search_share / candidate_seconds))
+
+
+def recipe_epochs_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
+    """Epochs `auto` trains its recipe alone for when `budget_seconds` is too short for a search; 0 if it searches."""
+    epoch_seconds = speed.seconds_per_image_epoch * images * (TRAIN_SHARE + VAL_SHARE)
+    return recipe_only_epochs(available_seconds=budget_seconds - FINISH_SECONDS - EXPORT_SECONDS,
+                              epoch_seconds=epoch_seconds)

@@ -10,7 +10,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
 
-const state = { lastSeq: 0, trials: new Map(), history: [], current: null, log: [] };
+const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [] };
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -38,7 +38,9 @@ function apply(event) {
       break;
     case "epoch_finished":
       if (event.phase === "final") {
-        state.final = event;
+        state.final.curve.push(event);
+        state.final.planned = event.total_epochs;
+        if (state.final.recipeOnly) Object.assign(t, { epochs: event.epoch, planned: event.total_epochs });
         break;
       }
       t.curve.push(event);
@@ -48,6 +50,11 @@ function apply(event) {
       break;
     case "trial_finished":
       Object.assign(t, { status: "finished", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
+      if (event.val_accuracy == null) {
+        // The recipe trained alone on every training image: nothing held out, the test images will grade it.
+        addLog(event, `Candidate ${t.id} finished training.`);
+        break;
+      }
       state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
       addLog(event, `Candidate ${t.id} finished: ${pct(event.val_accuracy)} on validation images.`);
       break;
@@ -65,7 +72,8 @@ function apply(event) {
       addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}.`);
       break;
     case "final_training_started":
-      addLog(event, event.retrain ? `Retraining candidate ${event.trial_id} on all training images for the final model.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
+      if (event.retrain) state.final = { id: event.trial_id, summary: event.genotype_summary, planned: event.epochs, curve: [], recipeOnly: event.recipe_only };
+      addLog(event, event.retrain ? `Final model from candidate ${event.trial_id}: ${event.reason}.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
       break;
     case "run_finished":
       addLog(event, `Done: ${pct(event.test_accuracy)} on test images it never saw.`);
@@ -107,6 +115,7 @@ function render() {
     return row;
   }));
   $("log").replaceChildren(...state.log.slice(-200).reverse().map((line) => Object.assign(document.createElement("li"), { textContent: line })));
+  $("history-note").hidden = !state.final?.recipeOnly;
   if (!window.Plotly) return;
   let best = -1;
   const running = state.history.map((p) => (best = Math.max(best, p.y)));
@@ -115,13 +124,18 @@ function render() {
       text: state.history.map((p) => `candidate ${p.id}`), marker: { color: "#4f46e5", size: 8, opacity: 0.7 } },
     { x: state.history.map((p) => p.x / 60), y: running.map((y) => 100 * y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
   ], { ...PLOT_LAYOUT, xaxis: { title: { text: "minutes" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.1 } }, PLOT_CONFIG);
-  const current = state.trials.get(state.current);
+  // The final training has no validation images (they are trained on), so it shows training accuracy alone.
+  const current = state.final ?? state.trials.get(state.current);
   if (current) {
-    $("current-trial").textContent = `Candidate ${current.id}: ${current.summary ?? ""}`;
-    Plotly.react("chart-curve", [
-      { x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * e.train_accuracy), name: "training", mode: "lines+markers", line: { color: "#94a3b8" } },
-      { x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * (e.val_accuracy ?? 0)), name: "validation", mode: "lines+markers", line: { color: "#4f46e5" } },
-    ], { ...PLOT_LAYOUT, xaxis: { title: { text: "epoch" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.2 } }, PLOT_CONFIG);
+    const epochs = current.curve.length;
+    $("current-trial").textContent = current === state.final
+      ? `Final model (candidate ${current.id}), epoch ${epochs} of ${current.planned} on all training images: ${current.summary}`
+      : `Candidate ${current.id}: ${current.summary ?? ""}`;
+    const curves = [{ x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * e.train_accuracy), name: "training", mode: "lines+markers", line: { color: "#94a3b8" } }];
+    if (current !== state.final) {
+      curves.push({ x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * (e.val_accuracy ?? 0)), name: "validation", mode: "lines+markers", line: { color: "#4f46e5" } });
+    }
+    Plotly.react("chart-curve", curves, { ...PLOT_LAYOUT, xaxis: { title: { text: "epoch" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.2 } }, PLOT_CONFIG);
   }
   // Every candidate with a measured accuracy, stopped early or not: the trade-off is visible from the first minutes.
   const done = rows.filter((t) => t.accuracy != null && t.latency != null);

@@ -16,7 +16,7 @@ function fillImageSizes(option) {
   const sides = option.dataset.sides ? option.dataset.sides.split(",") : [own];
   select.replaceChildren(
     ...sides.map((side) => {
-      const label = side === own ? `${side} × ${side} px, as prepared (recommended)` : `${side} × ${side} px`;
+      const label = side === own ? `${side} × ${side} px, as prepared` : `${side} × ${side} px`;
       return new Option(label, side === own ? "" : side, false, side === chosen && side !== own);
     }),
   );
@@ -36,7 +36,7 @@ async function estimate() {
     text.textContent = "Choose a dataset and a budget.";
     return;
   }
-  const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget });
+  const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget, strategy: fields.strategy.value });
   const question = ++asked;
   const response = await fetch(`/api/runs/estimate/?${query}`, { headers: { Accept: "application/json" } });
   if (question !== asked) return;
@@ -48,11 +48,17 @@ async function estimate() {
   const answer = await response.json();
   if (question !== asked) return;
   const minutes = Math.round(budget / 60);
-  candidates.textContent = `about ${answer.candidates} candidate network${answer.candidates === 1 ? "" : "s"}`;
   const basis = answer.measured_runs
     ? `at the speed your workers showed in the last ${answer.measured_runs} run${answer.measured_runs === 1 ? "" : "s"}`
     : "on a small CPU worker (a GPU worker tries many more)";
-  text.textContent = `${basis}, in ${minutes} minute${minutes === 1 ? "" : "s"} in all; the rest of the time trains the best one longer. The search stops on time and always leaves a trained model.`;
+  const time = `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  if (answer.recipe_epochs) {
+    candidates.textContent = "one proven network";
+    text.textContent = `${time} is too short to search on this data ${basis}: NASweb trains its proven network on all training images for about ${answer.recipe_epochs} rounds, which beats searching at this budget. Give it more time to search for a better one.`;
+    return;
+  }
+  candidates.textContent = `about ${answer.candidates} candidate network${answer.candidates === 1 ? "" : "s"}`;
+  text.textContent = `${basis}, in ${time} in all; the rest of the time trains the best one longer. The search stops on time and always leaves a trained model.`;
 }
 
 function changed(event) {

@@ -96,7 +96,8 @@ export async function showResult(api) {
   $("search-summary").replaceChildren(...facts([
     ["Candidates", trials], ["Strategy", summary.strategy], ["Ran on", summary.device],
     ["Time", `${Math.round(summary.elapsed_seconds)} s of ${Math.round(summary.budget_seconds)} s`],
-    ["Final model", summary.retrained ? "retrained on training + validation images" : "the best candidate as trained"],
+    ["Final model", summary.recipe_only ? `NASweb's proven network, trained on training + validation images for ${best.final_epochs} rounds: the budget was too short to search`
+      : summary.retrained ? "retrained on training + validation images" : "the best candidate as trained"],
     ["Export check", summary.onnx_parity ? `ONNX agrees on ${pct(summary.onnx_parity.agreement ?? 1)} of test images` : "–"],
   ]));
   $("downloads")?.replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},

@@ -44,8 +44,10 @@ def test_a_run_survives_its_worker_being_killed(alice, tmp_path):
     env = {**services_env(settings.DATA_DIR), "NASWEB_REAPER_SECONDS": "2", "NASWEB_LEASE_SECONDS": "10"}
     worker = ["manage.py", "rundramatiq", "--processes", "1", "--threads", "1"]
     with running(worker, env, tmp_path / "worker-a.log"), running(worker, env, tmp_path / "worker-b.log"):
+        # Random search, not auto: on a loaded machine 90 s can be too short for auto to search at all (it then
+        # trains its recipe alone, with no candidate finished before the end), and this test needs candidates.
         run = run_create(team=alice.teams.get(), user=alice, dataset=digits_ingested_by_workers(alice, tmp_path),
-                         budget_seconds=90)
+                         budget_seconds=90, strategy="random")
 
         wait_for(lambda: event_types(run, "trial_finished", "trial_pruned"), 120, "a first finished candidate")
         victim = Run.objects.get(pk=run.pk)

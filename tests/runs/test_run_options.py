@@ -5,6 +5,7 @@ import pytest
 from apps.datasets.models import Dataset
 from apps.runs.estimate import CPU_DEFAULT
 from apps.runs.models import Run
+from apps.runs.selectors import worker_speed
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -66,17 +67,39 @@ def test_the_estimate_follows_the_speed_of_finished_runs(api_client, ready_datas
     answer = estimate(api_client, ready_dataset, budget_seconds=300).json()
 
     # 150 s of training at 5 epochs x 7 images (70% of 10) x 1/14 s = 2.5 s a candidate.
-    assert answer == {"candidates": 60, "search_seconds": 150, "measured_runs": 1}
+    assert answer == {"candidates": 60, "recipe_epochs": 0, "search_seconds": 150, "measured_runs": 1}
+
+
+def test_a_budget_too_short_to_search_is_said_to_train_the_proven_network_alone(api_client, ready_dataset):
+    # 2 s an image-epoch: one epoch of the recipe on train+validation (85% of 10 images) takes 17 s.
+    finished_run(ready_dataset, training_seconds=2800.0, elapsed_seconds=3000.0)
+
+    answer = estimate(api_client, ready_dataset, budget_seconds=600).json()
+
+    # (600 s - 12 s kept for the end) / (17 s x 1.1 margin) = 31 epochs: far too few for a search to pay.
+    assert answer["recipe_epochs"] == 31 and answer["candidates"] == 1
+    assert estimate(api_client, ready_dataset, budget_seconds=600, strategy="random").json()["recipe_epochs"] == 0
+    assert estimate(api_client, ready_dataset, budget_seconds=86400).json()["recipe_epochs"] == 0  # time to search
+
+
+def test_a_run_that_trained_the_recipe_alone_counts_for_speed_not_for_the_search_schedule(api_client, ready_dataset):
+    # 120 epochs of the recipe on 8 train+validation images in 96 s: 0.1 s an image-epoch.
+    finished_run(ready_dataset, recipe_only=True, training_seconds=96.0, elapsed_seconds=100.0, epochs_trained=120,
+                 candidates_trained=1)
+    speed = worker_speed(dataset=ready_dataset)
+    assert speed.seconds_per_image_epoch == pytest.approx(0.1)
+    assert (speed.epochs_per_candidate, speed.search_share) == (CPU_DEFAULT.epochs_per_candidate,
+                                                                CPU_DEFAULT.search_share)
 
 
 def test_runs_on_the_same_dataset_count_before_others(api_client, ready_dataset, alice):
     other = Dataset.objects.create(team=ready_dataset.team, name="Other", status="ready", num_images=10)
     finished_run(other, training_seconds=1000.0, elapsed_seconds=2000.0)  # ten times slower
-    assert estimate(api_client, ready_dataset, budget_seconds=300).json()["candidates"] == 6
+    assert estimate(api_client, ready_dataset, budget_seconds=1800).json()["candidates"] == 36
 
     finished_run(ready_dataset)
-    assert estimate(api_client, ready_dataset, budget_seconds=300).json() == {
-        "candidates": 60, "search_seconds": 150, "measured_runs": 1}
+    assert estimate(api_client, ready_dataset, budget_seconds=1800).json() == {
+        "candidates": 360, "recipe_epochs": 0, "search_seconds": 900, "measured_runs": 1}
 
 
 def test_the_estimate_is_only_for_ones_own_datasets_and_valid_budgets(api_client, ready_dataset, charlie):

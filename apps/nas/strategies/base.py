@@ -26,6 +26,9 @@ class Strategy:
 
     name: ClassVar[str]
     multi_fidelity_default: ClassVar[bool] = False
+    # True: on a budget too small for a search to pay (see budget.RECIPE_ONLY_MAX_EPOCHS), the search trains the
+    # baseline recipe alone, on train+validation, for the whole budget.
+    recipe_on_small_budgets: ClassVar[bool] = False
 
     def __init__(
         self,

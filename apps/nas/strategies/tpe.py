@@ -33,11 +33,13 @@ class Auto(Strategy):
 
     Starting from the recipe means the search is never worse than it; ASHA means weak proposals cost one or
     three epochs instead of their full budget, so TPE gets several times more candidates in the same time and
-    can start modelling after fewer random ones.
+    can start modelling after fewer random ones. On a budget that buys only a few trainings of the recipe, no
+    search beats training the recipe for all of it, so that is what auto does then.
     """
 
     name = "auto"
     multi_fidelity_default = True
+    recipe_on_small_budgets = True
 
     @staticmethod
     def create_sampler(seed: int) -> optuna.samplers.BaseSampler:

@@ -1,0 +1,107 @@
+"""auto on a budget too small for a search to pay: the recipe alone, trained on train+validation for all of it."""
+
+import pytest
+
+import apps.nas.budget
+from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, recipe_only_epochs
+from apps.nas.config import Constraints
+from apps.nas.search import run_search
+from apps.nas.space import SearchSpace, baseline_genotype
+from tests.nas.test_search import Control
+from tests.nas.tiny_search import EventLog, tiny_config
+
+BUDGET_SECONDS = 8.0
+
+
+class SimulatedKill(BaseException):
+    """Like SIGKILL: no handler in the engine catches it."""
+
+
+@pytest.fixture
+def small_budgets_train_the_recipe_alone(monkeypatch):
+    # On the tiny test images the recipe's epoch takes milliseconds, so any test budget would buy a search.
+    monkeypatch.setattr(apps.nas.budget, "RECIPE_ONLY_MAX_EPOCHS", 10**6)
+
+
+def recipe_config(**overrides):
+    return tiny_config(strategy="auto", space=SearchSpace(), budget_seconds=BUDGET_SECONDS, **overrides)
+
+
+def test_the_recipe_alone_is_planned_only_while_the_budget_buys_few_of_its_epochs():
+    assert recipe_only_epochs(available_seconds=111.0, epoch_seconds=1.0) == 100  # 10% margin
+    most = RECIPE_ONLY_MAX_EPOCHS
+    assert recipe_only_epochs(available_seconds=1.1 * most + 0.01, epoch_seconds=1.0) == most
+    assert recipe_only_epochs(available_seconds=1.1 * (most + 1) + 0.01, epoch_seconds=1.0) == 0  # time to search
+    assert recipe_only_epochs(available_seconds=1.0, epoch_seconds=1.0) == 0  # not even one epoch
+
+
+def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budget(
+        make_image_folder, tmp_path, small_budgets_train_the_recipe_alone):
+    log = EventLog()
+    result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log)
+
+    [row] = result.leaderboard
+    assert row["genotype"] == baseline_genotype()
+    assert row["status"] == "complete" and row["val_accuracy"] is None and "validation" in row["reason"]
+    [started] = log.of_type("trial_started")
+    [final] = log.of_type("final_training_started")
+    assert final["retrain"] and "recipe" in final["reason"]
+    epochs = log.of_type("epoch_finished")
+    assert all(e["phase"] == "final" and e["val_accuracy"] is None for e in epochs)
+    # Planned from the probe, planned again from the first real epoch, shortened if the machine slows down.
+    assert started["epochs"] == final["epochs"] == epochs[0]["total_epochs"]
+    assert len(epochs) == epochs[-1]["total_epochs"] == row["epochs"] == result.best["final_epochs"]
+    # It fills the budget: more epochs than the 30 of its searched schedule, and still on time.
+    assert row["epochs"] > baseline_genotype()["train"]["epochs"]
+    assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
+    [finished] = log.of_type("trial_finished")
+    assert finished["val_accuracy"] is None and finished["epochs"] == row["epochs"]
+    assert not log.of_type("trial_pruned") and not log.of_type("new_best")
+    assert result.best["retrained"] and result.best["val_accuracy"] is None
+    assert result.test_report["accuracy"] > 0.5  # it learnt: chance is 1 in 3
+    assert result.pareto_front == []  # nothing validated to trade off
+
+
+def test_a_killed_recipe_training_resumes_at_its_last_epoch(make_image_folder, tmp_path,
+                                                            small_budgets_train_the_recipe_alone):
+    data, first, second = make_image_folder(), EventLog(), EventLog()
+
+    def kill_after_epoch_3(event: dict) -> None:
+        first(event)
+        if event["type"] == "epoch_finished" and event["epoch"] == 3:
+            raise SimulatedKill
+
+    with pytest.raises(SimulatedKill):
+        run_search(recipe_config(), data, tmp_path, on_event=kill_after_epoch_3)
+    result = run_search(recipe_config(), data, tmp_path, on_event=second)
+
+    planned = first.of_type("trial_started")[0]["epochs"]
+    assert not second.of_type("trial_started")  # the plan is kept, not made again
+    resumed = [e["epoch"] for e in second.of_type("epoch_finished")]
+    # Restarting cost some of the budget, so the last planned epochs may not fit: it then stops on time.
+    assert resumed == list(range(4, 4 + len(resumed))) and resumed[-1] <= planned
+    [row] = result.leaderboard
+    assert row["epochs"] == len(row["curve"]) == resumed[-1] == result.best["final_epochs"]
+    assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
+
+
+def test_a_cancelled_recipe_training_exports_the_model_as_trained_so_far(make_image_folder, tmp_path, monkeypatch,
+                                                                         small_budgets_train_the_recipe_alone):
+    monkeypatch.setattr(apps.nas.budget, "CONTROL_POLL_SECONDS", 0.0)
+    log = EventLog()
+    result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log, control=Control(log))
+
+    assert result.summary["status"] == "cancelled"
+    [row] = result.leaderboard
+    assert 1 <= row["epochs"] < log.of_type("trial_started")[0]["epochs"]
+    assert 0.0 <= result.test_report["accuracy"] <= 1.0
+
+
+def test_a_recipe_over_the_deployment_limits_leaves_the_budget_to_the_search(
+        make_image_folder, tmp_path, small_budgets_train_the_recipe_alone):
+    config = recipe_config(constraints=Constraints(max_params=20_000), max_trials=1)
+    result = run_search(config, make_image_folder(), tmp_path)
+
+    recipe = next(row for row in result.leaderboard if row["id"] == 0)
+    assert recipe["status"] == "infeasible" and recipe["genotype"] == baseline_genotype()
+    assert result.best["trial_id"] != 0 and result.best["val_accuracy"] is not None
