@@ -48,7 +48,7 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     assert final["retrain"] and "recipe" in final["reason"]
     epochs = log.of_type("epoch_finished")
     assert all(e["phase"] == "final" and e["val_accuracy"] is None for e in epochs)
-    # Planned from the probe, planned again from the first real epoch, shortened if the machine slows down.
+    # Planned from the probe, re-planned from real epochs during warm-up, shortened if the machine slows down.
     assert started["epochs"] == final["epochs"] == epochs[0]["total_epochs"]
     assert len(epochs) == epochs[-1]["total_epochs"] == row["epochs"] == result.best["final_epochs"]
     # It fills the budget: more epochs than the 30 of its searched schedule, and still on time.
