@@ -173,19 +173,23 @@ class Search:
         """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit."""
         searched = genotype["train"]["epochs"]
         epoch_seconds = self.final_epoch_seconds()
-        available = self.budget.remaining() - self.finish_seconds
+        available = self.training_seconds_left()
         if epoch_seconds == 0 or available < searched * epoch_seconds:
             return 0
         # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
         stretched = int(available / (RETRAIN_MARGIN * epoch_seconds))
         return max(searched, min(stretched, MAX_FINAL_STRETCH * searched))
 
+    def training_seconds_left(self) -> float:
+        """Seconds a final training may still use: the rest of the budget less the end of the run."""
+        return self.budget.remaining() - self.finish_seconds
+
     def out_of_search_time(self) -> bool:
         return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
 
     def out_of_final_time(self) -> bool:
         """The retrain must leave the end of the run its time: past this, the best candidate is exported as trained."""
-        return self.budget.cancelled() or self.budget.elapsed() >= self.budget.total() - self.finish_seconds
+        return self.budget.cancelled() or self.training_seconds_left() <= 0
 
     # -- the run ------------------------------------------------------------------------------------------------
 
@@ -246,7 +250,7 @@ class Search:
                 and fits_space(self.config.space, recipe)):
             return 0
         growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
-        return recipe_only_epochs(available_seconds=self.budget.remaining() - self.finish_seconds,
+        return recipe_only_epochs(available_seconds=self.training_seconds_left(),
                                   epoch_seconds=epoch_seconds * growth)
 
     def start_recipe_only(self, epochs: int) -> None:
@@ -483,8 +487,7 @@ class Search:
         ))
         val_accuracy = best_state["curve"][-1]["val_accuracy"]
         if epochs:
-            trainer, _ = self.retrain(frozen.number, {**genotype, "train": {**genotype["train"], "epochs": epochs}},
-                                      earlier)
+            trainer, _ = self.retrain(frozen.number, genotype, epochs, earlier)
             # Shortened to fit the time left, it must still train at least the searched schedule to be the better
             # model; else the candidate as the search trained it is.
             if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
@@ -505,8 +508,7 @@ class Search:
             recipe_only=True, reason="this budget is too short for a search to beat the proven recipe: training it "
                                      f"alone on training + validation images for {epochs} epochs",
         ))
-        trainer, curve = self.retrain(frozen.number, {**genotype, "train": {**genotype["train"], "epochs": epochs}},
-                                      earlier, replan=True)
+        trainer, curve = self.retrain(frozen.number, genotype, epochs, earlier, replan=True)
         seconds = round(sum(stats["seconds"] for stats in curve), 3)
         if frozen.state == TrialState.RUNNING:  # else a killed attempt of this run recorded it already
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
@@ -519,19 +521,21 @@ class Search:
                                        **frozen.user_attrs["measurements"]))
         return FinalModel(frozen, trainer, None, retrained=True, epochs=len(curve))
 
-    def retrain(self, number: int, genotype: dict, earlier: dict | None, *,
+    def retrain(self, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
                 replan: bool = False) -> tuple[Trainer, list[dict]]:
         """The genotype trained from scratch on train+validation, and its curve; fewer epochs when time ran out.
 
         Args:
             number: the candidate's trial number (for events).
-            genotype: its genotype with the final training's epochs.
+            genotype: its genotype.
+            epochs: the final training's epochs (its schedule spans them).
             earlier: the final training's checkpoint from a killed attempt of this run, or None.
             replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
                 recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
                 and one epoch slowed by other work must not shorten the whole plan).
         """
-        trainer = Trainer(genotype, ImageDataset.concat(self.splits.train, self.splits.val), None,
+        trainer = Trainer({**genotype, "train": {**genotype["train"], "epochs": epochs}},
+                          ImageDataset.concat(self.splits.train, self.splits.val), None,
                           device=self.device, seed=self.config.seed, should_stop=self.out_of_final_time)
         curve, epoch_seconds = [], []
         if earlier is not None:
@@ -555,7 +559,7 @@ class Search:
 
     def recipe_epochs_replanned(self, epochs_done: int, epoch_seconds: float) -> int:
         """The recipe's epochs planned again from a measured epoch time, within RECIPE_ONLY_MAX_EPOCHS."""
-        time_left = self.budget.total() - self.finish_seconds - self.budget.elapsed()
+        time_left = self.training_seconds_left()
         fitting = int(time_left / (RETRAIN_MARGIN * epoch_seconds))
         return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, fitting)
 
@@ -567,7 +571,7 @@ class Search:
             trainer: the final training, after an epoch.
             epoch_seconds: that epoch's wall time, checkpoint and event included.
         """
-        time_left = self.budget.total() - self.finish_seconds - self.budget.elapsed()
+        time_left = self.training_seconds_left()
         fit = trainer.epochs_done + int(time_left / epoch_seconds)
         return max(trainer.epochs_done, min(trainer.total_epochs, fit))
 
