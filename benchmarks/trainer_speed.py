@@ -28,7 +28,7 @@ from torchvision import datasets, transforms
 
 from apps.nas.build import build
 from apps.nas.data import load_image_folder
-from apps.nas.space import baseline_genotype
+from apps.nas.space import baseline_genotype, with_epochs
 from apps.nas.train import MAX_ROTATION_DEGREES, MAX_SHIFT_FRACTION, MAX_ZOOM, Trainer, augment_batch, one_cycle_lr
 from benchmarks.datasets import digits_folder, mnist5k_folder
 
@@ -118,8 +118,7 @@ def tutorial_training(root, genotype: dict, side: int, channels: int, workers: i
 
 def engine_training(dataset, genotype: dict, bf16: bool = True) -> float:
     """Images/second of the engine's Trainer (second epoch: the first includes one-time warm-up)."""
-    trainer = Trainer({**genotype, "train": {**genotype["train"], "epochs": 2}}, dataset, None, device="cpu",
-                      seed=0)
+    trainer = Trainer(with_epochs(genotype, 2), dataset, None, device="cpu", seed=0)
     trainer.use_bf16 &= bf16  # bf16=False isolates what the data path and channels_last alone give
     trainer.run_epoch()
     return trainer.run_epoch().images_per_second

@@ -4,7 +4,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
+
+from apps.nas import preprocess
 
 # Our own decompression-bomb limit, below Pillow's ~89 Mpx warning: 64 Mpx (8000 x 8000) is larger than any
 # camera photo a user would train on, and decoding it as RGB already costs ~200 MB.
@@ -32,11 +34,7 @@ def decode_image(path: str | Path) -> Image.Image:
             with Image.open(path, formats=FORMATS) as probe:
                 _check_size(probe)
                 probe.verify()  # checks structure and checksums without decoding; the object is spent after it
-            with Image.open(path, formats=FORMATS) as image:
-                _check_size(image)
-                image.seek(0)
-                image.load()
-                return ImageOps.exif_transpose(image)
+        return preprocess.open_image(path, FORMATS)  # training decodes it the same way
     except ImageProblem:
         raise
     except Image.UnidentifiedImageError as error:

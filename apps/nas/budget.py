@@ -113,6 +113,11 @@ def minimum_budget_seconds(*, seconds_so_far: float, epoch_seconds: float, finis
     return math.ceil(1.25 * (seconds_so_far + epoch_seconds + finish_seconds))
 
 
+def epochs_with_margin(seconds: float, epoch_seconds: float) -> int:
+    """Whole epochs of a planned training that fit in `seconds`, keeping the RETRAIN_MARGIN."""
+    return int(seconds / (RETRAIN_MARGIN * epoch_seconds))
+
+
 def recipe_only_epochs(*, available_seconds: float, epoch_seconds: float) -> int:
     """Epochs of the recipe that the time available buys, when that is too little for a search to pay; else 0.
 
@@ -120,7 +125,7 @@ def recipe_only_epochs(*, available_seconds: float, epoch_seconds: float) -> int
         available_seconds: the budget left for training.
         epoch_seconds: one epoch of the recipe on the data it would train on (train+validation).
     """
-    epochs = int(available_seconds / (RETRAIN_MARGIN * epoch_seconds))
+    epochs = epochs_with_margin(available_seconds, epoch_seconds)
     return epochs if 1 <= epochs <= RECIPE_ONLY_MAX_EPOCHS else 0
 
 

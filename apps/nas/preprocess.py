@@ -30,11 +30,17 @@ def automatic_side(sizes: list[tuple[int, int]]) -> int:
     return int(min(MAX_SIDE, max(MIN_SIDE, round(median))))
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Decode fully, oriented by EXIF, first frame; refuses decompression bombs instead of warning."""
+def open_image(path: str | Path, formats: tuple[str, ...] | None = None) -> Image.Image:
+    """Step 1 of the rule: decode fully, oriented by EXIF, first frame; refuses decompression bombs instead of
+    warning.
+
+    Args:
+        path: the image file.
+        formats: Pillow format names to accept (judged by content); None for any Pillow reads.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(path) as image:
+        with Image.open(path, formats=formats) as image:
             image.seek(0)
             image.load()
             return ImageOps.exif_transpose(image)

@@ -35,6 +35,7 @@ from apps.nas.budget import (
     Budget,
     SearchControl,
     check_budget,
+    epochs_with_margin,
     recipe_only_epochs,
 )
 from apps.nas.build import build
@@ -46,7 +47,7 @@ from apps.nas.export import export_model
 from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
 from apps.nas.metrics import classification_report
 from apps.nas.results import SearchResult, finished_pareto_front, genotype_summary, leaderboard
-from apps.nas.space import baseline_genotype
+from apps.nas.space import baseline_genotype, with_epochs
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
 from apps.nas.train import WARMUP_FRACTION, EpochStats, Trainer, TrainingInterrupted
@@ -177,7 +178,7 @@ class Search:
         if epoch_seconds == 0 or available < searched * epoch_seconds:
             return 0
         # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
-        stretched = int(available / (RETRAIN_MARGIN * epoch_seconds))
+        stretched = epochs_with_margin(available, epoch_seconds)
         return max(searched, min(stretched, MAX_FINAL_STRETCH * searched))
 
     def training_seconds_left(self) -> float:
@@ -228,7 +229,7 @@ class Search:
         # The recipe auto starts from; in a space that excludes it, a candidate drawn from the space instead.
         genotype = recipe if fits_space(self.config.space, recipe) else self.config.space.sample(
             random.Random(self.config.seed))
-        probe = {**genotype, "train": {**genotype["train"], "epochs": 2}}
+        probe = with_epochs(genotype, 2)
         n_train, n_val = min(len(train), PROBE_IMAGES), min(len(val), PROBE_IMAGES)
         trainer = Trainer(probe, train.subset(list(range(n_train))), val.subset(list(range(n_val))),
                           device=self.device, seed=self.config.seed)
@@ -266,7 +267,8 @@ class Search:
         trial.set_user_attr("final_epochs", epochs)
         self.phase = "recipe"
         self.emit(events.TrialStarted(
-            trial_id=trial.number, genotype_summary=genotype_summary(genotype), genotype=genotype, epochs=epochs,
+            trial_id=trial.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), genotype=genotype,
+            epochs=epochs,
             device=self.device, **measured,
         ))
 
@@ -481,8 +483,9 @@ class Search:
                   "cancelled: exporting the best candidate as trained" if cancelled else
                   "retraining is off" if not self.config.final_retrain else
                   "too little time left to retrain: exporting the best candidate as trained")
+        trained = with_epochs(genotype, epochs) if epochs else genotype
         self.emit(events.FinalTrainingStarted(
-            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=epochs > 0, epochs=epochs,
+            trial_id=frozen.number, genotype_summary=genotype_summary(trained), retrain=epochs > 0, epochs=epochs,
             reason=reason,
         ))
         val_accuracy = best_state["curve"][-1]["val_accuracy"]
@@ -504,7 +507,8 @@ class Search:
         earlier = load_torch(self.files.final_path)
         epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
         self.emit(events.FinalTrainingStarted(
-            trial_id=frozen.number, genotype_summary=genotype_summary(genotype), retrain=True, epochs=epochs,
+            trial_id=frozen.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True,
+            epochs=epochs,
             recipe_only=True, reason="this budget is too short for a search to beat the proven recipe: training it "
                                      f"alone on training + validation images for {epochs} epochs",
         ))
@@ -534,7 +538,7 @@ class Search:
                 recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
                 and one epoch slowed by other work must not shorten the whole plan).
         """
-        trainer = Trainer({**genotype, "train": {**genotype["train"], "epochs": epochs}},
+        trainer = Trainer(with_epochs(genotype, epochs),
                           ImageDataset.concat(self.splits.train, self.splits.val), None,
                           device=self.device, seed=self.config.seed, should_stop=self.out_of_final_time)
         curve, epoch_seconds = [], []
@@ -559,8 +563,7 @@ class Search:
 
     def recipe_epochs_replanned(self, epochs_done: int, epoch_seconds: float) -> int:
         """The recipe's epochs planned again from a measured epoch time, within RECIPE_ONLY_MAX_EPOCHS."""
-        time_left = self.training_seconds_left()
-        fitting = int(time_left / (RETRAIN_MARGIN * epoch_seconds))
+        fitting = epochs_with_margin(self.training_seconds_left(), epoch_seconds)
         return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, fitting)
 
     def epochs_that_fit(self, trainer: Trainer, epoch_seconds: float) -> int:

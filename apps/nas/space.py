@@ -147,6 +147,11 @@ def baseline_genotype(epochs: int = 30) -> dict:
     }
 
 
+def with_epochs(genotype: dict, epochs: int) -> dict:
+    """The genotype with its training schedule set to `epochs` (a probe, a final training)."""
+    return {**genotype, "train": {**genotype["train"], "epochs": epochs}}
+
+
 class _Chooser:
     """How _decide gets each value: from Optuna, from a random generator, or by copying with one change."""
 

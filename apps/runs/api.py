@@ -17,11 +17,10 @@ from apps.datasets.selectors import dataset_get
 from . import services
 from .estimate import candidates_estimate, recipe_epochs_estimate
 from .markdown import markdown_to_html
+from .models import Run
 from .predict import PredictionError, run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
 
-# apps.nas.strategies names them; the web process does not import the engine.
-STRATEGIES = ["auto", "random", "evolution", "tpe"]
 
 
 class BestOutput(serializers.Serializer):
@@ -71,7 +70,7 @@ class RunListApi(APIView):
     class RunCreateInput(serializers.Serializer):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField()
-        strategy = serializers.ChoiceField(choices=STRATEGIES, default="auto")
+        strategy = serializers.ChoiceField(choices=Run.Strategy.choices, default=Run.Strategy.AUTO)
         seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
         max_latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
         max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -112,7 +111,7 @@ class RunEstimateApi(APIView):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField(min_value=services.MIN_BUDGET_SECONDS,
                                                 max_value=services.MAX_BUDGET_SECONDS)
-        strategy = serializers.ChoiceField(choices=STRATEGIES, default="auto")
+        strategy = serializers.ChoiceField(choices=Run.Strategy.choices, default=Run.Strategy.AUTO)
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")

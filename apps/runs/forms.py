@@ -1,5 +1,7 @@
 from django import forms
 
+from .models import Run
+
 BUDGET_PRESETS = {"quick": 5 * 60, "standard": 30 * 60, "thorough": 2 * 60 * 60}
 # What a deployment target means in limits: latency is CPU batch-1 milliseconds, size the fp32 weights.
 TARGET_PRESETS = {
@@ -19,8 +21,7 @@ class RunForm(forms.Form):
     max_latency_ms = forms.FloatField(required=False, min_value=0.01)
     max_model_mb = forms.FloatField(required=False, min_value=0.001)
     max_params = forms.IntegerField(required=False, min_value=1)
-    strategy = forms.ChoiceField(choices=[("auto", "Automatic (recommended)"), ("tpe", "Bayesian (TPE)"),
-                                          ("evolution", "Evolution"), ("random", "Random")], initial="auto")
+    strategy = forms.ChoiceField(choices=Run.Strategy.choices, initial=Run.Strategy.AUTO)
     seed = forms.IntegerField(initial=0, min_value=0)
     resolution = forms.IntegerField(required=False, min_value=1)  # the choices depend on the dataset
     block_types = forms.MultipleChoiceField(

@@ -21,6 +21,12 @@ class Run(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Strategy(models.TextChoices):  # apps.nas.strategies names them; the web process does not import the engine
+        AUTO = "auto", "Automatic (recommended)"
+        TPE = "tpe", "Bayesian (TPE)"
+        EVOLUTION = "evolution", "Evolution"
+        RANDOM = "random", "Random"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
@@ -33,7 +39,7 @@ class Run(models.Model):
 
     budget_seconds = models.FloatField()
     original_budget_seconds = models.FloatField()
-    strategy = models.CharField(max_length=20, default="auto")
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.AUTO)
     seed = models.IntegerField(default=0)
     max_latency_ms = models.FloatField(null=True, blank=True)
     max_params = models.PositiveBigIntegerField(null=True, blank=True)

@@ -3,6 +3,7 @@
 import pytest
 
 from apps.datasets.models import Dataset
+from apps.nas.strategies import STRATEGIES
 from apps.runs.estimate import CPU_DEFAULT
 from apps.runs.models import Run
 from apps.runs.selectors import worker_speed
@@ -37,6 +38,14 @@ def test_an_image_side_the_dataset_cannot_give_is_refused(api_client, ready_data
 
     assert response.status_code == 400
     assert response.json()["detail"] == "The images of this dataset can be trained at 8, 16, 24, 28 pixels, not 64."
+    assert not Run.objects.exists()
+
+
+def test_every_strategy_of_the_engine_can_be_chosen_and_no_other(api_client, ready_dataset):
+    assert sorted(Run.Strategy.values) == sorted(STRATEGIES)
+    response = create(api_client, ready_dataset, strategy="hillclimb")
+
+    assert response.status_code == 400 and "hillclimb" in str(response.json())
     assert not Run.objects.exists()
 
 
