@@ -1,6 +1,7 @@
 // Resumable, chunked upload of an archive, or of a picked folder packed as a tar in the browser.
 import { tarOf } from "./tar.js";
 import { csrfToken } from "../front/csrf.js";
+import { formatDuration } from "../front/duration.js";
 
 const CHUNK_BYTES = 8 * 1024 * 1024;
 const MAX_RETRIES = 8;
@@ -30,12 +31,6 @@ function formatBytes(bytes) {
     unit += 1;
   }
   return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
-}
-
-function formatSeconds(seconds) {
-  if (!Number.isFinite(seconds)) return "";
-  if (seconds < 60) return `${Math.ceil(seconds)} s left`;
-  return `${Math.floor(seconds / 60)} min ${Math.ceil(seconds % 60)} s left`;
 }
 
 function choose(blob, label, key) {
@@ -134,7 +129,7 @@ async function upload() {
     const speed = (sent - startedAt) / Math.max(seconds, 0.001);
     bar.style.width = `${(100 * sent) / total}%`;
     text.textContent = `${formatBytes(sent)} of ${formatBytes(total)} · ${formatBytes(speed)}/s`;
-    eta.textContent = sent < total && seconds > 1 ? formatSeconds((total - sent) / speed) : "";
+    eta.textContent = sent < total && seconds > 1 && speed > 0 ? `${formatDuration(Math.ceil((total - sent) / speed))} left` : "";
   };
   show(received);
   let retries = 0;

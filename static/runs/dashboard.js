@@ -1,6 +1,7 @@
 // The run page: rebuilt from the run's stored events, kept live over the websocket, catching up after gaps.
 // A shared page uses it too: `data-api` is then the share link's API and, with no `data-live`, no socket opens.
 import { csrfToken } from "../front/csrf.js";
+import { formatDuration } from "../front/duration.js";
 
 const root = document.getElementById("run");
 const runId = Number(root.dataset.run);
@@ -14,8 +15,6 @@ const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
-const fmtSeconds = (s) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  : s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`);
 const fmtParams = (n) => (n == null ? "–" : n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)} k` : `${n}`);
 
 function trial(id) {
@@ -87,13 +86,13 @@ function apply(event) {
 }
 
 function addLog(event, text) {
-  state.log.push(`[${fmtSeconds(event.elapsed_seconds ?? 0)}] ${text}`);
+  state.log.push(`[${formatDuration(event.elapsed_seconds ?? 0)}] ${text}`);
 }
 
 function showProgress(progress, eta) {
   $("run-bar").style.width = `${Math.min(100, 100 * progress)}%`;
   $("run-progress").textContent = `${Math.round(100 * progress)}% of the budget used`;
-  $("run-eta").textContent = root.dataset.status === "running" && eta ? `· about ${fmtSeconds(eta)} left` : "";
+  $("run-eta").textContent = root.dataset.status === "running" && eta ? `· about ${formatDuration(eta)} left` : "";
 }
 
 function render() {
@@ -104,7 +103,7 @@ function render() {
     if (t.id === state.best) row.className = "is-best";
     const cells = [t.id, t.accuracy != null ? rank + 1 : "–", pct(t.accuracy), fmtParams(t.params),
       t.latency != null ? `${t.latency.toFixed(2)} ms` : "–", t.planned ? `${t.epochs}/${t.planned}` : t.epochs,
-      t.status, t.seconds != null ? fmtSeconds(t.seconds) : "…", t.summary ?? ""];
+      t.status, t.seconds != null ? formatDuration(t.seconds) : "…", t.summary ?? ""];
     for (const [i, value] of cells.entries()) {
       const cell = document.createElement("td");
       cell.textContent = value;

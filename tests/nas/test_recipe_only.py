@@ -50,9 +50,10 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     assert all(e["phase"] == "final" and e["val_accuracy"] is None for e in epochs)
     # Planned from the probe, re-planned from real epochs during warm-up, shortened if the machine slows down.
     assert started["epochs"] == final["epochs"] == epochs[0]["total_epochs"]
+    assert final["genotype_summary"].endswith(f"· {final['epochs']} ep")  # the dashboard shows the planned schedule
     assert len(epochs) == epochs[-1]["total_epochs"] == row["epochs"] == result.best["final_epochs"]
-    # It fills the budget: more epochs than the 30 of its searched schedule, and still on time.
-    assert row["epochs"] > baseline_genotype()["train"]["epochs"]
+    # It fills the budget (the epochs it buys depend on the machine; the time they take does not), on time.
+    assert row["seconds"] >= 0.5 * BUDGET_SECONDS
     assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
     [finished] = log.of_type("trial_finished")
     assert finished["val_accuracy"] is None and finished["epochs"] == row["epochs"]

@@ -36,6 +36,7 @@ def test_it_searches_retrains_tests_and_exports_the_best_model(make_image_folder
     assert searched_epochs <= result.best["final_epochs"] <= 3 * searched_epochs
     [final] = log.of_type("final_training_started")
     assert final["epochs"] == result.best["final_epochs"]
+    assert final["genotype_summary"].endswith(f"· {final['epochs']} ep")  # not the searched schedule's
     assert len([e for e in log.of_type("epoch_finished") if e["phase"] == "final"]) == final["epochs"]
     assert 0.0 <= result.test_report["accuracy"] <= 1.0
     assert (tmp_path / "bundle.zip").exists()
