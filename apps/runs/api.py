@@ -22,7 +22,6 @@ from .predict import PredictionError, run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
 
 
-
 class BestOutput(serializers.Serializer):
     test_accuracy = serializers.FloatField(allow_null=True)
     val_accuracy = serializers.FloatField(allow_null=True)
