@@ -129,6 +129,17 @@ def recipe_only_epochs(*, available_seconds: float, epoch_seconds: float) -> int
     return epochs if 1 <= epochs <= RECIPE_ONLY_MAX_EPOCHS else 0
 
 
+def recipe_epochs_replanned(*, epochs_done: int, seconds_left: float, epoch_seconds: float) -> int:
+    """The recipe alone's epochs planned again from a measured epoch time, at most RECIPE_ONLY_MAX_EPOCHS.
+
+    Args:
+        epochs_done: epochs it has trained so far.
+        seconds_left: the time left for training.
+        epoch_seconds: a measured epoch of it.
+    """
+    return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, epochs_with_margin(seconds_left, epoch_seconds))
+
+
 def check_budget(budget: Budget, *, epoch_seconds: float, finish_seconds: float) -> None:
     """Raise BudgetTooSmall, before any candidate is trained, when the budget cannot give even one result."""
     minimum = minimum_budget_seconds(

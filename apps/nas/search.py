@@ -30,12 +30,12 @@ from apps.nas.budget import (
     FINISH_SECONDS,
     MAX_FINAL_STRETCH,
     MAX_RETRAIN_SHARE,
-    RECIPE_ONLY_MAX_EPOCHS,
     RETRAIN_MARGIN,
     Budget,
     SearchControl,
     check_budget,
     epochs_with_margin,
+    recipe_epochs_replanned,
     recipe_only_epochs,
 )
 from apps.nas.build import build
@@ -268,8 +268,7 @@ class Search:
         self.phase = "recipe"
         self.emit(events.TrialStarted(
             trial_id=trial.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), genotype=genotype,
-            epochs=epochs,
-            device=self.device, **measured,
+            epochs=epochs, device=self.device, **measured,
         ))
 
     def dataset_summary(self, dataset: ImageDataset) -> dict:
@@ -508,9 +507,9 @@ class Search:
         epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
         self.emit(events.FinalTrainingStarted(
             trial_id=frozen.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True,
-            epochs=epochs,
-            recipe_only=True, reason="this budget is too short for a search to beat the proven recipe: training it "
-                                     f"alone on training + validation images for {epochs} epochs",
+            epochs=epochs, recipe_only=True,
+            reason="this budget is too short for a search to beat the proven recipe: training it alone on training + "
+                   f"validation images for {epochs} epochs",
         ))
         trainer, curve = self.retrain(frozen.number, genotype, epochs, earlier, replan=True)
         seconds = round(sum(stats["seconds"] for stats in curve), 3)
@@ -555,16 +554,13 @@ class Search:
                 self.emit_epoch(number, "final", trainer.total_epochs, stats)
                 epoch_seconds.append(time.monotonic() - started)
                 if replan and trainer.epochs_done <= WARMUP_FRACTION * trainer.total_epochs:
-                    trainer.total_epochs = self.recipe_epochs_replanned(trainer.epochs_done, min(epoch_seconds))
+                    trainer.total_epochs = recipe_epochs_replanned(
+                        epochs_done=trainer.epochs_done, seconds_left=self.training_seconds_left(),
+                        epoch_seconds=min(epoch_seconds))
                 trainer.total_epochs = self.epochs_that_fit(trainer, epoch_seconds[-1])
         except TrainingInterrupted:
             pass
         return trainer, curve
-
-    def recipe_epochs_replanned(self, epochs_done: int, epoch_seconds: float) -> int:
-        """The recipe's epochs planned again from a measured epoch time, within RECIPE_ONLY_MAX_EPOCHS."""
-        fitting = epochs_with_margin(self.training_seconds_left(), epoch_seconds)
-        return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, fitting)
 
     def epochs_that_fit(self, trainer: Trainer, epoch_seconds: float) -> int:
         """The trainer's planned epochs, or fewer when the rest would overrun the end of the run (the plan was too

@@ -52,9 +52,8 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     assert started["epochs"] == final["epochs"] == epochs[0]["total_epochs"]
     assert final["genotype_summary"].endswith(f"· {final['epochs']} ep")  # the dashboard shows the planned schedule
     assert len(epochs) == epochs[-1]["total_epochs"] == row["epochs"] == result.best["final_epochs"]
-    # It fills the budget (the epochs it buys depend on the machine; the time they take does not), on time.
-    assert row["seconds"] >= 0.5 * BUDGET_SECONDS
-    assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
+    # It fills the budget (how many epochs that buys depends on the machine) and ends on time.
+    assert 0.6 * BUDGET_SECONDS <= result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
     [finished] = log.of_type("trial_finished")
     assert finished["val_accuracy"] is None and finished["epochs"] == row["epochs"]
     assert not log.of_type("trial_pruned") and not log.of_type("new_best")
