@@ -70,10 +70,6 @@ def team_from_query(request) -> Team | None:
     return team
 
 
-def team_rule_error(error: services.TeamRuleError) -> ValidationError:
-    return ValidationError({"detail": str(error)})
-
-
 class TeamListApi(APIView):
     class TeamCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
@@ -128,10 +124,7 @@ class TeamMemberListApi(APIView):
         team = team_get_or_404(user=request.user, team_id=team_id)
         data = self.MemberAddInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            membership = services.member_invite(team=team, by=request.user, **data.validated_data)
-        except services.TeamRuleError as error:
-            raise team_rule_error(error) from error
+        membership = services.member_invite(team=team, by=request.user, **data.validated_data)
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,20 +140,14 @@ class TeamMemberDetailApi(APIView):
         member = member_get_or_404(team=team, user_id=user_id).user
         data = self.RoleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            membership = services.member_role_set(team=team, by=request.user, member=member, **data.validated_data)
-        except services.TeamRuleError as error:
-            raise team_rule_error(error) from error
+        membership = services.member_role_set(team=team, by=request.user, member=member, **data.validated_data)
         return Response(MemberOutput(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, team_id, user_id):
         team = team_get_or_404(user=request.user, team_id=team_id)
         member = member_get_or_404(team=team, user_id=user_id).user
-        try:
-            services.member_remove(team=team, by=request.user, member=member)
-        except services.TeamRuleError as error:
-            raise team_rule_error(error) from error
+        services.member_remove(team=team, by=request.user, member=member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,10 +180,7 @@ class TeamInviteListApi(APIView):
         team = team_get_or_404(user=request.user, team_id=team_id)
         data = self.InviteCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            invite = services.invite_create(team=team, by=request.user, **data.validated_data)
-        except services.TeamRuleError as error:
-            raise team_rule_error(error) from error
+        invite = services.invite_create(team=team, by=request.user, **data.validated_data)
         return Response(InviteOutput(invite, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
@@ -211,10 +195,7 @@ class TeamInviteDetailApi(APIView):
 class InviteJoinApi(APIView):
     @extend_schema(request=None, responses=MemberOutput)
     def post(self, request, invite_key):
-        try:
-            membership = services.invite_accept(invite=invite_get_by_key(key=invite_key), user=request.user)
-        except services.TeamRuleError as error:
-            raise team_rule_error(error) from error
+        membership = services.invite_accept(invite=invite_get_by_key(key=invite_key), user=request.user)
         return Response(MemberOutput(membership).data)
 
 

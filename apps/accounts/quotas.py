@@ -6,11 +6,16 @@ the team row, so two requests at the same moment cannot both take the last place
 
 from django.template.defaultfilters import filesizeformat
 
+from .errors import DomainError
 from .models import Team
 
 
-class QuotaExceeded(Exception):
-    """The team has used up a quota; nothing was stored. The message says what to do. The API answers 429."""
+class QuotaExceeded(DomainError):
+    """The team has used up a quota; nothing was stored. The message says what to do."""
+
+    # 429, not 403 (that is for roles) nor 409 (the upload API's "resume from here"): a quota frees up when runs
+    # finish or data is deleted, like a rate limit. The message tells which quota and what to do.
+    status_code = 429
 
 
 def run_quota_check(*, team: Team, active_runs: int) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.live.services import membership_changed_publish
 
+from .errors import DomainError
 from .models import ApiToken, Membership, Team, TeamInvite
 from .permissions import owner_check
 from .selectors import personal_team_get
@@ -18,7 +19,7 @@ TOKEN_PREFIX = "nw_"
 TOKEN_VISIBLE_CHARS = 8  # "nw_" and 5 random characters: enough to tell a user's tokens apart, useless to guess
 
 
-class TeamRuleError(ValueError):
+class TeamRuleError(DomainError):
     """A team change that breaks a rule (the last owner leaving, a personal team shared…); the message says why."""
 
 

@@ -70,11 +70,8 @@ class DatasetListApi(APIView):
         data = self.DatasetCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         team = team_from_input(request, data.validated_data.get("team"))
-        try:
-            dataset = services.dataset_create_from_file(team=team, user=request.user, name=data.validated_data["name"],
-                                                        file=data.validated_data["file"])
-        except services.UploadError as error:
-            raise ValidationError({"file": [str(error)]}) from error
+        dataset = services.dataset_create_from_file(team=team, user=request.user, name=data.validated_data["name"],
+                                                    file=data.validated_data["file"])
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -96,10 +93,7 @@ class DatasetDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, dataset_id):
-        try:
-            services.dataset_delete(dataset=dataset_get(user=request.user, dataset_id=dataset_id), user=request.user)
-        except services.DatasetInUse as error:
-            raise ValidationError({"detail": str(error)}) from error
+        services.dataset_delete(dataset=dataset_get(user=request.user, dataset_id=dataset_id), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -117,11 +111,8 @@ class UploadStartApi(APIView):
         data = self.UploadStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         team = team_from_input(request, data.validated_data.get("team"))
-        try:
-            dataset = services.dataset_upload_start(team=team, user=request.user, name=data.validated_data["name"],
-                                                    size=data.validated_data["size"])
-        except services.UploadError as error:
-            raise ValidationError({"size": [str(error)]}) from error
+        dataset = services.dataset_upload_start(team=team, user=request.user, name=data.validated_data["name"],
+                                                size=data.validated_data["size"])
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -155,14 +146,8 @@ class UploadChunkApi(APIView):
     def put(self, request, dataset_id):
         dataset = dataset_get(user=request.user, dataset_id=dataset_id)
         offset = content_range_start(request.headers.get("Content-Range", ""))
-        try:
-            dataset = services.dataset_upload_append(dataset_id=dataset.pk, user=request.user, offset=offset,
-                                                     chunk=request.data)
-        except services.UploadOffsetMismatch as mismatch:
-            return Response({"received": mismatch.received, "size": dataset.upload_size, "status": dataset.status,
-                             "detail": str(mismatch)}, status=status.HTTP_409_CONFLICT)
-        except services.UploadError as error:
-            raise ValidationError({"detail": str(error)}) from error
+        dataset = services.dataset_upload_append(dataset_id=dataset.pk, user=request.user, offset=offset,
+                                                 chunk=request.data)
         return Response(self.output(dataset))
 
     @staticmethod

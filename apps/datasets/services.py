@@ -8,6 +8,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
 from apps.accounts.permissions import write_access_check
 from apps.accounts.quotas import QuotaExceeded, storage_quota_check, team_lock
@@ -20,37 +21,42 @@ from .selectors import team_stored_bytes
 COPY_CHUNK_BYTES = 1024 * 1024
 
 
-class UploadError(ValueError):
+class UploadError(DomainError):
     """An upload cannot be accepted; the message says why."""
 
 
-class DatasetInUse(ValueError):
+class DatasetInUse(DomainError):
     """The dataset cannot be deleted while runs refer to it."""
 
 
 class UploadOffsetMismatch(UploadError):
     """A chunk does not continue where the stored bytes end: the client must resume from `received`."""
 
-    def __init__(self, received: int):
+    status_code = 409
+
+    def __init__(self, *, received: int, size: int, status: str):
         super().__init__(f"This upload continues at byte {received}.")
-        self.received = received
+        self.received, self.size, self.status = received, size, status
+
+    def body(self) -> dict:
+        return {"received": self.received, "size": self.size, "status": self.status, "detail": str(self)}
 
 
-def upload_size_check(size: int) -> None:
+def upload_size_check(size: int, *, field: str) -> None:
+    """Refuse an empty or oversized upload; `field` names the input that gave the size (the file, or `size`)."""
     limit = settings.NASWEB_MAX_UPLOAD_BYTES
     if size <= 0:
-        raise UploadError("The file is empty.")
+        raise UploadError("The file is empty.", field=field)
     if size > limit:
         raise UploadError(f"The file is {size / 2**30:.1f} GB; the largest upload allowed here is "
                           f"{limit / 2**30:.1f} GB. Split your images into smaller datasets, or ask your "
-                          "administrator to raise NASWEB_MAX_UPLOAD_BYTES.")
+                          "administrator to raise NASWEB_MAX_UPLOAD_BYTES.", field=field)
 
 
 @transaction.atomic
 def dataset_reserve(*, team: Team, user, name: str, size: int) -> Dataset:
     """Check that the user may upload into the team and that its storage quota has room, then store the dataset:
     from then on its announced size counts against the quota."""
-    upload_size_check(size)
     write_access_check(user=user, team=team, doing="upload datasets")
     team = team_lock(team)
     storage_quota_check(team=team, stored_bytes=team_stored_bytes(team=team), adding_bytes=size)
@@ -59,6 +65,7 @@ def dataset_reserve(*, team: Team, user, name: str, size: int) -> Dataset:
 
 def dataset_create_from_file(*, team: Team, user, name: str, file: File) -> Dataset:
     """Store an uploaded archive (streamed, never read whole) and queue its ingestion."""
+    upload_size_check(file.size, field="file")
     dataset = dataset_reserve(team=team, user=user, name=name, size=file.size)
     dataset.archive = default_storage.save(f"{dataset.storage_prefix}/upload", file)
     dataset.upload_received = file.size
@@ -68,6 +75,7 @@ def dataset_create_from_file(*, team: Team, user, name: str, file: File) -> Data
 
 def dataset_upload_start(*, team: Team, user, name: str, size: int) -> Dataset:
     """Open a resumable upload: the client then sends the bytes in order, in chunks."""
+    upload_size_check(size, field="size")
     dataset = dataset_reserve(team=team, user=user, name=name, size=size)
     upload_part_path(dataset).touch()
     return dataset
@@ -89,7 +97,8 @@ def dataset_upload_append(*, dataset_id: int, user, offset: int, chunk: BinaryIO
         if dataset.status != Dataset.Status.UPLOADING:
             raise UploadError("This upload is already complete.")
         if offset != dataset.upload_received:
-            raise UploadOffsetMismatch(dataset.upload_received)
+            raise UploadOffsetMismatch(received=dataset.upload_received, size=dataset.upload_size,
+                                       status=dataset.status)
         part = upload_part_path(dataset)
         with open(part, "r+b") as target:
             target.truncate(offset)  # drop the tail of a chunk that was cut off halfway

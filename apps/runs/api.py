@@ -18,7 +18,7 @@ from . import services
 from .estimate import candidates_estimate, recipe_epochs_estimate
 from .markdown import markdown_to_html
 from .models import Run
-from .predict import PredictionError, run_predict
+from .predict import run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
 
 
@@ -61,10 +61,6 @@ class RunOutput(serializers.Serializer):
         return sorted(run.artifacts)
 
 
-def run_error(error: services.RunError) -> ValidationError:
-    return ValidationError({"detail": str(error)})
-
-
 class RunListApi(APIView):
     class RunCreateInput(serializers.Serializer):
         dataset = serializers.IntegerField()
@@ -98,10 +94,7 @@ class RunListApi(APIView):
         fields = dict(data.validated_data)
         dataset = dataset_get(user=request.user, dataset_id=fields.pop("dataset"))
         team = team_from_input(request, fields.pop("team")) if "team" in fields else dataset.team
-        try:
-            run = services.run_create(team=team, user=request.user, dataset=dataset, **fields)
-        except services.RunError as error:
-            raise run_error(error) from error
+        run = services.run_create(team=team, user=request.user, dataset=dataset, **fields)
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,10 +140,7 @@ class RunDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, run_id):
-        try:
-            services.run_delete(run=run_get(user=request.user, run_id=run_id), user=request.user)
-        except services.RunError as error:
-            raise run_error(error) from error
+        services.run_delete(run=run_get(user=request.user, run_id=run_id), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -197,10 +187,7 @@ def after_param(request) -> int:
 class RunCancelApi(APIView):
     @extend_schema(request=None, responses=RunOutput)
     def post(self, request, run_id):
-        try:
-            run = services.run_cancel(run=run_get(user=request.user, run_id=run_id), user=request.user)
-        except services.RunError as error:
-            raise run_error(error) from error
+        run = services.run_cancel(run=run_get(user=request.user, run_id=run_id), user=request.user)
         return Response(RunOutput(run).data)
 
 
@@ -213,10 +200,7 @@ class RunExtendApi(APIView):
         run = run_get(user=request.user, run_id=run_id)
         data = self.RunExtendInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            run = services.run_extend(run=run, user=request.user, seconds=data.validated_data["seconds"])
-        except services.RunError as error:
-            raise run_error(error) from error
+        run = services.run_extend(run=run, user=request.user, seconds=data.validated_data["seconds"])
         return Response(RunOutput(run).data)
 
 
@@ -258,10 +242,7 @@ class RunPredictApi(APIView):
         run = run_get(user=request.user, run_id=run_id)
         data = self.PredictInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            predictions = run_predict(run=run, image_file=data.validated_data["image"])
-        except PredictionError as error:
-            raise ValidationError({"image": [str(error)]}) from error
+        predictions = run_predict(run=run, image_file=data.validated_data["image"])
         return Response(PredictOutput({"predictions": predictions}).data)
 
 
@@ -289,10 +270,7 @@ class NoteListApi(APIView):
         run = run_get(user=request.user, run_id=run_id)
         data = self.NoteCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            note = services.note_create(run=run, user=request.user, body=data.validated_data["body"])
-        except services.RunError as error:
-            raise run_error(error) from error
+        note = services.note_create(run=run, user=request.user, body=data.validated_data["body"])
         return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
 
 

@@ -7,13 +7,16 @@ import onnxruntime
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
+from apps.accounts.errors import DomainError
 from apps.nas.preprocess import preprocess_image
 
 from .models import Run
 
 
-class PredictionError(ValueError):
+class PredictionError(DomainError):
     """The image cannot be classified; the message says why."""
+
+    field = "image"
 
 
 @functools.lru_cache(maxsize=8)

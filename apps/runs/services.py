@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
 from apps.accounts.permissions import write_access_check
 from apps.accounts.quotas import run_quota_check, team_lock
@@ -37,7 +38,7 @@ ARTIFACT_FILES = {"bundle": "bundle.zip", "onnx": "model.onnx", "torchscript": "
                   "weights": "weights.pt", "genotype": "genotype.json", "result": "result.json"}
 
 
-class RunError(ValueError):
+class RunError(DomainError):
     """A run cannot be created or changed as asked; the message says why."""
 
 

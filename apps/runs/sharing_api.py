@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .api import BestOutput, after_param, artifact_response, run_error
+from .api import BestOutput, after_param, artifact_response
 from .selectors import (
     run_event_list,
     run_get,
@@ -47,10 +47,7 @@ class ShareLinkListApi(APIView):
         run = run_get(user=request.user, run_id=run_id)
         data = self.ShareLinkCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            link, token = services.share_link_create(run=run, user=request.user, **data.validated_data)
-        except services.RunError as error:
-            raise run_error(error) from error
+        link, token = services.share_link_create(run=run, user=request.user, **data.validated_data)
         link.url = request.build_absolute_uri(reverse("run-shared", args=[token]))
         return Response(ShareLinkCreatedOutput(link).data, status=status.HTTP_201_CREATED)
 
