@@ -3,12 +3,10 @@
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from apps.datasets.ingestion import ImageRecord
+from apps.datasets.records import ImageRecord
 
 # The engine keeps ~15% of each class for validation and ~15% for testing, at least one image each; below 5 the
 # test score rests on a single image per class and cannot be trusted (the engine itself stops below 3).
@@ -40,7 +38,7 @@ class Finding:
         return asdict(self)
 
 
-def dataset_findings(records: Sequence["ImageRecord"], *, class_names: Sequence[str] = (),
+def dataset_findings(records: Sequence[ImageRecord], *, class_names: Sequence[str] = (),
                      unreadable: Sequence[tuple[str, str]] = ()) -> list[Finding]:
     """Findings about the decoded images of one labelled dataset, errors first.
 
@@ -110,7 +108,7 @@ def _unreadable_findings(unreadable: Sequence[tuple[str, str]]) -> list[Finding]
                                                          unreadable[:MAX_LISTED]]})]
 
 
-def _duplicate_findings(records: Sequence["ImageRecord"]) -> list[Finding]:
+def _duplicate_findings(records: Sequence[ImageRecord]) -> list[Finding]:
     by_content: dict[str, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
         by_content[record.sha256].append(index)
@@ -167,7 +165,7 @@ def near_duplicate_pairs(hashes: Sequence[int], max_distance: int = NEAR_DUPLICA
     return sorted(pairs)
 
 
-def _tiny_findings(records: Sequence["ImageRecord"]) -> list[Finding]:
+def _tiny_findings(records: Sequence[ImageRecord]) -> list[Finding]:
     tiny = [record.path for record in records if min(record.width, record.height) < TINY_SIDE]
     if not tiny:
         return []
@@ -176,7 +174,7 @@ def _tiny_findings(records: Sequence["ImageRecord"]) -> list[Finding]:
                     {"count": len(tiny), "files": tiny[:MAX_LISTED]})]
 
 
-def _channel_findings(records: Sequence["ImageRecord"]) -> list[Finding]:
+def _channel_findings(records: Sequence[ImageRecord]) -> list[Finding]:
     channels = Counter(record.channels for record in records)
     if len(channels) < 2:
         return []

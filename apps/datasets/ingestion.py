@@ -20,6 +20,7 @@ from apps.datasets.archives import DEFAULT_LIMITS, ArchiveLimits, safe_extract
 from apps.datasets.findings import MAX_LISTED, Finding, dataset_findings
 from apps.datasets.images import ImageProblem, decode_image, difference_hash, flatten
 from apps.datasets.layout import find_labelled_images
+from apps.datasets.records import ImageRecord
 from apps.nas.data import ImageDataset
 from apps.nas.preprocess import automatic_side, keep_one_channel_if_grey, preprocess_image
 
@@ -30,20 +31,6 @@ THUMBNAILS = "thumbnails"
 TRAINING_FILE = "training.npz"
 PROGRESS_INTERVAL = 0.25  # seconds between progress calls within a stage
 SIZE_BINS = (16, 32, 64, 128, 256, 512, 1024)  # pixels, on the longest side, for the size histogram
-
-
-@dataclass
-class ImageRecord:
-    """One readable image of the dataset, as decoded once."""
-
-    path: str  # relative to the uploaded root
-    label: str
-    width: int  # after EXIF rotation
-    height: int
-    channels: int  # 1 (grey) or 3 (colour), after flattening transparency
-    sha256: str  # of the file's bytes
-    phash: int  # 64-bit difference hash (images.difference_hash)
-    thumbnail: str  # relative to out_dir
 
 
 @dataclass

@@ -11,7 +11,7 @@ from apps.datasets.findings import (
     dataset_findings,
     near_duplicate_pairs,
 )
-from apps.datasets.ingestion import ImageRecord
+from apps.datasets.records import ImageRecord
 
 
 def record(path: str, label: str, *, sha: str | None = None, phash: int | None = None, side: int = 32,
