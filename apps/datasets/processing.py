@@ -19,7 +19,7 @@ from apps.nas.data import ImageDataset
 from .archives import ArchiveError
 from .ingestion import IngestionResult, ingest_archive, training_copy
 from .models import Dataset, DatasetImage
-from .services import COPY_CHUNK_BYTES
+from .storage import storage_download
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
@@ -34,7 +34,7 @@ def dataset_ingest(*, dataset_id: int) -> None:
     with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
         scratch = Path(scratch)
         local_archive = scratch / "upload"
-        _download(dataset.archive, local_archive)
+        storage_download(dataset.archive, local_archive)
         try:
             result = ingest_archive(local_archive, scratch / "extracted", scratch / "out", on_progress=progress)
         except ArchiveError as refused:
@@ -54,24 +54,19 @@ def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = No
     """
     local = scratch / "training.npz"
     if side is None or side == dataset.stats.get("resolution"):
-        _download(dataset.training_file, local)
+        storage_download(dataset.training_file, local)
         return ImageDataset.load(local)
     stored = f"{dataset.storage_prefix}/training-{side}.npz"
     if default_storage.exists(stored):
-        _download(stored, local)
+        storage_download(stored, local)
         return ImageDataset.load(local)
-    _download(dataset.archive, scratch / "upload")
+    storage_download(dataset.archive, scratch / "upload")
     copy = training_copy(scratch / "upload", scratch / "extracted", side)
     shutil.rmtree(scratch / "extracted")
     copy.save(local)
     with open(local, "rb") as saved:
         default_storage.save(stored, File(saved))
     return copy
-
-
-def _download(name: str, local: Path) -> None:
-    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
-        shutil.copyfileobj(source, target, COPY_CHUNK_BYTES)
 
 
 def dataset_fail(dataset: Dataset, reason: str) -> None:

@@ -1,5 +1,3 @@
-import contextlib
-import shutil
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,8 +15,7 @@ from apps.activity.services import activity_record
 
 from .models import Dataset
 from .selectors import team_stored_bytes
-
-COPY_CHUNK_BYTES = 1024 * 1024
+from .storage import COPY_CHUNK_BYTES, storage_tree_delete
 
 
 class UploadError(DomainError):
@@ -176,18 +173,6 @@ def dataset_delete(*, dataset: Dataset, user) -> None:
     activity_record(team=dataset.team, actor=user, verb=Activity.Verb.DATASET_DELETED, target=dataset)
     dataset.delete()
     storage_tree_delete(prefix)
-
-
-def storage_tree_delete(prefix: str) -> None:
-    if not default_storage.exists(prefix):
-        return
-    folders, files = default_storage.listdir(prefix)
-    for name in files:
-        default_storage.delete(f"{prefix}/{name}")
-    for folder in folders:
-        storage_tree_delete(f"{prefix}/{folder}")
-    with contextlib.suppress(NotImplementedError):  # object stores have no folders to remove
-        shutil.rmtree(default_storage.path(prefix), ignore_errors=True)  # the empty folders a filesystem keeps
 
 
 def dataset_create_sample(*, team: Team, user) -> Dataset:
