@@ -31,8 +31,8 @@ def platform_side(budget: float, seed: int, data_dir: Path) -> dict:
 
     from apps.datasets.models import Dataset
     from apps.datasets.processing import dataset_ingest
+    from apps.datasets.samples import digits_archive_ensure
     from apps.datasets.services import dataset_create_from_file
-    from apps.front.samples import digits_archive_ensure
     from apps.runs.execution import run_execute
     from apps.runs.models import Run
     from apps.runs.services import run_create
@@ -57,7 +57,7 @@ def platform_side(budget: float, seed: int, data_dir: Path) -> dict:
 
 
 def cli_side(budget: float, seed: int, work: Path) -> dict:
-    from apps.front.samples import digits_archive_ensure
+    from apps.datasets.samples import digits_archive_ensure
 
     with zipfile.ZipFile(digits_archive_ensure(work / "digits.zip")) as archive:
         archive.extractall(work / "folder")

@@ -177,7 +177,7 @@ def dataset_delete(*, dataset: Dataset, user) -> None:
 
 def dataset_create_sample(*, team: Team, user) -> Dataset:
     """The handwritten-digits sample, ingested like any upload, for people without data of their own."""
-    from apps.front.samples import digits_archive_ensure
+    from .samples import digits_archive_ensure  # loads scikit-learn, which the web process needs for nothing else
 
     archive = digits_archive_ensure(settings.DATA_DIR / "samples" / "digits.zip")
     with open(archive, "rb") as handle:

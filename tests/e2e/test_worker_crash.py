@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.files import File
 
 from apps.datasets.models import Dataset
+from apps.datasets.samples import digits_archive_ensure
 from apps.datasets.services import dataset_create_from_file
-from apps.front.samples import digits_archive_ensure
 from apps.runs.models import Run
 from apps.runs.services import run_create
 

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from dramatiq.brokers.stub import StubBroker
 
 from apps.accounts.services import demo_user_ensure
-from apps.front.samples import digits_archive_ensure
+from apps.datasets.samples import digits_archive_ensure
 from nasweb.workers import worker_prepare
 
 

@@ -1,3 +1,5 @@
+"""The sample dataset: scikit-learn's handwritten digits, packed as an upload would be."""
+
 import io
 import zipfile
 from pathlib import Path
