@@ -14,7 +14,7 @@ class QuotaExceeded(DomainError):
     """The team has used up a quota; nothing was stored. The message says what to do."""
 
     # 429, not 403 (that is for roles) nor 409 (the upload API's "resume from here"): a quota frees up when runs
-    # finish or data is deleted, like a rate limit. The message tells which quota and what to do.
+    # finish or data is deleted, like a rate limit.
     status_code = 429
 
 
