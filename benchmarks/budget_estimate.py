@@ -5,7 +5,7 @@
 Runs `auto` searches of the Quick preset's budget on the benchmark datasets (MNIST-5k also at 16 px), then
 predicts each run's candidates from the speed measured on the *other* runs, as the page does when a dataset has
 no finished run of its own, and from the built-in CPU default. Prints a markdown table, each run's speed and the
-pooled speed (what apps.runs.estimate.CPU_DEFAULT holds).
+pooled speed (what apps.runs.budgets.CPU_DEFAULT holds).
 """
 
 import argparse
@@ -16,7 +16,7 @@ import torch
 from apps.nas.config import SearchConfig
 from apps.nas.data import load_image_folder
 from apps.nas.search import run_search
-from apps.runs.estimate import CPU_DEFAULT, candidates_estimate, speed_measured
+from apps.runs.budgets import CPU_DEFAULT, candidates_estimate, speed_measured
 from benchmarks.datasets import digits_folder, mnist5k_folder
 
 CASES = [("digits", digits_folder, None), ("MNIST-5k", mnist5k_folder, None), ("MNIST-5k", mnist5k_folder, 16)]

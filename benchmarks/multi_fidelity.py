@@ -53,8 +53,8 @@ def trial_history(folder, *, trials: int, seed: int, multi_fidelity: bool, targe
     stop = StopAtTarget(target)
     with tempfile.TemporaryDirectory() as work_dir:
         result = run_search(config, folder, work_dir, on_event=stop, control=stop)
-    trained = sorted((row for row in result.leaderboard if row["epochs"]), key=lambda row: row["id"])
-    return [{"val_accuracy": row["val_accuracy"], "epochs": row["epochs"]} for row in trained]
+    trained = sorted((row for row in result.leaderboard if row.epochs), key=lambda row: row.id)
+    return [{"val_accuracy": row.val_accuracy, "epochs": row.epochs} for row in trained]
 
 
 def epochs_to_reach(history: list[dict], target: float) -> int | None:

@@ -24,8 +24,9 @@ from sklearn.svm import SVC
 
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
-from apps.nas.search import resolve_device, run_search
+from apps.nas.search import run_search
 from apps.nas.space import baseline_genotype
+from apps.nas.state import resolve_device
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import Trainer
 from benchmarks.datasets import digits_folder, mnist5k_folder
@@ -41,11 +42,11 @@ TIMING_EPOCHS = 2
 def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as work_dir:
         result = run_search(SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed), folder, work_dir)
-    trials = result.summary["trials"]
-    return {"test_accuracy": result.best["test_accuracy"], "seconds": result.summary["elapsed_seconds"],
+    trials = result.summary.trials
+    return {"test_accuracy": result.best.test_accuracy, "seconds": result.summary.elapsed_seconds,
             "trials": sum(count for status, count in trials.items() if status != "infeasible"),
-            "best": result.best["genotype_summary"], "best_val_accuracy": result.best["val_accuracy"],
-            "final_epochs": result.best["final_epochs"], "retrained": result.best["retrained"]}
+            "best": result.best.genotype_summary, "best_val_accuracy": result.best.val_accuracy,
+            "final_epochs": result.best.final_epochs, "retrained": result.best.retrained}
 
 
 def recipe_run(dataset: ImageDataset, budget: float, seed: int) -> dict:

@@ -18,6 +18,7 @@ from apps.accounts.services import token_create
 from apps.datasets.models import Dataset
 from apps.runs.models import Run
 from apps.runs.services import note_create, share_link_create
+from tests.fake_results import fake_result
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def alices_objects(alice, bob):
                                      classes=[{"name": "a", "count": 10}], stats=STATS)
     run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name="Digits quick", status="running",
                              budget_seconds=60, original_budget_seconds=60,
-                             result={"best": {}, "test_report": {}, "misclassified": []})
+                             result=fake_result().to_dict())
     run.artifacts = {"bundle": default_storage.save(f"{run.storage_prefix}/bundle.zip", ContentFile(b"zip"))}
     run.save(update_fields=["artifacts"])
     _, token = share_link_create(run=run, user=alice, allow_download=True)

@@ -19,6 +19,7 @@ from apps.activity.models import Activity
 from apps.datasets.models import Dataset, DatasetImage
 from apps.runs.models import Note, Run, RunEvent
 from apps.runs.services import share_link_create, share_link_revoke
+from tests.fake_results import fake_best, fake_result
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def alices_objects(alice):
                                         channels=1, thumbnail="missing.png")
     run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name=SECRET, budget_seconds=60,
                              original_budget_seconds=60, status="finished", artifacts={"bundle": "x"},
-                             result={"best": {}, "misclassified": []}, best={"genotype_summary": SECRET})
+                             result=fake_result().to_dict(), best=fake_best(genotype_summary=SECRET))
     RunEvent.objects.create(run=run, seq=1, type="run_started", payload={"note": SECRET})
     note = Note.objects.create(run=run, author=alice, body=SECRET)
     link, _ = share_link_create(run=run, user=alice, allow_download=True)

@@ -13,6 +13,7 @@ from apps.datasets.models import Dataset
 from apps.runs.models import Run
 from apps.runs.services import note_create, run_cancel, share_link_create
 from nasweb.asgi import application
+from tests.fake_results import fake_best, fake_result
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def hostile_run(alice):
     dataset = Dataset.objects.create(team=team, created_by=alice, name=IMAGE, status="ready")
     run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name=f"Digits {SCRIPT}",
                              budget_seconds=60, original_budget_seconds=60, status="finished",
-                             result={"best": {}}, best={"genotype_summary": IMAGE})
+                             result=fake_result().to_dict(), best=fake_best(genotype_summary=IMAGE))
     note_create(run=run, user=alice, body=f"{SCRIPT} and {IMAGE}")
     activity_record(team=team, actor=alice, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     return run

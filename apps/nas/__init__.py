@@ -9,7 +9,10 @@ import importlib
 # Loaded on first use (PEP 562), so `import apps.nas.preprocess` (the web layer preparing an image) does not pull
 # in the whole engine with Optuna and the exporters.
 _EXPORTS = {
+    "BudgetTooSmall": "apps.nas.budget",
     "Constraints": "apps.nas.config",
+    "DatasetError": "apps.nas.data",
+    "SearchFailed": "apps.nas.final",
     "SearchConfig": "apps.nas.config",
     "SearchResult": "apps.nas.results",
     "run_search": "apps.nas.search",

@@ -12,8 +12,10 @@ import torch
 from apps.nas.budget import BudgetTooSmall
 from apps.nas.config import Constraints, SearchConfig
 from apps.nas.data import DatasetError
+from apps.nas.final import SearchFailed
+from apps.nas.names import ARTIFACT_FILES
 from apps.nas.results import SearchResult
-from apps.nas.search import SearchFailed, run_search
+from apps.nas.search import run_search
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import default_cpu_threads
 
@@ -89,15 +91,16 @@ def print_leaderboard(result: SearchResult, stream=None) -> None:
     print(f"{'rank':>4} {'trial':>5} {'status':<11} {'val acc':>8} {'params':>10} {'latency':>9} {'epochs':>6} "
           f"{'seconds':>7}  candidate", file=stream)
     for rank, row in enumerate(result.leaderboard[:LEADERBOARD_ROWS], start=1):
-        latency = f"{row['latency_ms']:.2f}ms" if row["latency_ms"] is not None else "-"
-        params = f"{row['params']:,}" if row["params"] is not None else "-"
-        print(f"{rank:>4} {row['id']:>5} {row['status']:<11} {percent(row['val_accuracy']):>8} {params:>10} "
-              f"{latency:>9} {row['epochs']:>6} {row['seconds']:>7.1f}  {row['genotype_summary']}", file=stream)
-    best, summary = result.best, result.summary
-    how = "retrained on train+validation" if best["retrained"] else "as trained during the search"
-    print(f"\nBest: trial {best['trial_id']} ({how}): test accuracy {percent(best['test_accuracy'])}, "
-          f"{best['params']:,} parameters, {best['latency_ms']:.2f} ms CPU latency; "
-          f"{sum(summary['trials'].values())} candidates in {format_duration(summary['elapsed_seconds'])}.",
+        latency = f"{row.latency_ms:.2f}ms" if row.latency_ms is not None else "-"
+        params = f"{row.params:,}" if row.params is not None else "-"
+        print(f"{rank:>4} {row.id:>5} {row.status:<11} {percent(row.val_accuracy):>8} {params:>10} "
+              f"{latency:>9} {row.epochs:>6} {row.seconds:>7.1f}  {row.genotype_summary}", file=stream)
+    best, summary, report = result.best, result.summary, result.test_report
+    how = "retrained on train+validation" if best.retrained else "as trained during the search"
+    print(f"\nBest: trial {best.trial_id} ({how}): test accuracy {percent(best.test_accuracy)} "
+          f"(95% interval {percent(report.accuracy_low)} to {percent(report.accuracy_high)} on {report.images} "
+          f"test images), {best.params:,} parameters, {best.latency_ms:.2f} ms CPU latency; "
+          f"{sum(summary.trials.values())} candidates in {format_duration(summary.elapsed_seconds)}.",
           file=stream)
 
 
@@ -116,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_leaderboard(result)
-    for name in ("bundle.zip", "result.json"):
-        print(f"Wrote {args.out}/{name}")
+    for kind in ("bundle", "result"):
+        print(f"Wrote {args.out}/{ARTIFACT_FILES[kind]}")
     return 0
 
 

@@ -147,3 +147,50 @@ def check_budget(budget: Budget, *, epoch_seconds: float, finish_seconds: float)
     )
     if budget.total() < minimum:
         raise BudgetTooSmall(budget.total(), minimum)
+
+
+def search_deadline(*, total_seconds: float, finish_seconds: float, final_epoch_seconds: float,
+                    best_epochs: int) -> float:
+    """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and the end.
+
+    Args:
+        total_seconds: the whole budget.
+        finish_seconds: time set aside for the end of the run (export included when on).
+        final_epoch_seconds: one epoch of the best candidate on train+validation; 0 when no retrain is planned.
+        best_epochs: epochs the best candidate trained for in the search.
+    """
+    retrain = RETRAIN_MARGIN * final_epoch_seconds * best_epochs
+    if not 0 < retrain <= MAX_RETRAIN_SHARE * total_seconds:
+        return total_seconds - finish_seconds  # no retrain planned: the search keeps the time
+    # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
+    reserve = max(retrain, min(FINAL_TRAINING_SHARE * total_seconds, MAX_FINAL_STRETCH * retrain))
+    return total_seconds - finish_seconds - reserve
+
+
+def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float) -> int:
+    """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit.
+
+    Args:
+        searched_epochs: the best candidate's schedule in the search.
+        epoch_seconds: one epoch of it on train+validation (0: no retrain planned).
+        seconds_left: the time the final training may use.
+    """
+    if epoch_seconds == 0 or seconds_left < searched_epochs * epoch_seconds:
+        return 0
+    # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
+    stretched = epochs_with_margin(seconds_left, epoch_seconds)
+    return max(searched_epochs, min(stretched, MAX_FINAL_STRETCH * searched_epochs))
+
+
+def epochs_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: float, epoch_seconds: float) -> int:
+    """A training's planned epochs, or fewer when the rest would overrun the time left (the plan was too hopeful,
+    or the machine got busier): the learning-rate schedule then still ends at zero, on time.
+
+    Args:
+        epochs_done: epochs trained so far.
+        planned_epochs: the epochs its schedule spans now.
+        seconds_left: the time it may still use.
+        epoch_seconds: the last epoch's wall time, checkpoint and event included.
+    """
+    fit = epochs_done + int(seconds_left / epoch_seconds)
+    return max(epochs_done, min(planned_epochs, fit))

@@ -49,6 +49,27 @@ class Network(nn.Module):
         return self.classifier(self.dropout(x))  # (B, num_classes)
 
 
+class DeployedClassifier(nn.Module):
+    """The trained network as it is shipped and measured: adds the flip test-time augmentation the trainer uses."""
+
+    def __init__(self, network: nn.Module, flip_tta: bool):
+        super().__init__()
+        self.network = network
+        self.flip_tta = flip_tta
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        # image: float32 (B, C, H, W) raw pixel values 0..255 -> logits (B, num_classes)
+        logits = self.network(image)
+        if self.flip_tta:
+            logits = (logits + self.network(image.flip(-1))) / 2
+        return logits
+
+
+def deployed(network: nn.Module, genotype: dict) -> DeployedClassifier:
+    """The network as it is exported: with test-time flips when its genotype trains with them (twice the cost)."""
+    return DeployedClassifier(network, bool(genotype["train"].get("flip", False)))
+
+
 def build(genotype: dict, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     """Build the classifier a genotype describes.
 

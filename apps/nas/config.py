@@ -2,6 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 
+from apps.nas.names import TEST_FRACTION, VAL_FRACTION
 from apps.nas.space import SearchSpace
 
 
@@ -40,8 +41,8 @@ class SearchConfig:
     max_trials: int | None = None  # stop after this many trained candidates; None: the budget alone decides
     final_retrain: bool = True  # retrain the best candidate on train+validation when time allows
     export: bool = True  # ONNX, TorchScript and the bundle; off only to save time in tests
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    val_fraction: float = VAL_FRACTION
+    test_fraction: float = TEST_FRACTION
 
     def __post_init__(self) -> None:
         if not self.budget_seconds > 0:

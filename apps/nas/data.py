@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from apps.nas.names import TEST_FRACTION, VAL_FRACTION
 from apps.nas.preprocess import (
     IMAGE_EXTENSIONS,
     MAX_SIDE,
@@ -186,8 +187,8 @@ def load_image_folder(root: str | Path, resolution: int | None = None) -> ImageD
                         paths, skipped)
 
 
-def split_dataset(ds: ImageDataset, seed: int, val_fraction: float = 0.15,
-                  test_fraction: float = 0.15) -> DatasetSplits:
+def split_dataset(ds: ImageDataset, seed: int, val_fraction: float = VAL_FRACTION,
+                  test_fraction: float = TEST_FRACTION) -> DatasetSplits:
     """Stratified split: every class is divided in the same proportions; the same seed gives the same split.
 
     Args:

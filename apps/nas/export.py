@@ -7,6 +7,7 @@ import string
 import tempfile
 import warnings
 import zipfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,28 +15,15 @@ import onnxruntime
 import torch
 from torch import nn
 
+from apps.nas.build import deployed
 from apps.nas.data import ImageDataset
-from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
+from apps.nas.measure import deployment_costs
+from apps.nas.names import ARTIFACT_FILES
+from apps.nas.results import Parity, Summary, TestReport
 
 BUNDLE_TEMPLATES = Path(__file__).resolve().parent / "bundle"
 ONNX_INPUT_NAME = "image"
 PARITY_BATCH_SIZE = 256
-
-
-class DeployedClassifier(nn.Module):
-    """The trained network as it is shipped: adds the flip test-time augmentation the trainer uses, if any."""
-
-    def __init__(self, network: nn.Module, flip_tta: bool):
-        super().__init__()
-        self.network = network
-        self.flip_tta = flip_tta
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        # image: float32 (B, C, H, W) raw pixel values 0..255 -> logits (B, num_classes)
-        logits = self.network(image)
-        if self.flip_tta:
-            logits = (logits + self.network(image.flip(-1))) / 2
-        return logits
 
 
 def _write_atomically(path: Path, write) -> None:
@@ -67,7 +55,7 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> 
         _write_atomically(path, lambda temp: torch.jit.save(traced, str(temp)))
 
 
-def onnx_parity(model: nn.Module, onnx_path: Path, images: torch.Tensor) -> dict:
+def onnx_parity(model: nn.Module, onnx_path: Path, images: torch.Tensor) -> Parity:
     """Run PyTorch and onnxruntime on the same images: prediction agreement and max abs logit difference."""
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     agree, max_diff = 0, 0.0
@@ -78,8 +66,7 @@ def onnx_parity(model: nn.Module, onnx_path: Path, images: torch.Tensor) -> dict
             actual = session.run(None, {ONNX_INPUT_NAME: batch.numpy()})[0]
             agree += int((expected.argmax(1) == actual.argmax(1)).sum())
             max_diff = max(max_diff, float(np.abs(expected - actual).max()))
-    return {"images": len(images), "prediction_agreement": agree / max(1, len(images)),
-            "max_abs_logit_diff": max_diff}
+    return Parity(images=len(images), prediction_agreement=agree / max(1, len(images)), max_abs_logit_diff=max_diff)
 
 
 def preprocessing_spec(input_shape: tuple[int, int, int]) -> dict:
@@ -106,39 +93,38 @@ def _markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def model_card(*, genotype: dict, class_names: list[str], input_shape: tuple[int, int, int], test: ImageDataset,
-               report: dict, search_summary: dict, model_facts: dict, parity: dict) -> str:
+def model_card(*, genotype: dict, class_names: list[str], input_shape: tuple[int, int, int], report: TestReport,
+               summary: Summary, model_facts: dict, parity: Parity) -> str:
     """README.md of the bundle: data, classes, test metrics, confusion matrix, cost, search summary."""
     channels, side, _ = input_shape
-    per_class = report.get("per_class", [])
-    confusion = report.get("confusion", [])
+    colour = "grayscale" if channels == 1 else "colour"
     values = {
-        "title": search_summary.get("name", f"{len(class_names)}-class image classifier"),
-        "input_description": f"{'grayscale' if channels == 1 else 'colour'} images resized to {side}x{side}",
+        "title": f"{len(class_names)}-class image classifier",
+        "input_description": f"{colour} images resized to {side}x{side}",
         "channels": channels,
         "side": side,
-        "data_description": search_summary.get("data_description", f"Images at {side}x{side} pixels, "
-                                               f"{'grayscale' if channels == 1 else 'RGB'}."),
+        "data_description": f"Images at {side}x{side} pixels, {'grayscale' if channels == 1 else 'RGB'}.",
         "num_classes": len(class_names),
         "class_list": ", ".join(f"`{name}`" for name in class_names),
-        "test_images": len(test),
-        "accuracy": f"{100 * report['accuracy']:.2f}%" if "accuracy" in report else "n/a",
-        "macro_f1": f"{report['macro_f1']:.4f}" if "macro_f1" in report else "n/a",
+        "test_images": report.images,
+        "accuracy": f"{100 * report.accuracy:.2f}% (95% interval {100 * report.accuracy_low:.1f}% to "
+                    f"{100 * report.accuracy_high:.1f}%)",
+        "macro_f1": f"{report.macro_f1:.4f}",
         "per_class_table": _markdown_table(
             ["Class", "Precision", "Recall", "F1", "Test images"],
-            [[row["name"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", row["support"]]
-             for row in per_class]),
+            [[row.name, f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}", row.support]
+             for row in report.per_class]),
         "confusion_table": _markdown_table(
             ["true \\ predicted", *class_names],
-            [[name, *row] for name, row in zip(class_names, confusion, strict=False)]),
+            [[name, *row] for name, row in zip(class_names, report.confusion, strict=True)]),
         "params": f"{model_facts['params']:,}",
         "flops": f"{model_facts['flops']:,}",
         "latency_ms": f"{model_facts['latency_ms']:.2f}",
         "size_mb": f"{model_facts['size_mb']:.3f}",
-        "parity": f"{100 * parity['prediction_agreement']:.2f}% same predictions, max abs logit difference "
-                  f"{parity['max_abs_logit_diff']:.2e}",
+        "parity": f"{100 * parity.prediction_agreement:.2f}% same predictions, max abs logit difference "
+                  f"{parity.max_abs_logit_diff:.2e}",
         "genotype_json": json.dumps(genotype, indent=2),
-        "search_table": _markdown_table(["", ""], [[key, value] for key, value in search_summary.items()
+        "search_table": _markdown_table(["", ""], [[key, value] for key, value in asdict(summary).items()
                                                    if value is not None and not isinstance(value, dict | list)]),
     }
     template = string.Template((BUNDLE_TEMPLATES / "model_card.md.tmpl").read_text())
@@ -151,8 +137,17 @@ def _cpu_copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).float().cpu().to(memory_format=torch.contiguous_format).eval()
 
 
+@dataclass
+class Exported:
+    """What export_model wrote and measured."""
+
+    files: dict[str, str]  # path by artifact name: onnx, torchscript, weights, genotype, bundle
+    parity: Parity
+    model_facts: dict  # params, flops, latency_ms, size_mb of the shipped model (apps.nas.measure.deployment_costs)
+
+
 def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], input_shape: tuple[int, int, int],
-                 test: ImageDataset, out_dir: str | Path, report: dict, search_summary: dict) -> dict:
+                 test: ImageDataset, out_dir: str | Path, report: TestReport, summary: Summary) -> Exported:
     """Write model.onnx, model.torchscript.pt, weights.pt, genotype.json and bundle.zip into out_dir.
 
     Args:
@@ -163,30 +158,22 @@ def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], in
         test: held-out images used to check ONNX against PyTorch.
         out_dir: created if missing.
         report: metrics.classification_report() of the test set, for the model card.
-        search_summary: flat facts about the search (strategy, trials, seconds, ...) for the model card.
-
-    Returns:
-        {"files": {"onnx", "torchscript", "weights", "genotype", "bundle"}: paths,
-         "onnx_parity": {"images", "prediction_agreement", "max_abs_logit_diff"},
-         "model": {"params", "flops", "latency_ms", "size_mb"}}
+        summary: facts about the search (strategy, trials, seconds, ...) for the model card.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     network = _cpu_copy(model)
-    deployed = DeployedClassifier(network, bool(genotype["train"].get("flip", False))).eval()
+    shipped = deployed(network, genotype).eval()
     example = torch.zeros(2, *input_shape)
-    files = {name: out / filename for name, filename in (
-        ("onnx", "model.onnx"), ("torchscript", "model.torchscript.pt"), ("weights", "weights.pt"),
-        ("genotype", "genotype.json"), ("bundle", "bundle.zip"))}
+    files = {name: out / ARTIFACT_FILES[name] for name in ("onnx", "torchscript", "weights", "genotype", "bundle")}
     _write_atomically(files["weights"], lambda temp: torch.save(network.state_dict(), temp))
     _write_atomically(files["genotype"], lambda temp: temp.write_text(json.dumps(genotype, indent=2)))
-    _export_torchscript(deployed, example, files["torchscript"])
-    _export_onnx(deployed, example, files["onnx"])
-    parity = onnx_parity(deployed, files["onnx"], test.images)
-    model_facts = {"params": count_params(network), "flops": count_flops(deployed, input_shape),
-                   "latency_ms": cpu_latency_ms(deployed, input_shape), "size_mb": model_size_mb(network)}
-    card = model_card(genotype=genotype, class_names=class_names, input_shape=input_shape, test=test,
-                      report=report, search_summary=search_summary, model_facts=model_facts, parity=parity)
+    _export_torchscript(shipped, example, files["torchscript"])
+    _export_onnx(shipped, example, files["onnx"])
+    parity = onnx_parity(shipped, files["onnx"], test.images)
+    model_facts = deployment_costs(network, genotype, input_shape)
+    card = model_card(genotype=genotype, class_names=class_names, input_shape=input_shape, report=report,
+                      summary=summary, model_facts=model_facts, parity=parity)
     bundle_files = {
         "model.onnx": files["onnx"].read_bytes(),
         "labels.json": json.dumps(list(class_names), indent=2).encode(),
@@ -201,7 +188,7 @@ def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], in
                 bundle.writestr(name, data)
 
     _write_atomically(files["bundle"], write_bundle)
-    return {"files": {name: str(path) for name, path in files.items()}, "onnx_parity": parity, "model": model_facts}
+    return Exported(files={name: str(path) for name, path in files.items()}, parity=parity, model_facts=model_facts)
 
 
 def unpack_bundle(bundle: str | Path, target: str | Path) -> Path:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from apps.nas.build import deployed
+
 # Latency is measured on one CPU thread: the figure then means "one core of this machine", it is not disturbed by
 # a training run using the other cores, and it is what a small deployment (one request per worker) sees.
 LATENCY_THREADS = 1
@@ -60,6 +62,19 @@ def cpu_latency_ms(model: nn.Module, input_shape: tuple[int, int, int]) -> float
     finally:
         torch.set_num_threads(threads)
     return statistics.median(timings)
+
+
+def deployment_costs(network: nn.Module, genotype: dict, input_shape: tuple[int, int, int]) -> dict:
+    """Parameters, FLOPs, CPU latency and file size of the network as it is exported (test-time flips included).
+
+    Args:
+        network: the classifier from apps.nas.build.build (left unchanged).
+        genotype: its genotype (its flip setting doubles the forward passes of the shipped model).
+        input_shape: (C, H, W).
+    """
+    shipped = deployed(network, genotype)
+    return {"params": count_params(network), "flops": count_flops(shipped, input_shape),
+            "latency_ms": cpu_latency_ms(shipped, input_shape), "size_mb": model_size_mb(network)}
 
 
 def model_size_mb(model: nn.Module) -> float:

@@ -1,79 +1,179 @@
-"""What a search hands back: the leaderboard of every candidate, the Pareto front, the best model's report."""
+"""What a search hands back, as typed records: the engine writes them, result.json and the API carry them, and the
+pages read nothing else.
 
+Plain dataclasses of JSON types, importable without PyTorch or Optuna, so the web layer declares the same shape
+in its API schema. A genotype stays a plain dict (see apps.nas.space).
+"""
+
+import math
 from dataclasses import asdict, dataclass, field
 
-from optuna.trial import FrozenTrial
-
-from apps.nas.pareto import pareto_front
-
-CURVE_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
-# Leaderboard order: fully trained candidates first, then partially trained, then the rest.
-STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "failed": 3, "running": 4}
+# Two-sided 95% normal quantile for the Wilson interval of the test accuracy.
+Z_95 = 1.959964
 
 
-def genotype_summary(genotype: dict) -> str:
-    """One line for dashboards, e.g. "residual 32 > mbconv6 2x64 k5 se · relu · sgd lr 0.1 · 30 ep"."""
-    stages = []
-    for stage in genotype["stages"]:
-        block = f"{stage['block']}{stage['expand']}" if stage["block"] == "mbconv" else stage["block"]
-        depth = f"{stage['depth']}x" if stage["depth"] > 1 else ""
-        kernel = f" k{stage['kernel']}" if stage["kernel"] != 3 else ""
-        se = " se" if stage["se"] else ""
-        stages.append(f"{block} {depth}{stage['width']}{kernel}{se}")
-    train = genotype["train"]
-    return (f"{' > '.join(stages)} · {genotype['activation']} · {train['optimizer']} lr {train['lr']:.3g}"
-            f" · bs {train['batch_size']} · {train['epochs']} ep")
+@dataclass
+class CurvePoint:
+    """One training epoch of a candidate; val_* are None when nothing was held out."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
 
 
-def leaderboard_row(trial: FrozenTrial) -> dict:
-    """Everything reported about one candidate: status, accuracy, cost, time, learning curve, reason."""
-    attrs = trial.user_attrs
-    curve = attrs.get("curve", [])
-    measured = attrs.get("measurements", {})
-    genotype = attrs.get("genotype")
-    return {
-        "id": trial.number,
-        "status": attrs.get("status", "running"),
-        "val_accuracy": curve[-1]["val_accuracy"] if curve else None,
-        "params": measured.get("params"),
-        "flops": measured.get("flops"),
-        "latency_ms": measured.get("latency_ms"),
-        "size_mb": measured.get("size_mb"),
-        "seconds": attrs.get("seconds", 0.0),
-        "epochs": len(curve),
-        "planned_epochs": genotype["train"]["epochs"] if genotype else None,
-        "curve": [{key: stats[key] for key in CURVE_KEYS} for stats in curve],
-        "reason": attrs.get("reason", ""),
-        "genotype_summary": genotype_summary(genotype) if genotype else "",
-        "genotype": genotype,
-    }
+@dataclass
+class Candidate:
+    """One row of the leaderboard: a candidate's status, accuracy, cost, time, learning curve and reason."""
+
+    id: int
+    status: str  # complete, pruned, interrupted, infeasible, failed, running
+    val_accuracy: float | None
+    params: int | None  # None: it failed before it was measured
+    flops: int | None
+    latency_ms: float | None  # CPU, batch 1, as it would be exported (test-time flips included)
+    size_mb: float | None
+    seconds: float
+    epochs: int
+    planned_epochs: int | None
+    reason: str
+    genotype_summary: str
+    genotype: dict | None
+    curve: list[CurvePoint] = field(default_factory=list)
 
 
-def leaderboard(trials: list[FrozenTrial]) -> list[dict]:
-    """Rows of every candidate, best first."""
-    rows = [leaderboard_row(trial) for trial in trials]
-    return sorted(rows, key=lambda row: (STATUS_ORDER[row["status"]], -(row["val_accuracy"] or 0.0), row["id"]))
+@dataclass
+class ParetoPoint:
+    """A fully trained candidate that no other beats on accuracy, latency and size at once."""
+
+    id: int
+    val_accuracy: float
+    latency_ms: float
+    size_mb: float
+    params: int
+    genotype_summary: str
 
 
-def finished_pareto_front(rows: list[dict]) -> list[dict]:
-    """Accuracy vs latency vs size front of the fully trained, validated candidates (without learning curves)."""
-    finished = [{k: v for k, v in row.items() if k != "curve"} for row in rows
-                if row["status"] == "complete" and row["val_accuracy"] is not None]
-    return pareto_front(finished)
+@dataclass
+class ClassScores:
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int  # test images of this class
+
+
+@dataclass
+class TestReport:
+    """The final model on the test split, scored once."""
+
+    accuracy: float
+    images: int
+    # 95% Wilson score interval of the accuracy: what the test split's size lets one claim.
+    accuracy_low: float
+    accuracy_high: float
+    macro_f1: float
+    per_class: list[ClassScores]
+    confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+    __test__ = False  # not a pytest test class, despite its name
+
+
+def accuracy_interval(right: int, images: int) -> tuple[float, float]:
+    """95% Wilson score interval of an accuracy of right/images (sound for small splits and near 0% or 100%)."""
+    if images == 0:
+        return 0.0, 1.0
+    share = right / images
+    z2 = Z_95**2
+    centre = (share + z2 / (2 * images)) / (1 + z2 / images)
+    half = Z_95 * math.sqrt(share * (1 - share) / images + z2 / (4 * images**2)) / (1 + z2 / images)
+    # Rounded to 4 places: the bounds are shown as whole percents, and 100% must stay exactly 1.0.
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+@dataclass
+class Parity:
+    """The exported ONNX model against PyTorch on the test images."""
+
+    images: int
+    prediction_agreement: float
+    max_abs_logit_diff: float
+
+
+@dataclass
+class BestModel:
+    """The model the run exports, its scores and what it costs to deploy."""
+
+    trial_id: int
+    genotype: dict
+    genotype_summary: str
+    val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
+    test_accuracy: float
+    retrained: bool  # trained again on train+validation after the search
+    final_epochs: int
+    params: int
+    flops: int
+    latency_ms: float  # CPU, batch 1, one thread: the exported model, test-time flips included
+    size_mb: float
+
+
+@dataclass
+class Summary:
+    """Facts about the run; the flat ones also go into the model card's search table."""
+
+    status: str  # finished or cancelled
+    strategy: str
+    seed: int
+    device: str
+    multi_fidelity: bool
+    budget_seconds: float
+    elapsed_seconds: float
+    candidates_trained: int
+    epochs_trained: int
+    training_seconds: float  # the candidates' training (the recipe's, when it trained alone), not a final retrain's
+    best_trial: int
+    best_val_accuracy: float | None
+    retrained: bool
+    recipe_only: bool  # auto trained its recipe alone: too short a budget to search
+    input_shape: list[int]  # (C, H, W) the model takes
+    trials: dict[str, int]  # candidates by status
+    constraints: dict[str, float | None]
+    splits: dict[str, int]  # images in train, val, test
+    onnx_parity: Parity | None = None  # None when export is off
+
+
+@dataclass
+class Mistake:
+    """A test image the model got wrong."""
+
+    path: str
+    true: str
+    predicted: str
+    confidence: float
+
+
+@dataclass
+class Baseline:
+    """The simple method the model is compared with, on the same test images."""
+
+    method: str
+    test_accuracy: float
 
 
 @dataclass
 class SearchResult:
     """The outcome of run_search; to_dict() is what result.json holds."""
 
-    best: dict  # trial_id, genotype, genotype_summary, val/test accuracy, params, flops, latency_ms, size_mb
-    test_report: dict  # accuracy, per-class precision/recall/F1, confusion matrix (test split, scored once)
-    leaderboard: list[dict]
-    pareto_front: list[dict]
-    files: dict = field(default_factory=dict)  # exported files by name (empty when export is off)
-    summary: dict = field(default_factory=dict)  # status, strategy, device, budget, elapsed, trial counts, ...
-    misclassified: list[dict] = field(default_factory=list)  # test images it got wrong: path, true, predicted
-    baseline: dict = field(default_factory=dict)  # the simple method it is compared with: method, test_accuracy
+    best: BestModel
+    test_report: TestReport
+    leaderboard: list[Candidate]  # best first
+    pareto_front: list[ParetoPoint]
+    summary: Summary
+    baseline: Baseline
+    misclassified: list[Mistake] = field(default_factory=list)  # the most confidently wrong first
+    files: dict[str, str] = field(default_factory=dict)  # exported files by artifact name (empty when export is off)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,20 +1,16 @@
 """run_search: from a dataset to a trained, exported best model within a wall-clock budget, resumable.
 
-The search loop asks a strategy for a candidate, measures its size and CPU latency (a candidate over a limit is
-skipped untrained), trains it with per-epoch checkpoints and early stopping, and tells the outcome back. Once a
-candidate has finished, a share of the budget is kept for the end: the best candidate is retrained on
-train+validation with its schedule stretched to fill that time (or, when even its own schedule does not fit, kept
-as trained), scored once on the test split and exported. A strategy may instead, on a budget too small for a
-search to pay, train its recipe alone on train+validation for the whole budget (auto does). Every step is
-recorded in work_dir, so calling run_search again with the same work_dir continues a killed search where it
-stopped.
+This module is the candidate loop: a strategy proposes a candidate, its size and CPU latency are measured as it
+would be exported (a candidate over a limit is skipped untrained), it trains with per-epoch checkpoints and
+early stopping, and its outcome is told back. Once a candidate has finished, a share of the budget is kept for
+the end of the run (apps.nas.final: the final training, the test score, the export). Every step is recorded in
+work_dir, so calling run_search again with the same work_dir continues a killed search where it stopped.
 """
 
 import random
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -23,63 +19,24 @@ import torch
 from optuna.trial import TrialState
 
 from apps.nas import events
-from apps.nas.baseline import linear_baseline_accuracy
-from apps.nas.budget import (
-    EXPORT_SECONDS,
-    FINAL_TRAINING_SHARE,
-    FINISH_SECONDS,
-    MAX_FINAL_STRETCH,
-    MAX_RETRAIN_SHARE,
-    RETRAIN_MARGIN,
-    Budget,
-    SearchControl,
-    check_budget,
-    epochs_with_margin,
-    recipe_epochs_replanned,
-    recipe_only_epochs,
-)
+from apps.nas.budget import SearchControl, check_budget, recipe_only_epochs, search_deadline
 from apps.nas.build import build
-from apps.nas.checkpoint import SearchFiles, load_torch, save_json_atomic, save_torch_atomic
+from apps.nas.checkpoint import load_torch
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
-from apps.nas.estimate import CandidateResult, train_candidate
-from apps.nas.export import export_model
-from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
-from apps.nas.metrics import classification_report
-from apps.nas.results import SearchResult, finished_pareto_front, genotype_summary, leaderboard
+from apps.nas.final import finish_run
+from apps.nas.leaderboard import genotype_summary
+from apps.nas.measure import deployment_costs
+from apps.nas.results import SearchResult
+from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.space import baseline_genotype, with_epochs
+from apps.nas.state import BestCandidate, RunState
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
-from apps.nas.train import WARMUP_FRACTION, EpochStats, Trainer, TrainingInterrupted
+from apps.nas.train import Trainer
 
-MAX_MISTAKES_SHOWN = 48
-BASELINE_METHOD = "logistic regression on the pixels"
 # The probe that times one epoch for the minimum-budget check trains on this many images at most.
 PROBE_IMAGES = 256
-
-
-def misclassified(test: ImageDataset, probabilities: torch.Tensor) -> list[dict]:
-    """The test images the model got wrong, the most confidently wrong first (at most MAX_MISTAKES_SHOWN)."""
-    confidence, predicted = (values.tolist() for values in probabilities.max(dim=1))
-    truth = test.labels.tolist()
-    wrong = sorted((i for i in range(len(truth)) if predicted[i] != truth[i]), key=lambda i: -confidence[i])
-    return [{"path": test.paths[i], "true": test.class_names[truth[i]], "predicted": test.class_names[predicted[i]],
-             "confidence": round(confidence[i], 4)} for i in wrong[:MAX_MISTAKES_SHOWN]]
-
-
-@dataclass
-class FinalModel:
-    """The model a run exports, and the candidate it comes from."""
-
-    trial: optuna.trial.FrozenTrial
-    trainer: Trainer
-    val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
-    retrained: bool  # trained on train+validation (else: the candidate as the search trained it)
-    epochs: int
-
-
-class SearchFailed(RuntimeError):
-    """No candidate could be trained (all failed or broke the limits); the message says why in plain words."""
 
 
 def run_search(
@@ -110,13 +67,6 @@ def run_search(
     return Search(config, Path(work_dir), on_event, control).run(data)
 
 
-def resolve_device(device: str) -> str:
-    """ "auto" is CUDA when there is a GPU, else CPU; anything else is used as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def error_reason(error: BaseException) -> str:
     """Plain-words reason a candidate failed, for the leaderboard."""
     if isinstance(error, torch.cuda.OutOfMemoryError):
@@ -124,83 +74,25 @@ def error_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-class Search:
-    """The state of one run: its budget, files, data, strategy and the best candidate so far."""
-
-    def __init__(self, config: SearchConfig, work_dir: Path, on_event, control):
-        self.config = config
-        self.work_dir = work_dir
-        self.files = SearchFiles(work_dir)
-        state = self.files.state()
-        self.phase = state["phase"]
-        self.budget = Budget(config.budget_seconds, used_before=state["seconds_used"], control=control)
-        self.on_event = on_event
-        self.finish_seconds = FINISH_SECONDS + (EXPORT_SECONDS if config.export else 0.0)
-        self.device = resolve_device(config.device)
-        self.best: dict | None = None  # trial, complete, val_accuracy, epoch_seconds of the kept best state
-
-    # -- events and clock ---------------------------------------------------------------------------------------
-
-    def emit(self, event: events.Event) -> None:
-        event.elapsed_seconds = round(self.budget.elapsed(), 3)
-        finished = isinstance(event, events.RunFinished)  # may end before the budget (max_trials, cancel)
-        event.progress = 1.0 if finished else round(self.budget.progress(), 4)
-        event.eta_seconds = 0.0 if finished else round(self.budget.remaining(), 1)
-        self.files.save_state(seconds_used=self.budget.elapsed(), phase=self.phase)
-        if self.on_event is not None:
-            self.on_event(event.to_dict())
-
-    def emit_epoch(self, trial_id: int, phase: str, total_epochs: int, stats: EpochStats) -> None:
-        self.emit(events.EpochFinished(trial_id=trial_id, phase=phase, total_epochs=total_epochs, **asdict(stats)))
-
-    def final_epoch_seconds(self) -> float:
-        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet)."""
-        if not self.config.final_retrain or self.best is None or not self.best["complete"]:
-            return 0.0
-        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
-        return self.best["epoch_seconds"] * growth
+class Search(RunState):
+    """The candidate loop of one run; the state it inherits is what the end of the run (finish_run) reads."""
 
     def search_deadline(self) -> float:
-        """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and export."""
-        total = self.budget.total()
-        retrain = RETRAIN_MARGIN * self.final_epoch_seconds() * (self.best["epochs"] if self.best else 0)
-        if not 0 < retrain <= MAX_RETRAIN_SHARE * total:
-            return total - self.finish_seconds  # no retrain planned: the search keeps the time
-        # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
-        reserve = max(retrain, min(FINAL_TRAINING_SHARE * total, MAX_FINAL_STRETCH * retrain))
-        return total - self.finish_seconds - reserve
-
-    def final_epochs(self, genotype: dict) -> int:
-        """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit."""
-        searched = genotype["train"]["epochs"]
-        epoch_seconds = self.final_epoch_seconds()
-        available = self.training_seconds_left()
-        if epoch_seconds == 0 or available < searched * epoch_seconds:
-            return 0
-        # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
-        stretched = epochs_with_margin(available, epoch_seconds)
-        return max(searched, min(stretched, MAX_FINAL_STRETCH * searched))
-
-    def training_seconds_left(self) -> float:
-        """Seconds a final training may still use: the rest of the budget less the end of the run."""
-        return self.budget.remaining() - self.finish_seconds
+        """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and the end."""
+        return search_deadline(total_seconds=self.budget.total(), finish_seconds=self.finish_seconds,
+                               final_epoch_seconds=self.final_epoch_seconds(),
+                               best_epochs=self.best.epochs if self.best else 0)
 
     def out_of_search_time(self) -> bool:
         return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
-
-    def out_of_final_time(self) -> bool:
-        """The retrain must leave the end of the run its time: past this, the best candidate is exported as trained."""
-        return self.budget.cancelled() or self.training_seconds_left() <= 0
 
     # -- the run ------------------------------------------------------------------------------------------------
 
     def run(self, data: ImageDataset | str | Path) -> SearchResult:
         resumed = self.files.started()
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
-        self.splits = split_dataset(
-            dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
-            test_fraction=self.config.test_fraction,
-        )
+        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
+                                    test_fraction=self.config.test_fraction)
         if not resumed:
             epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
@@ -208,7 +100,6 @@ class Search:
             self.config.strategy, storage=self.files.storage(), space=self.config.space, seed=self.config.seed,
             multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
         )
-        self.study = self.strategy.study
         self.best = self.load_best()
         self.emit(events.RunStarted(
             strategy=self.config.strategy, budget_seconds=self.budget.total(), device=self.device,
@@ -220,7 +111,7 @@ class Search:
         if self.phase == "search":
             self.search()
             self.phase = "final"
-        return self.finish()
+        return finish_run(self)
 
     def probe_epoch_seconds(self) -> float:
         """Seconds one epoch of a typical candidate takes on the whole training split, timed on a slice of it."""
@@ -255,7 +146,7 @@ class Search:
                                   epoch_seconds=epoch_seconds * growth)
 
     def start_recipe_only(self, epochs: int) -> None:
-        """Make the recipe the run's one candidate, to be trained on train+validation for `epochs` by finish().
+        """Make the recipe the run's one candidate, to be trained on train+validation for `epochs` by finish_run.
 
         Nothing is held out to choose between candidates when there is one, so it has no validation accuracy;
         the test split still scores it. A recipe over a deployment limit is recorded as such and the search runs.
@@ -302,11 +193,10 @@ class Search:
     # -- one candidate ------------------------------------------------------------------------------------------
 
     def measure(self, genotype: dict) -> dict:
-        """Parameters, FLOPs, CPU latency and size, from a freshly built model (before any training)."""
-        model = build(genotype, self.splits.train.input_shape, self.splits.train.num_classes)
+        """Parameters, FLOPs, CPU latency and size of a freshly built model (before any training), as it would be
+        exported: a limit checked here holds for the shipped model, test-time flips included."""
         shape = self.splits.train.input_shape
-        return {"params": count_params(model), "flops": count_flops(model, shape),
-                "latency_ms": cpu_latency_ms(model, shape), "size_mb": model_size_mb(model)}
+        return deployment_costs(build(genotype, shape, self.splits.train.num_classes), genotype, shape)
 
     def measure_within_limits(self, trial: optuna.Trial, genotype: dict) -> dict | None:
         """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit."""
@@ -392,7 +282,7 @@ class Search:
         if self.budget.elapsed() >= self.search_deadline():
             return "stopped: the search budget ran out"
         # Once there is a fully trained candidate, do not spend the rest of the budget on one that cannot finish.
-        if self.best and self.best["complete"] and self.budget.elapsed() + seconds_needed > self.search_deadline():
+        if self.best and self.best.complete and self.budget.elapsed() + seconds_needed > self.search_deadline():
             return "stopped: it would not finish in the time left"
         return None
 
@@ -408,196 +298,18 @@ class Search:
         if not result.curve:
             return self.files.discard_trial(number)
         complete = result.status == "complete"
-        if self.best is not None and (complete, result.val_accuracy) <= (self.best["complete"],
-                                                                          self.best["val_accuracy"]):
+        if self.best is not None and (complete, result.val_accuracy) <= (self.best.complete, self.best.val_accuracy):
             return self.files.discard_trial(number)
         self.files.keep_as_best(number)
-        self.best = self.best_entry(number, complete, result.curve)
+        self.best = BestCandidate.from_curve(number, complete, result.curve)
         self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],
                                  latency_ms=measured["latency_ms"]))
 
-    @staticmethod
-    def best_entry(number: int, complete: bool, curve: list[dict]) -> dict:
-        return {"trial": number, "complete": complete, "val_accuracy": curve[-1]["val_accuracy"],
-                "epochs": len(curve), "epoch_seconds": sum(s["seconds"] for s in curve) / len(curve)}
-
-    def load_best(self) -> dict | None:
+    def load_best(self) -> BestCandidate | None:
         """The best candidate recorded by an earlier attempt of this run (None for a fresh run)."""
         state = load_torch(self.files.best_trial_path)
         if state is None:
             return None
         complete = self.study.trials[state["trial"]].state == TrialState.COMPLETE
-        return self.best_entry(state["trial"], complete, state["curve"])
-
-    # -- the end: retrain, test, export -------------------------------------------------------------------------
-
-    def finish(self) -> SearchResult:
-        final = self.train_recipe_alone() if self.phase == "recipe" else self.final_model()
-        trainer, frozen = final.trainer, final.trial
-        genotype = frozen.user_attrs["genotype"]
-        test = self.splits.test
-        probabilities = trainer.predict_logits(test.images).softmax(dim=1).cpu()  # (N, classes)
-        predictions = probabilities.argmax(dim=1)
-        report = classification_report(test.labels.tolist(), predictions.tolist(), test.class_names)
-        baseline = {"method": BASELINE_METHOD, "test_accuracy": linear_baseline_accuracy(
-            ImageDataset.concat(self.splits.train, self.splits.val), test, seed=self.config.seed)}
-        rows = leaderboard(self.study.trials)
-        measured = frozen.user_attrs["measurements"]
-        best = {"trial_id": frozen.number, "genotype": genotype, "genotype_summary": genotype_summary(genotype),
-                "val_accuracy": final.val_accuracy, "test_accuracy": report["accuracy"],
-                "retrained": final.retrained, "final_epochs": final.epochs, **measured}
-        summary = self.summary(rows, self.budget.cancelled(), final.retrained, best)
-        files, parity = {}, None
-        if self.config.export:
-            exported = export_model(
-                trainer.model, trainer.genotype, class_names=test.class_names, input_shape=test.input_shape, test=test,
-                out_dir=self.work_dir, report=report, search_summary=summary,
-            )
-            files, parity = exported["files"], exported["onnx_parity"]
-        summary["onnx_parity"] = parity
-        summary["elapsed_seconds"] = round(self.budget.elapsed(), 2)
-        result = SearchResult(best=best, test_report=report, leaderboard=rows,
-                              pareto_front=finished_pareto_front(rows), files=files, summary=summary,
-                              misclassified=misclassified(test, probabilities), baseline=baseline)
-        save_json_atomic(result.to_dict(), self.work_dir / "result.json")
-        self.emit(events.RunFinished(
-            status=summary["status"], best_trial_id=frozen.number, val_accuracy=best["val_accuracy"],
-            test_accuracy=report["accuracy"], trials=summary["trials"], files=files,
-        ))
-        return result
-
-    def final_model(self) -> FinalModel:
-        """The best candidate retrained on train+validation when that fits in the time left, else as trained."""
-        best_state = load_torch(self.files.best_trial_path)
-        if best_state is None:
-            raise SearchFailed(self.failure_message())
-        frozen = self.study.trials[best_state["trial"]]
-        genotype = frozen.user_attrs["genotype"]
-        cancelled = self.budget.cancelled()
-        # A killed run continues its final retrain with the schedule it had chosen.
-        earlier = load_torch(self.files.final_path)
-        epochs = 0 if cancelled else earlier["epochs"] if earlier else self.final_epochs(genotype)
-        reason = (f"retraining it on training + validation images for {epochs} epochs" if epochs else
-                  "cancelled: exporting the best candidate as trained" if cancelled else
-                  "retraining is off" if not self.config.final_retrain else
-                  "too little time left to retrain: exporting the best candidate as trained")
-        trained = with_epochs(genotype, epochs) if epochs else genotype
-        self.emit(events.FinalTrainingStarted(
-            trial_id=frozen.number, genotype_summary=genotype_summary(trained), retrain=epochs > 0, epochs=epochs,
-            reason=reason,
-        ))
-        val_accuracy = best_state["curve"][-1]["val_accuracy"]
-        if epochs:
-            trainer, _ = self.retrain(frozen.number, genotype, epochs, earlier)
-            # Shortened to fit the time left, it must still train at least the searched schedule to be the better
-            # model; else the candidate as the search trained it is.
-            if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
-                return FinalModel(frozen, trainer, val_accuracy, retrained=True, epochs=trainer.epochs_done)
-        trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
-                          seed=self.config.seed + frozen.number)
-        trainer.load_state_dict(best_state["trainer"])
-        return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=len(best_state["curve"]))
-
-    def train_recipe_alone(self) -> FinalModel:
-        """The recipe chosen by start_recipe_only, trained on train+validation; as trained so far if stopped."""
-        frozen = self.study.trials[0]  # start_recipe_only asked for it first
-        genotype = frozen.user_attrs["genotype"]
-        earlier = load_torch(self.files.final_path)
-        epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
-        self.emit(events.FinalTrainingStarted(
-            trial_id=frozen.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True,
-            epochs=epochs, recipe_only=True,
-            reason="this budget is too short for a search to beat the proven recipe: training it alone on training + "
-                   f"validation images for {epochs} epochs",
-        ))
-        trainer, curve = self.retrain(frozen.number, genotype, epochs, earlier, replan=True)
-        seconds = round(sum(stats["seconds"] for stats in curve), 3)
-        if frozen.state == TrialState.RUNNING:  # else a killed attempt of this run recorded it already
-            trial = optuna.trial.Trial(self.study, frozen._trial_id)
-            trial.set_user_attr("curve", curve)
-            trial.set_user_attr("seconds", seconds)
-            trial.set_user_attr("reason", "trained on training + validation images: nothing held out to validate it")
-            trial.set_user_attr("status", "complete")
-            self.study.tell(trial, state=TrialState.PRUNED)  # Optuna ranks by validation accuracy; it has none
-        self.emit(events.TrialFinished(trial_id=frozen.number, val_accuracy=None, epochs=len(curve), seconds=seconds,
-                                       **frozen.user_attrs["measurements"]))
-        return FinalModel(frozen, trainer, None, retrained=True, epochs=len(curve))
-
-    def retrain(self, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
-                replan: bool = False) -> tuple[Trainer, list[dict]]:
-        """The genotype trained from scratch on train+validation, and its curve; fewer epochs when time ran out.
-
-        Args:
-            number: the candidate's trial number (for events).
-            genotype: its genotype.
-            epochs: the final training's epochs (its schedule spans them).
-            earlier: the final training's checkpoint from a killed attempt of this run, or None.
-            replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
-                recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
-                and one epoch slowed by other work must not shorten the whole plan).
-        """
-        trainer = Trainer(with_epochs(genotype, epochs),
-                          ImageDataset.concat(self.splits.train, self.splits.val), None,
-                          device=self.device, seed=self.config.seed, should_stop=self.out_of_final_time)
-        curve, epoch_seconds = [], []
-        if earlier is not None:
-            trainer.load_state_dict(earlier["trainer"])
-            curve = earlier["curve"]
-        try:
-            while trainer.epochs_done < trainer.total_epochs:
-                started = time.monotonic()
-                stats = trainer.run_epoch()
-                curve.append(asdict(stats))
-                save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve},
-                                  self.files.final_path)
-                self.emit_epoch(number, "final", trainer.total_epochs, stats)
-                epoch_seconds.append(time.monotonic() - started)
-                if replan and trainer.epochs_done <= WARMUP_FRACTION * trainer.total_epochs:
-                    trainer.total_epochs = recipe_epochs_replanned(
-                        epochs_done=trainer.epochs_done, seconds_left=self.training_seconds_left(),
-                        epoch_seconds=min(epoch_seconds))
-                trainer.total_epochs = self.epochs_that_fit(trainer, epoch_seconds[-1])
-        except TrainingInterrupted:
-            pass
-        return trainer, curve
-
-    def epochs_that_fit(self, trainer: Trainer, epoch_seconds: float) -> int:
-        """The trainer's planned epochs, or fewer when the rest would overrun the end of the run (the plan was too
-        hopeful, or the machine got busier): the learning-rate schedule then still ends at zero, on time.
-
-        Args:
-            trainer: the final training, after an epoch.
-            epoch_seconds: that epoch's wall time, checkpoint and event included.
-        """
-        time_left = self.training_seconds_left()
-        fit = trainer.epochs_done + int(time_left / epoch_seconds)
-        return max(trainer.epochs_done, min(trainer.total_epochs, fit))
-
-    def summary(self, rows: list[dict], cancelled: bool, retrained: bool, best: dict) -> dict:
-        """Facts about the run; the flat ones also go into the model card's search table."""
-        return {
-            "status": "cancelled" if cancelled else "finished",
-            "strategy": self.config.strategy, "seed": self.config.seed, "device": self.device,
-            "multi_fidelity": self.strategy.multi_fidelity, "budget_seconds": self.budget.total(),
-            "elapsed_seconds": round(self.budget.elapsed(), 2),
-            "candidates_trained": sum(1 for row in rows if row["epochs"]),
-            "epochs_trained": sum(row["epochs"] for row in rows),
-            # The candidates' training (the recipe's, when it trained alone), not a final retrain's.
-            "training_seconds": round(sum(row["seconds"] for row in rows), 2),
-            "best_trial": best["trial_id"], "best_val_accuracy": best["val_accuracy"], "retrained": retrained,
-            "recipe_only": self.phase == "recipe",  # auto trained its recipe alone: too short a budget to search
-            "trials": dict(Counter(row["status"] for row in rows)),
-            "constraints": asdict(self.config.constraints),
-            "splits": {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")},
-        }
-
-    def failure_message(self) -> str:
-        reasons = [t.user_attrs.get("reason", "") for t in self.study.trials]
-        if reasons and all(reason.startswith("breaks the deployment limits") for reason in reasons):
-            return (f"Every candidate ({len(reasons)}) broke the deployment limits, for example: {reasons[-1]}. "
-                    "Relax the limits (more parameters, a larger model size or a higher latency) and try again.")
-        if not reasons:
-            return "The budget ran out before any candidate could be trained. Give the search more time."
-        detail = next((r for r in reversed(reasons) if r), "no reason recorded")
-        return f"No candidate could be trained ({len(reasons)} tried); the last problem: {detail}."
+        return BestCandidate.from_curve(state["trial"], complete, state["curve"])

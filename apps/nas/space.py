@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import optuna
 
 from apps.nas.blocks import ACTIVATIONS, BLOCKS
+from apps.nas.names import BLOCK_TYPES
 
 # Learning-rate and weight-decay ranges differ by an order of magnitude between the two optimizers, so each
 # optimizer has its own Optuna parameters ("lr_sgd" vs "lr_adamw"): TPE then models each range separately.
@@ -33,7 +34,7 @@ LABEL_SMOOTHING_RANGE = (0.0, 0.2)
 class SearchSpace:
     """Declarative image-classification space; every field is a toggle the web form can set."""
 
-    block_types: tuple[str, ...] = ("plain", "residual", "mbconv", "dwsep")
+    block_types: tuple[str, ...] = tuple(BLOCK_TYPES)
     activations: tuple[str, ...] = ("relu", "silu", "gelu")
     kernel_sizes: tuple[int, ...] = (3, 5)
     widths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128)

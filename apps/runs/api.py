@@ -10,26 +10,43 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
+from apps.nas.names import ARTIFACT_FILES, BLOCK_TYPES, STRATEGIES
+from apps.nas.results import BestModel, Mistake, SearchResult
 
 from . import services
-from .estimate import candidates_estimate, recipe_epochs_estimate
+from .budgets import MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS, candidates_estimate, recipe_epochs_estimate
 from .markdown import markdown_to_html
-from .models import Run
+from .models import RUN_BEST_FIELDS
 from .predict import run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
 
 
-class BestOutput(serializers.Serializer):
-    test_accuracy = serializers.FloatField(allow_null=True)
-    val_accuracy = serializers.FloatField(allow_null=True)
-    params = serializers.IntegerField(allow_null=True)
-    latency_ms = serializers.FloatField(allow_null=True)
-    size_mb = serializers.FloatField(allow_null=True)
-    genotype = serializers.DictField(allow_null=True)
-    genotype_summary = serializers.CharField(allow_null=True)
+class BestOutput(DataclassSerializer):
+    """The best model's headline figures, kept on the run for lists and comparisons."""
+
+    class Meta:
+        dataclass = BestModel
+        fields = RUN_BEST_FIELDS
+
+
+class MistakeOutput(DataclassSerializer):
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="The test image, small; null once deleted.")
+
+    class Meta:
+        dataclass = Mistake
+
+
+class ResultOutput(DataclassSerializer):
+    """The engine's SearchResult (apps.nas.results), as the result page reads it."""
+
+    misclassified = MistakeOutput(many=True)
+
+    class Meta:
+        dataclass = SearchResult
 
 
 class RunOutput(serializers.Serializer):
@@ -65,12 +82,12 @@ class RunListApi(APIView):
     class RunCreateInput(serializers.Serializer):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField()
-        strategy = serializers.ChoiceField(choices=Run.Strategy.choices, default=Run.Strategy.AUTO)
+        strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
         seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
         max_latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
         max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         max_model_mb = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
-        block_types = serializers.ListField(child=serializers.ChoiceField(choices=services.BLOCK_TYPES),
+        block_types = serializers.ListField(child=serializers.ChoiceField(choices=list(BLOCK_TYPES.items())),
                                             required=False, allow_empty=False,
                                             help_text="Building blocks the search may use (default: all).")
         resolution = serializers.IntegerField(
@@ -101,9 +118,9 @@ class RunListApi(APIView):
 class RunEstimateApi(APIView):
     class EstimateInput(serializers.Serializer):
         dataset = serializers.IntegerField()
-        budget_seconds = serializers.FloatField(min_value=services.MIN_BUDGET_SECONDS,
-                                                max_value=services.MAX_BUDGET_SECONDS)
-        strategy = serializers.ChoiceField(choices=Run.Strategy.choices, default=Run.Strategy.AUTO)
+        budget_seconds = serializers.FloatField(min_value=MIN_BUDGET_SECONDS,
+                                                max_value=MAX_BUDGET_SECONDS)
+        strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
@@ -145,12 +162,12 @@ class RunDetailApi(APIView):
 
 
 class RunResultApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=ResultOutput)
     def get(self, request, run_id):
         run = run_get(user=request.user, run_id=run_id)
         if run.result is None:
             raise Http404("This run has no result yet.")
-        return Response(with_thumbnails(run))
+        return Response(ResultOutput(with_thumbnails(run)).data)
 
 
 def with_thumbnails(run) -> dict:
@@ -210,13 +227,13 @@ class RunArtifactApi(APIView):
         return artifact_response(run_get(user=request.user, run_id=run_id), kind)
 
 
-def artifact_response(run, kind: str, kinds=services.ARTIFACT_FILES) -> FileResponse:
+def artifact_response(run, kind: str, kinds=ARTIFACT_FILES) -> FileResponse:
     """One of the run's files, if `kind` is one of `kinds`."""
     if kind not in kinds or kind not in run.artifacts:
         raise Http404("No such file for this run.")
     # The path comes from the database, never from the request.
     path = run.artifacts[kind]
-    filename = f"nasweb-run-{run.pk}-{services.ARTIFACT_FILES[kind]}"
+    filename = f"nasweb-run-{run.pk}-{ARTIFACT_FILES[kind]}"
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return FileResponse(default_storage.open(path, "rb"), as_attachment=True, filename=filename,
                         content_type=content_type)

@@ -22,15 +22,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.datasets.processing import dataset_training_load
-from apps.nas import Constraints, SearchConfig, run_search
-from apps.nas.budget import BudgetTooSmall
-from apps.nas.data import DatasetError
-from apps.nas.search import SearchFailed
+from apps.nas import BudgetTooSmall, Constraints, DatasetError, SearchConfig, SearchFailed, run_search
+from apps.nas.names import ARTIFACT_FILES
 from apps.nas.space import SearchSpace
 
-from .models import Run
+from .models import RUN_BEST_FIELDS, Run
 from .progress import RunProgress, run_status_publish
-from .services import ARTIFACT_FILES, run_work_dir_path
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
@@ -111,7 +108,7 @@ def run_execute(*, run_id: int) -> None:
     if run.attempts == 1:
         # Only a re-queued run resumes from its checkpoints; whatever a first attempt finds in its folder belongs
         # to someone else (a database restored or recreated, so run ids were reused).
-        shutil.rmtree(run_work_dir_path(run.pk), ignore_errors=True)
+        shutil.rmtree(run.work_dir, ignore_errors=True)
     run_status_publish(run)
     lease = RunLease(run, worker)
     lease.start()
@@ -127,7 +124,7 @@ def run_execute(*, run_id: int) -> None:
         if lease.lost:
             return  # presumed dead and re-queued meanwhile: the new owner finishes the run
         run_store_result(run, result.to_dict())
-        status = Run.Status.CANCELLED if result.summary.get("status") == "cancelled" else Run.Status.FINISHED
+        status = Run.Status.CANCELLED if result.summary.status == "cancelled" else Run.Status.FINISHED
         run_finish(run, worker, status=status, error="Cancelled: the best model so far was kept."
                    if status == Run.Status.CANCELLED else "")
     finally:
@@ -144,23 +141,20 @@ def search_run(run: Run, lease: RunLease):
     progress = RunProgress(run)
     with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:
         dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
-    return run_search(config, dataset, run_work_dir_path(run.pk), control=lease,
+    return run_search(config, dataset, run.work_dir, control=lease,
                       on_event=lambda event: progress({**event, **worker_memory()}))
 
 
 def run_store_result(run: Run, result: dict) -> None:
-    work_dir = run_work_dir_path(run.pk)
+    work_dir = run.work_dir
     artifacts = {}
     for kind, name in ARTIFACT_FILES.items():
         if (work_dir / name).exists():
             default_storage.delete(f"{run.storage_prefix}/{name}")
             with open(work_dir / name, "rb") as handle:
                 artifacts[kind] = default_storage.save(f"{run.storage_prefix}/{name}", File(handle))
-    best = result["best"]
-    Run.objects.filter(pk=run.pk).update(result=result, artifacts=artifacts, best={
-        key: best.get(key) for key in ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb",
-                                       "genotype", "genotype_summary")
-    })
+    best = {key: result["best"][key] for key in RUN_BEST_FIELDS}
+    Run.objects.filter(pk=run.pk).update(result=result, artifacts=artifacts, best=best)
 
 
 def run_finish(run: Run, worker: str, *, status: str, error: str) -> None:

@@ -1,8 +1,9 @@
 from django import forms
 
-from .models import Run
+from apps.nas.names import BLOCK_TYPES, STRATEGIES
 
-BUDGET_PRESETS = {"quick": 5 * 60, "standard": 30 * 60, "thorough": 2 * 60 * 60}
+from .budgets import BUDGET_PRESETS, MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS
+
 # What a deployment target means in limits: latency is CPU batch-1 milliseconds, size the fp32 weights.
 TARGET_PRESETS = {
     "any": {},
@@ -15,19 +16,18 @@ class RunForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=None, empty_label=None)
     budget = forms.ChoiceField(choices=[("quick", "Quick"), ("standard", "Standard"), ("thorough", "Thorough"),
                                         ("custom", "Custom")], initial="quick", widget=forms.RadioSelect)
-    custom_minutes = forms.FloatField(required=False, min_value=0.5, max_value=24 * 60)
+    custom_minutes = forms.FloatField(required=False, min_value=MIN_BUDGET_SECONDS / 60,
+                                      max_value=MAX_BUDGET_SECONDS / 60)
     target = forms.ChoiceField(choices=[("any", "Any"), ("phone", "Phone"), ("microcontroller", "Microcontroller"),
                                         ("custom", "Custom")], initial="any", widget=forms.RadioSelect)
     max_latency_ms = forms.FloatField(required=False, min_value=0.01)
     max_model_mb = forms.FloatField(required=False, min_value=0.001)
     max_params = forms.IntegerField(required=False, min_value=1)
-    strategy = forms.ChoiceField(choices=Run.Strategy.choices, initial=Run.Strategy.AUTO)
+    strategy = forms.ChoiceField(choices=list(STRATEGIES.items()), initial="auto")
     seed = forms.IntegerField(initial=0, min_value=0)
     resolution = forms.IntegerField(required=False, min_value=1)  # the choices depend on the dataset
     block_types = forms.MultipleChoiceField(
-        choices=[("plain", "Plain convolutions"), ("residual", "Residual blocks"),
-                 ("mbconv", "Mobile inverted bottlenecks (MBConv)"), ("dwsep", "Depthwise-separable convolutions")],
-        initial=["plain", "residual", "mbconv", "dwsep"], widget=forms.CheckboxSelectMultiple,
+        choices=list(BLOCK_TYPES.items()), initial=list(BLOCK_TYPES), widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Leave at least one kind of building block for the search."},
     )
 

@@ -1,10 +1,16 @@
 import hashlib
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
 
 from apps.accounts.models import Team
 from apps.datasets.models import Dataset
+from apps.nas.names import STRATEGIES
+
+# What Run.best keeps of the engine's BestModel, for lists and comparisons without loading the whole result.
+RUN_BEST_FIELDS = ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb", "genotype",
+                   "genotype_summary")
 
 
 class Run(models.Model):
@@ -21,12 +27,6 @@ class Run(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    class Strategy(models.TextChoices):  # apps.nas.strategies names them; the web process does not import the engine
-        AUTO = "auto", "Automatic (recommended)"
-        TPE = "tpe", "Bayesian (TPE)"
-        EVOLUTION = "evolution", "Evolution"
-        RANDOM = "random", "Random"
-
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
@@ -39,7 +39,7 @@ class Run(models.Model):
 
     budget_seconds = models.FloatField()
     original_budget_seconds = models.FloatField()
-    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.AUTO)
+    strategy = models.CharField(max_length=20, choices=list(STRATEGIES.items()), default="auto")
     seed = models.IntegerField(default=0)
     max_latency_ms = models.FloatField(null=True, blank=True)
     max_params = models.PositiveBigIntegerField(null=True, blank=True)
@@ -59,8 +59,8 @@ class Run(models.Model):
 
     progress = models.FloatField(default=0.0)  # 0..1 of the budget
     eta_seconds = models.FloatField(null=True, blank=True)
-    best = models.JSONField(null=True, blank=True)  # test_accuracy, val_accuracy, params, latency_ms, genotype
-    result = models.JSONField(null=True, blank=True)  # the engine's SearchResult
+    best = models.JSONField(null=True, blank=True)  # RUN_BEST_FIELDS of the result's best model
+    result = models.JSONField(null=True, blank=True)  # the engine's SearchResult (apps.nas.results)
     artifacts = models.JSONField(default=dict)  # kind -> path in default storage
     last_event_seq = models.PositiveIntegerField(default=0)
 
@@ -81,7 +81,14 @@ class Run(models.Model):
 
     @property
     def storage_prefix(self) -> str:
+        """Where the run's model files live in the default storage."""
         return f"runs/{self.pk}"
+
+    @property
+    def work_dir(self) -> Path:
+        """The engine's checkpoints and exports; on several machines this folder must be shared so another worker
+        can resume."""
+        return Path(settings.NASWEB_RUNS_DIR) / str(self.pk)
 
 
 class RunEvent(models.Model):

@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts.models import Team
 
-from .estimate import WorkerSpeed, speed_measured
+from .budgets import WorkerSpeed, speed_measured
 from .models import Note, Run, RunEvent, ShareLink
 
 # The estimate follows the workers' recent speed: new hardware shows within this many runs.
@@ -51,11 +51,6 @@ def share_link_get(*, user, run_id: int, link_id: int) -> ShareLink:
 def shared_link_get(*, token: str) -> ShareLink:
     """The share link a token opens, with its run; 404 for a wrong or revoked token."""
     return get_object_or_404(ShareLink.objects.select_related("run"), token_hash=ShareLink.digest(token))
-
-
-def shared_result(*, run: Run) -> dict:
-    """What a share link shows of a result: the model and its scores, not the team's images or file paths."""
-    return {key: value for key, value in run.result.items() if key not in ("misclassified", "files")}
 
 
 # The model files a share link may hand out when the team allowed downloads; result.json stays with the team.

@@ -2,9 +2,7 @@ import logging
 import secrets
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,24 +16,18 @@ from apps.accounts.quotas import run_quota_check, team_lock
 from apps.activity.models import Activity
 from apps.activity.services import activity_record
 from apps.datasets.models import Dataset
+from apps.nas.names import BLOCK_TYPES
 
+from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECONDS, budget_label
 from .models import Note, Run, ShareLink
 from .progress import run_notes_publish, run_status_publish
 from .selectors import team_active_run_count
 
 logger = logging.getLogger(__name__)
 
-MIN_BUDGET_SECONDS = 30
-MAX_BUDGET_SECONDS = 24 * 60 * 60
-# A running search may be extended until it has this many times its original budget.
-MAX_EXTENSION_FACTOR = 2
 MAX_ATTEMPTS = 3
 # A queued run no worker claimed for this long is sent again (its message may have died with a broker).
 REQUEUE_AFTER_SECONDS = 120
-# The engine's block registry, named here so the web process need not import it.
-BLOCK_TYPES = ("plain", "residual", "mbconv", "dwsep")
-ARTIFACT_FILES = {"bundle": "bundle.zip", "onnx": "model.onnx", "torchscript": "model.torchscript.pt",
-                  "weights": "weights.pt", "genotype": "genotype.json", "result": "result.json"}
 
 
 class RunError(DomainError):
@@ -74,10 +66,6 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
     activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     transaction.on_commit(lambda: run_enqueue(run))
     return run
-
-
-def budget_label(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds < 3600 else f"{seconds / 3600:g} h"
 
 
 def run_enqueue(run: Run) -> None:
@@ -124,17 +112,12 @@ def run_delete(*, run: Run, user) -> None:
     write_access_check(user=user, team=run.team, doing="delete runs")
     if run.is_active:
         raise RunError("Cancel the run before deleting it.")
-    work_dir, stored = run_work_dir_path(run.pk), list(run.artifacts.values())  # run.pk is None after delete()
+    work_dir, stored = run.work_dir, list(run.artifacts.values())  # run.pk is None after delete()
     activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_DELETED, target=run)
     run.delete()
     for path in stored:
         default_storage.delete(path)
     shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def run_work_dir_path(run_id: int) -> Path:
-    # Checkpoints live here; on several machines this folder must be shared so another worker can resume.
-    return Path(settings.NASWEB_RUNS_DIR) / str(run_id)
 
 
 def runs_reap() -> int:

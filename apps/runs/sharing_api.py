@@ -7,6 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_dataclasses.serializers import DataclassSerializer
+
+from apps.nas.results import SearchResult
 
 from . import services
 from .api import BestOutput, after_param, artifact_response
@@ -18,7 +21,6 @@ from .selectors import (
     shared_artifact_list,
     shared_event_payload,
     shared_link_get,
-    shared_result,
 )
 
 
@@ -85,10 +87,18 @@ class SharedRunApi(SharedApi):
         return Response(SharedRunOutput(shared_link_get(token=token)).data)
 
 
+class SharedResultOutput(DataclassSerializer):
+    """What a share link shows of a result: the model and its scores, not the team's images or file paths."""
+
+    class Meta:
+        dataclass = SearchResult
+        exclude = ("misclassified", "files")
+
+
 class SharedResultApi(SharedApi):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=SharedResultOutput)
     def get(self, request, token):
-        return Response(shared_result(run=shared_link_get(token=token).run))
+        return Response(SharedResultOutput(shared_link_get(token=token).run.result).data)
 
 
 class SharedEventsApi(SharedApi):

@@ -12,6 +12,7 @@ from apps.accounts.quotas import QuotaExceeded
 from apps.datasets.selectors import dataset_get, dataset_list
 
 from . import services
+from .budgets import BUDGET_PRESETS
 from .forms import RunForm
 from .selectors import (
     note_get,
@@ -53,7 +54,7 @@ def run_new(request):
             form.add_error(None, str(error))
         else:
             return redirect("run-detail", run.pk)
-    return render(request, "runs/new.html", {"form": form, "datasets": datasets})
+    return render(request, "runs/new.html", {"form": form, "datasets": datasets, "budget_presets": BUDGET_PRESETS})
 
 
 @login_required

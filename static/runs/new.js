@@ -1,12 +1,12 @@
 // The new-run form: image sizes for the chosen dataset, and what the budget buys, asked of the estimate API.
 const form = document.getElementById("run-form");
-const PRESET_SECONDS = { quick: 300, standard: 1800, thorough: 7200 };
 const ESTIMATE_DELAY_MS = 250;
 let pending;
 let asked = 0; // answers to earlier questions may arrive late: only the latest is shown
 
 function budgetSeconds(fields) {
-  return fields.budget.value === "custom" ? Number(fields.custom_minutes.value) * 60 : PRESET_SECONDS[fields.budget.value];
+  const chosen = form.querySelector('input[name="budget"]:checked');
+  return chosen.value === "custom" ? Number(fields.custom_minutes.value) * 60 : Number(chosen.dataset.seconds);
 }
 
 function fillImageSizes(option) {
@@ -42,7 +42,8 @@ async function estimate() {
   if (question !== asked) return;
   if (!response.ok) {
     candidates.textContent = "–";
-    text.textContent = budget < 30 ? "A search needs at least 30 seconds." : "No estimate for these settings.";
+    const minimum = 60 * Number(fields.custom_minutes.min);
+    text.textContent = budget < minimum ? `A search needs at least ${minimum} seconds.` : "No estimate for these settings.";
     return;
   }
   const answer = await response.json();

@@ -39,8 +39,8 @@ def test_too_small_a_budget_is_refused_before_training_with_the_minimum_that_wor
 
     # The minimum it names is enough to leave a trained best model.
     result = run_search(tiny_config(budget_seconds=minimum), data, tmp_path / "minimum")
-    assert result.best["val_accuracy"] is not None
-    assert result.summary["elapsed_seconds"] <= 1.05 * minimum
+    assert result.best.val_accuracy is not None
+    assert result.summary.elapsed_seconds <= 1.05 * minimum
 
 
 def test_an_empty_folder_is_a_clear_dataset_error(tmp_path):
@@ -59,7 +59,7 @@ def test_unreadable_images_are_listed_and_the_search_goes_on(make_image_folder, 
     result = run_search(tiny_config(max_trials=1), make_image_folder(corrupt=2), tmp_path / "work", on_event=log)
     skipped = log.of_type("run_started")[0]["dataset"]["skipped"]
     assert sorted(path for path, _ in skipped) == ["class_0/broken_0.png", "class_0/broken_1.png"]
-    assert result.best["val_accuracy"] is not None
+    assert result.best.val_accuracy is not None
 
 
 def test_budget_counts_time_before_a_resume_and_can_be_extended():

@@ -15,6 +15,7 @@ from apps.nas.build import build
 from apps.nas.data import load_image_folder, split_dataset
 from apps.nas.export import BUNDLE_TEMPLATES, export_model, unpack_bundle
 from apps.nas.metrics import classification_report
+from apps.nas.results import Summary
 from apps.nas.space import baseline_genotype
 from apps.nas.train import Trainer
 from tests.nas.conftest import write_image_folder
@@ -38,22 +39,28 @@ def exported(request, tmp_path_factory):
     predictions = trainer.predict_logits(splits.test.images).argmax(1)
     report = classification_report(splits.test.labels, predictions, splits.test.class_names)
     out = tmp_path_factory.mktemp("export")
+    summary = Summary(
+        status="finished", strategy="auto", seed=0, device="cpu", multi_fidelity=True, budget_seconds=10,
+        elapsed_seconds=9, candidates_trained=1, epochs_trained=3, training_seconds=5, best_trial=0,
+        best_val_accuracy=1.0, retrained=False, recipe_only=False, input_shape=list(splits.test.input_shape),
+        trials={"complete": 1}, constraints={}, splits={"train": len(splits.train), "val": len(splits.val),
+                                                        "test": len(splits.test)})
     result = export_model(trainer.model, trainer.genotype, class_names=splits.test.class_names,
                           input_shape=splits.test.input_shape, test=splits.test, out_dir=out, report=report,
-                          search_summary={"strategy": "auto", "trials": 1, "budget_seconds": 10})
+                          summary=summary)
     return {"root": root, "trainer": trainer, "test": splits.test, "result": result, "out": out}
 
 
 def test_onnx_agrees_with_pytorch_on_the_test_images(exported):
-    parity = exported["result"]["onnx_parity"]
-    assert parity["images"] == len(exported["test"])
-    assert parity["prediction_agreement"] == 1.0
-    assert parity["max_abs_logit_diff"] < 1e-3
+    parity = exported["result"].parity
+    assert parity.images == len(exported["test"])
+    assert parity.prediction_agreement == 1.0
+    assert parity.max_abs_logit_diff < 1e-3
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_torchscript_and_plain_weights_reproduce_the_engine(exported):
-    trainer, test, files = exported["trainer"], exported["test"], exported["result"]["files"]
+    trainer, test, files = exported["trainer"], exported["test"], exported["result"].files
     expected = trainer.predict_logits(test.images)
     scripted = torch.jit.load(files["torchscript"])
     with torch.no_grad():
@@ -70,7 +77,7 @@ def test_torchscript_and_plain_weights_reproduce_the_engine(exported):
 
 
 def test_the_bundle_holds_a_model_card_and_everything_predict_needs(exported):
-    with zipfile.ZipFile(exported["result"]["files"]["bundle"]) as bundle:
+    with zipfile.ZipFile(exported["result"].files["bundle"]) as bundle:
         assert set(bundle.namelist()) == {"model.onnx", "labels.json", "preprocessing.json", "predict.py",
                                           "README.md"}
         card = bundle.read("README.md").decode()
@@ -85,7 +92,7 @@ def test_the_bundle_holds_a_model_card_and_everything_predict_needs(exported):
 
 
 def test_bundle_predict_script_gives_the_engines_label(exported, tmp_path):
-    bundle = unpack_bundle(exported["result"]["files"]["bundle"], tmp_path / "bundle")
+    bundle = unpack_bundle(exported["result"].files["bundle"], tmp_path / "bundle")
     test = exported["test"]
     images = [exported["root"] / path for path in test.paths[:4]]
     completed = subprocess.run([sys.executable, str(bundle / "predict.py"), *map(str, images)],
@@ -101,7 +108,7 @@ def test_bundle_predict_script_gives_the_engines_label(exported, tmp_path):
 
 
 def test_bundle_predict_reports_unreadable_files_and_fails(exported, tmp_path):
-    bundle = unpack_bundle(exported["result"]["files"]["bundle"], tmp_path / "bundle")
+    bundle = unpack_bundle(exported["result"].files["bundle"], tmp_path / "bundle")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
     completed = subprocess.run([sys.executable, str(bundle / "predict.py"), str(broken)],

@@ -7,6 +7,7 @@ from torch import nn
 from apps.nas.build import build
 from apps.nas.measure import count_flops, count_params, cpu_latency_ms, model_size_mb
 from apps.nas.metrics import classification_report
+from apps.nas.results import accuracy_interval
 from apps.nas.space import baseline_genotype
 
 
@@ -40,9 +41,19 @@ def test_latency_is_positive_and_leaves_the_model_and_threads_alone():
 
 def test_classification_report_counts_per_class():
     report = classification_report([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], ["a", "b", "c"])
-    assert report["accuracy"] == pytest.approx(0.6)
-    assert report["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    a, b, c = report["per_class"]
-    assert (a["precision"], a["recall"], a["support"]) == (0.5, 0.5, 2)
-    assert b["precision"] == pytest.approx(2 / 3) and b["recall"] == 1.0 and b["f1"] == pytest.approx(0.8)
-    assert (c["precision"], c["recall"], c["f1"]) == (0.0, 0.0, 0.0)
+    assert report.accuracy == pytest.approx(0.6)
+    assert report.confusion == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    a, b, c = report.per_class
+    assert (a.precision, a.recall, a.support) == (0.5, 0.5, 2)
+    assert b.precision == pytest.approx(2 / 3) and b.recall == 1.0 and b.f1 == pytest.approx(0.8)
+    assert (c.precision, c.recall, c.f1) == (0.0, 0.0, 0.0)
+
+
+def test_the_test_accuracy_comes_with_an_interval_that_narrows_with_more_images():
+    low, high = accuracy_interval(32, 37)  # right 86 times out of 100 on 37 images
+    assert round(100 * (high - low) / 2) == 11  # "give or take 11"
+    assert low < 32 / 37 < high
+    low_many, high_many = accuracy_interval(3200, 3700)
+    assert high_many - low_many < (high - low) / 5
+    assert accuracy_interval(50, 50)[1] == 1.0 and accuracy_interval(50, 50)[0] > 0.9
+    assert classification_report([0, 1], [0, 0], ["a", "b"]).accuracy_low == pytest.approx(accuracy_interval(1, 2)[0])

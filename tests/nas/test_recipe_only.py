@@ -8,7 +8,7 @@ from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
 from tests.nas.test_search import Control
-from tests.nas.tiny_search import EventLog, tiny_config
+from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
 
 BUDGET_SECONDS = 8.0
 
@@ -47,8 +47,8 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log)
 
     [row] = result.leaderboard
-    assert row["genotype"] == baseline_genotype()
-    assert row["status"] == "complete" and row["val_accuracy"] is None and "validation" in row["reason"]
+    assert row.genotype == baseline_genotype()
+    assert row.status == "complete" and row.val_accuracy is None and "validation" in row.reason
     [started] = log.of_type("trial_started")
     [final] = log.of_type("final_training_started")
     assert final["retrain"] and "recipe" in final["reason"]
@@ -57,14 +57,14 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     # Planned from the probe, re-planned from real epochs during warm-up, shortened if the machine slows down.
     assert started["epochs"] == final["epochs"] == epochs[0]["total_epochs"]
     assert final["genotype_summary"].endswith(f"· {final['epochs']} ep")  # the dashboard shows the planned schedule
-    assert len(epochs) == epochs[-1]["total_epochs"] == row["epochs"] == result.best["final_epochs"]
+    assert len(epochs) == epochs[-1]["total_epochs"] == row.epochs == result.best.final_epochs
     # It fills the budget (how many epochs that buys depends on the machine) and ends on time.
-    assert 0.6 * BUDGET_SECONDS <= result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
+    assert 0.6 * BUDGET_SECONDS <= result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
     [finished] = log.of_type("trial_finished")
-    assert finished["val_accuracy"] is None and finished["epochs"] == row["epochs"]
+    assert finished["val_accuracy"] is None and finished["epochs"] == row.epochs
     assert not log.of_type("trial_pruned") and not log.of_type("new_best")
-    assert result.best["retrained"] and result.best["val_accuracy"] is None
-    assert result.test_report["accuracy"] > 0.5  # it learnt: chance is 1 in 3
+    assert result.best.retrained and result.best.val_accuracy is None
+    assert result.test_report.accuracy > 0.5  # it learnt: chance is 1 in 3
     assert result.pareto_front == []  # nothing validated to trade off
 
 
@@ -87,8 +87,8 @@ def test_a_killed_recipe_training_resumes_at_its_last_epoch(make_image_folder, t
     # Restarting cost some of the budget, so the last planned epochs may not fit: it then stops on time.
     assert resumed == list(range(4, 4 + len(resumed))) and resumed[-1] <= planned
     [row] = result.leaderboard
-    assert row["epochs"] == len(row["curve"]) == resumed[-1] == result.best["final_epochs"]
-    assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
+    assert row.epochs == len(row.curve) == resumed[-1] == result.best.final_epochs
+    assert result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
 
 
 def test_a_cancelled_recipe_training_exports_the_model_as_trained_so_far(make_image_folder, tmp_path, monkeypatch,
@@ -97,10 +97,10 @@ def test_a_cancelled_recipe_training_exports_the_model_as_trained_so_far(make_im
     log = EventLog()
     result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log, control=Control(log))
 
-    assert result.summary["status"] == "cancelled"
+    assert result.summary.status == "cancelled"
     [row] = result.leaderboard
-    assert 1 <= row["epochs"] < log.of_type("trial_started")[0]["epochs"]
-    assert 0.0 <= result.test_report["accuracy"] <= 1.0
+    assert 1 <= row.epochs < log.of_type("trial_started")[0]["epochs"]
+    assert_scored_on_the_test_split(result)
 
 
 def test_a_recipe_over_the_deployment_limits_leaves_the_budget_to_the_search(
@@ -108,6 +108,6 @@ def test_a_recipe_over_the_deployment_limits_leaves_the_budget_to_the_search(
     config = recipe_config(constraints=Constraints(max_params=20_000), max_trials=1)
     result = run_search(config, make_image_folder(), tmp_path)
 
-    recipe = next(row for row in result.leaderboard if row["id"] == 0)
-    assert recipe["status"] == "infeasible" and recipe["genotype"] == baseline_genotype()
-    assert result.best["trial_id"] != 0 and result.best["val_accuracy"] is not None
+    recipe = next(row for row in result.leaderboard if row.id == 0)
+    assert recipe.status == "infeasible" and recipe.genotype == baseline_genotype()
+    assert result.best.trial_id != 0 and result.best.val_accuracy is not None

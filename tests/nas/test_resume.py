@@ -45,10 +45,10 @@ def test_resumed_search_skips_finished_trials_and_continues_the_killed_one(make_
     assert second[0]["resumed"] and second[0]["elapsed_seconds"] >= first[-1]["elapsed_seconds"]
     # Resuming from the checkpoint is bit-identical on CPU: the same curves as the run that was never killed.
     def curves(r):
-        return {row["id"]: [epoch["val_accuracy"] for epoch in row["curve"]] for row in r.leaderboard}
+        return {row.id: [epoch.val_accuracy for epoch in row.curve] for row in r.leaderboard}
 
     assert curves(result) == curves(reference)
-    assert result.best["genotype"] == reference.best["genotype"]
+    assert result.best.genotype == reference.best.genotype
 
 
 def test_a_finished_search_called_again_returns_without_training(make_image_folder, tmp_path):
@@ -58,4 +58,4 @@ def test_a_finished_search_called_again_returns_without_training(make_image_fold
     log = EventLog()
     again = run_search(config, data, tmp_path / "work", on_event=log)
     assert not log.of_type("trial_started")
-    assert again.best["genotype"] == first.best["genotype"]
+    assert again.best.genotype == first.best.genotype

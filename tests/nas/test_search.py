@@ -6,7 +6,7 @@ import apps.nas.budget
 import apps.nas.search
 from apps.nas.search import run_search
 from apps.nas.train import Trainer
-from tests.nas.tiny_search import EventLog, tiny_config
+from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
 
 EVENT_TYPES = {"run_started", "trial_started", "epoch_finished", "trial_finished", "trial_pruned", "trial_failed",
                "new_best", "final_training_started", "run_finished"}
@@ -30,31 +30,27 @@ def test_it_searches_retrains_tests_and_exports_the_best_model(make_image_folder
     result = run_search(tiny_config(strategy="auto", export=True, max_trials=4), make_image_folder(), tmp_path,
                         on_event=log)
 
-    assert result.best["retrained"]
+    assert result.best.retrained
     # The final retrain stretches the searched schedule to fill the time the search left it (at most 3x).
-    searched_epochs = result.best["genotype"]["train"]["epochs"]
-    assert searched_epochs <= result.best["final_epochs"] <= 3 * searched_epochs
+    searched_epochs = result.best.genotype["train"]["epochs"]
+    assert searched_epochs <= result.best.final_epochs <= 3 * searched_epochs
     [final] = log.of_type("final_training_started")
-    assert final["epochs"] == result.best["final_epochs"]
+    assert final["epochs"] == result.best.final_epochs
     assert final["genotype_summary"].endswith(f"· {final['epochs']} ep")  # not the searched schedule's
     assert len([e for e in log.of_type("epoch_finished") if e["phase"] == "final"]) == final["epochs"]
-    assert 0.0 <= result.test_report["accuracy"] <= 1.0
+    assert_scored_on_the_test_split(result)
     assert (tmp_path / "bundle.zip").exists()
     saved = json.loads((tmp_path / "result.json").read_text())
-    assert saved["best"]["genotype"] == result.best["genotype"]
+    assert saved["best"]["genotype"] == result.best.genotype
     assert {"leaderboard", "pareto_front", "test_report", "summary"} <= saved.keys()
     rows = result.leaderboard
-    assert [row["id"] for row in rows if row["status"] != "infeasible"]
-    for row in rows:
-        assert {"val_accuracy", "params", "flops", "latency_ms", "size_mb", "seconds", "epochs", "curve"} <= row.keys()
-        assert len(row["curve"]) == row["epochs"]
-    assert result.pareto_front and all(p["status"] == "complete" for p in result.pareto_front)
+    assert [row.id for row in rows if row.status != "infeasible"]
+    assert all(len(row.curve) == row.epochs for row in rows)
+    complete = {row.id for row in rows if row.status == "complete"}
+    assert result.pareto_front and {point.id for point in result.pareto_front} <= complete
     assert len(log.of_type("trial_started")) == len(rows)
-    tested = sum(row["support"] for row in result.test_report["per_class"])
-    errors = round((1 - result.test_report["accuracy"]) * tested)
-    assert len(result.misclassified) == min(errors, 48)
-    assert all(m["true"] != m["predicted"] and m["path"] for m in result.misclassified)
-    assert 0.0 <= result.baseline["test_accuracy"] <= 1.0 and result.baseline["method"]
+    assert all(m.true != m.predicted and m.path for m in result.misclassified)
+    assert 0.0 <= result.baseline.test_accuracy <= 1.0 and result.baseline.method
 
 
 def test_every_event_carries_the_run_clock_for_a_dashboard(make_image_folder, tmp_path):
@@ -85,8 +81,8 @@ def test_a_failing_candidate_is_recorded_with_its_reason_and_the_search_goes_on(
     result = run_search(tiny_config(max_trials=3), make_image_folder(), tmp_path, on_event=log)
     [failed] = log.of_type("trial_failed")
     assert failed["trial_id"] == 1 and "simulated kernel failure" in failed["reason"]
-    assert {row["id"]: row["status"] for row in result.leaderboard}[1] == "failed"
-    assert result.summary["trials"]["complete"] == 2
+    assert {row.id: row.status for row in result.leaderboard}[1] == "failed"
+    assert result.summary.trials["complete"] == 2
 
 
 def test_out_of_gpu_memory_is_retried_once_with_half_the_batch(make_image_folder, tmp_path, monkeypatch):
@@ -103,8 +99,8 @@ def test_out_of_gpu_memory_is_retried_once_with_half_the_batch(make_image_folder
     monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 0.01)  # trains nothing
     result = run_search(tiny_config(max_trials=1), make_image_folder(), tmp_path)
     [row] = result.leaderboard
-    assert row["status"] == "complete"
-    assert batch_sizes[1] == batch_sizes[0] // 2 == row["genotype"]["train"]["batch_size"]
+    assert row.status == "complete"
+    assert batch_sizes[1] == batch_sizes[0] // 2 == row.genotype["train"]["batch_size"]
 
 
 def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(make_image_folder, tmp_path,
@@ -113,9 +109,9 @@ def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(m
     log = EventLog()
     result = run_search(tiny_config(budget_seconds=60), make_image_folder(), tmp_path, on_event=log,
                         control=Control(log))
-    assert result.summary["status"] == "cancelled"
+    assert result.summary.status == "cancelled"
     [started] = log.of_type("trial_started")
     [stopped] = log.of_type("trial_pruned")
     assert stopped["epochs"] < started["epochs"] and "cancelled" in stopped["reason"]
-    assert result.best["trial_id"] == started["trial_id"] and not result.best["retrained"]
+    assert result.best.trial_id == started["trial_id"] and not result.best.retrained
     assert log[-1]["type"] == "run_finished" and log[-1]["status"] == "cancelled"

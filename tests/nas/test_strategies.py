@@ -15,10 +15,10 @@ def test_every_strategy_finishes_within_its_budget_with_a_trained_best(name, mak
     log = EventLog()
     result = run_search(tiny_config(strategy=name, budget_seconds=BUDGET_SECONDS), make_image_folder(),
                         tmp_path / "work", on_event=log)
-    assert result.summary["elapsed_seconds"] <= 1.05 * BUDGET_SECONDS
-    assert result.summary["trials"].get("complete", 0) >= 1
-    assert result.best["val_accuracy"] == max(
-        row["val_accuracy"] for row in result.leaderboard if row["status"] == "complete"
+    assert result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
+    assert result.summary.trials.get("complete", 0) >= 1
+    assert result.best.val_accuracy == max(
+        row.val_accuracy for row in result.leaderboard if row.status == "complete"
     )
     assert log[0]["type"] == "run_started" and log[-1]["type"] == "run_finished"
 

@@ -23,3 +23,14 @@ class EventLog(list):
 
     def of_type(self, kind: str) -> list[dict]:
         return [event for event in self if event["type"] == kind]
+
+
+def assert_scored_on_the_test_split(result) -> None:
+    """The test figure counts the test split's images, matches its confusion matrix and sits in its interval."""
+    report = result.test_report
+    right = sum(report.confusion[k][k] for k in range(len(report.confusion)))
+    assert report.images == result.summary.splits["test"] == sum(row.support for row in report.per_class) > 0
+    assert report.accuracy == right / report.images == result.best.test_accuracy
+    assert report.accuracy_low < report.accuracy_high
+    assert report.accuracy_low <= report.accuracy <= report.accuracy_high
+    assert len(result.misclassified) == min(report.images - right, 48)

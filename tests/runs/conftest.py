@@ -1,19 +1,16 @@
 import json
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.datasets.models import Dataset
+from apps.nas.results import Mistake
 from apps.runs import execution
 from apps.runs.models import Run
-
-GENOTYPE = {"stem": 16, "stages": [{"depth": 1, "width": 16, "block": "plain", "kernel": 3, "expand": 1, "se": False}],
-            "activation": "relu", "train": {"epochs": 2, "lr": 0.1, "batch_size": 64, "optimizer": "sgd"}}
-
+from tests.fake_results import GENOTYPE, fake_best, fake_result
 
 # What ingestion records of 28 x 28 images, e.g. MNIST's.
 STATS_28PX = {"resolution": 28, "width": {"min": 28, "median": 28, "max": 28},
@@ -57,14 +54,11 @@ class FakeEngine:
         work_dir.mkdir(parents=True, exist_ok=True)
         for name in ("bundle.zip", "model.onnx", "model.torchscript.pt", "weights.pt"):
             (work_dir / name).write_bytes(b"fake " + name.encode())
-        result = {"best": {"test_accuracy": 0.75, "val_accuracy": 0.8, "params": 1000, "flops": 10, "latency_ms": 0.5,
-                           "size_mb": 0.01, "genotype": GENOTYPE, "genotype_summary": "plain 16"},
-                  "test_report": {"accuracy": 0.75, "per_class": [], "confusion": []}, "leaderboard": [],
-                  "pareto_front": [], "files": {}, "summary": {"status": "cancelled" if cancelled else "finished"}}
-        (work_dir / "result.json").write_text(json.dumps(result))
-        emit("run_finished", status=result["summary"]["status"], best_trial_id=0, val_accuracy=0.8,
-             test_accuracy=0.75, trials={"complete": 1})
-        return SimpleNamespace(to_dict=lambda: result, summary=result["summary"])
+        result = fake_result(status="cancelled" if cancelled else "finished")
+        (work_dir / "result.json").write_text(json.dumps(result.to_dict()))
+        emit("run_finished", status=result.summary.status, best_trial_id=0, val_accuracy=0.8, test_accuracy=0.75,
+             trials={"complete": 1})
+        return result
 
 
 @pytest.fixture
@@ -88,10 +82,9 @@ def finished_run(alice, ready_dataset):
     """Alice's finished run, its model files in storage."""
     run = Run.objects.create(
         team=ready_dataset.team, created_by=alice, dataset=ready_dataset, name="Parts sorter", budget_seconds=60,
-        original_budget_seconds=60, status="finished", best={"test_accuracy": 0.75, "genotype_summary": "plain 16"},
-        result={"best": {"test_accuracy": 0.75}, "test_report": {"accuracy": 0.75},
-                "misclassified": [{"path": "a/private-photo.png", "true": "a", "predicted": "b", "confidence": 0.6}],
-                "files": {"onnx": "/srv/nasweb/runs/1/model.onnx"}, "summary": {"status": "finished"}})
+        original_budget_seconds=60, status="finished", best=fake_best(),
+        result={**fake_result(misclassified=[Mistake("a/private-photo.png", "a", "b", 0.6)]).to_dict(),
+                "files": {"onnx": "/srv/nasweb/runs/1/model.onnx"}})
     run.artifacts = {kind: default_storage.save(f"{run.storage_prefix}/{name}", ContentFile(f"{kind} bytes".encode()))
                      for kind, name in (("bundle", "bundle.zip"), ("onnx", "model.onnx"), ("result", "result.json"))}
     run.save(update_fields=["artifacts"])

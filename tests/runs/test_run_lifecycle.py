@@ -28,7 +28,7 @@ def test_a_run_goes_from_queued_to_finished_with_a_model(api_client, ready_datas
 
     body = api_client.get(f"/api/runs/{run_id}/").json()
     assert body["status"] == "finished" and body["progress"] == 1.0
-    assert body["best"]["test_accuracy"] == 0.75 and body["best"]["genotype"]["stem"] == 16
+    assert body["best"]["test_accuracy"] == 0.75 and body["best"]["genotype"]["stem_width"] == 16
     assert body["device"] == "cpu" and body["attempts"] == 1
     assert set(body["artifacts"]) >= {"bundle", "onnx", "torchscript", "weights", "result"}
     download = api_client.get(f"/api/runs/{run_id}/artifacts/bundle/")
@@ -158,7 +158,7 @@ def test_the_search_space_can_be_narrowed_and_nonsense_is_refused(api_client, re
 def test_a_first_attempt_never_resumes_files_left_by_an_older_run_with_the_same_id(ready_dataset, alice, fake_engine,
                                                                                     drain):
     run = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300)
-    stale = services.run_work_dir_path(run.pk) / "search" / "state.json"
+    stale = run.work_dir / "search" / "state.json"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_text('{"phase": "final"}')
 
@@ -174,9 +174,10 @@ def test_deleting_a_run_removes_its_files_and_checkpoints(api_client, ready_data
     run_id = create(api_client, ready_dataset).json()["id"]
     drain()
     run = Run.objects.get(pk=run_id)
-    assert default_storage.exists(run.artifacts["bundle"]) and services.run_work_dir_path(run_id).exists()
+    work_dir = run.work_dir
+    assert default_storage.exists(run.artifacts["bundle"]) and work_dir.exists()
 
     assert api_client.delete(f"/api/runs/{run_id}/").status_code == 204
 
     assert not any(default_storage.exists(path) for path in run.artifacts.values())
-    assert not services.run_work_dir_path(run_id).exists()
+    assert not work_dir.exists()

@@ -4,7 +4,7 @@ import pytest
 
 from apps.datasets.models import Dataset
 from apps.nas.strategies import STRATEGIES
-from apps.runs.estimate import CPU_DEFAULT
+from apps.runs.budgets import CPU_DEFAULT
 from apps.runs.models import Run
 from apps.runs.selectors import worker_speed
 
@@ -42,7 +42,7 @@ def test_an_image_side_the_dataset_cannot_give_is_refused(api_client, ready_data
 
 
 def test_every_strategy_of_the_engine_can_be_chosen_and_no_other(api_client, ready_dataset):
-    assert sorted(Run.Strategy.values) == sorted(STRATEGIES)
+    assert sorted(dict(Run._meta.get_field("strategy").choices)) == sorted(STRATEGIES)
     response = create(api_client, ready_dataset, strategy="hillclimb")
 
     assert response.status_code == 400 and "hillclimb" in str(response.json())

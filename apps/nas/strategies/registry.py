@@ -2,7 +2,7 @@
 
 import optuna
 
-from apps.nas.estimate import create_pruner
+from apps.nas.scoring import create_pruner
 from apps.nas.space import SearchSpace
 
 STRATEGIES: dict[str, type] = {}

@@ -1,4 +1,5 @@
-"""What a budget buys: how many candidates a search trains, from how fast this deployment's workers trained.
+"""Budgets: the presets and limits a run's budget may take, and what a budget buys: how many candidates a search
+trains, from how fast this deployment's workers trained.
 
 On a budget too short for a search to pay, `auto` trains its proven recipe alone instead (see
 apps.nas.budget.recipe_only_epochs); the estimate says that too.
@@ -14,10 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, recipe_only_epochs
+from apps.nas.names import TRAIN_FRACTION, VAL_FRACTION
 
-# The engine's default split: the search trains candidates on 70% of the images and validates on 15%.
-TRAIN_SHARE = 0.7
-VAL_SHARE = 0.15
+BUDGET_PRESETS = {"quick": 5 * 60, "standard": 30 * 60, "thorough": 2 * 60 * 60}
+MIN_BUDGET_SECONDS = 30
+MAX_BUDGET_SECONDS = 24 * 60 * 60
+# A running search may be extended until it has this many times its original budget.
+MAX_EXTENSION_FACTOR = 2
+
+
+def budget_label(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds < 3600 else f"{seconds / 3600:g} h"
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,12 @@ def speed_measured(summaries: Iterable[dict]) -> WorkerSpeed:
 
 def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
     """Candidates a search of `budget_seconds` on a dataset of `images` images trains, at least one."""
-    candidate_seconds = speed.epochs_per_candidate * images * TRAIN_SHARE * speed.seconds_per_image_epoch
+    candidate_seconds = speed.epochs_per_candidate * images * TRAIN_FRACTION * speed.seconds_per_image_epoch
     return max(1, math.floor(budget_seconds * speed.search_share / candidate_seconds))
 
 
 def recipe_epochs_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
     """Epochs `auto` trains its recipe alone for when `budget_seconds` is too short for a search; 0 if it searches."""
-    epoch_seconds = speed.seconds_per_image_epoch * images * (TRAIN_SHARE + VAL_SHARE)
+    epoch_seconds = speed.seconds_per_image_epoch * images * (TRAIN_FRACTION + VAL_FRACTION)
     return recipe_only_epochs(available_seconds=budget_seconds - FINISH_SECONDS - EXPORT_SECONDS,
                               epoch_seconds=epoch_seconds)

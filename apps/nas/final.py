@@ -1,0 +1,220 @@
+"""The end of a run: the final model's training, its one score on the test split, the export and the result.
+
+After the search, the best candidate is retrained on train+validation with its schedule stretched to fill the
+time kept for it (or, when even its own schedule does not fit, kept as trained). On a budget too small for a
+search to pay, auto instead trains its recipe alone on train+validation for the whole budget. Either way the
+final training checkpoints every epoch, so a killed run continues it.
+"""
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from apps.nas import events
+from apps.nas.baseline import linear_baseline_accuracy
+from apps.nas.budget import epochs_that_fit, final_epochs, recipe_epochs_replanned
+from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
+from apps.nas.data import ImageDataset
+from apps.nas.export import export_model
+from apps.nas.leaderboard import finished_pareto_front, genotype_summary, leaderboard
+from apps.nas.metrics import classification_report
+from apps.nas.names import ARTIFACT_FILES
+from apps.nas.results import Baseline, BestModel, Candidate, Mistake, SearchResult, Summary
+from apps.nas.space import with_epochs
+from apps.nas.state import RunState
+from apps.nas.train import WARMUP_FRACTION, Trainer, TrainingInterrupted
+
+MAX_MISTAKES_SHOWN = 48
+BASELINE_METHOD = "logistic regression on the pixels"
+
+
+class SearchFailed(RuntimeError):
+    """No candidate could be trained (all failed or broke the limits); the message says why in plain words."""
+
+
+@dataclass
+class FinalModel:
+    """The model a run exports, and the candidate it comes from."""
+
+    trial: optuna.trial.FrozenTrial
+    trainer: Trainer
+    val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
+    retrained: bool  # trained on train+validation (else: the candidate as the search trained it)
+    epochs: int
+
+
+def finish_run(run: RunState) -> SearchResult:
+    """Train the final model, score it once on the test split, export it and write result.json."""
+    final = train_recipe_alone(run) if run.phase == "recipe" else final_model(run)
+    trainer, frozen = final.trainer, final.trial
+    genotype = frozen.user_attrs["genotype"]
+    test = run.splits.test
+    probabilities = trainer.predict_logits(test.images).softmax(dim=1).cpu()  # (N, classes)
+    report = classification_report(test.labels.tolist(), probabilities.argmax(dim=1).tolist(), test.class_names)
+    baseline = Baseline(method=BASELINE_METHOD, test_accuracy=linear_baseline_accuracy(
+        run.train_and_val(), test, seed=run.config.seed))
+    rows = leaderboard(run.study.trials)
+    summary = run_summary(run, rows, final)
+    files, costs = {}, frozen.user_attrs["measurements"]
+    if run.config.export:
+        exported = export_model(trainer.model, genotype, class_names=test.class_names, input_shape=test.input_shape,
+                                test=test, out_dir=run.work_dir, report=report, summary=summary)
+        # The shipped model measured again: the figure shown is the exported model's.
+        files, costs, summary.onnx_parity = exported.files, exported.model_facts, exported.parity
+    summary.elapsed_seconds = round(run.budget.elapsed(), 2)
+    best = BestModel(trial_id=frozen.number, genotype=genotype, genotype_summary=genotype_summary(genotype),
+                     val_accuracy=final.val_accuracy, test_accuracy=report.accuracy, retrained=final.retrained,
+                     final_epochs=final.epochs, **costs)
+    result = SearchResult(best=best, test_report=report, leaderboard=rows, pareto_front=finished_pareto_front(rows),
+                          summary=summary, baseline=baseline, misclassified=misclassified(test, probabilities),
+                          files=files)
+    save_json_atomic(result.to_dict(), run.work_dir / ARTIFACT_FILES["result"])
+    run.emit(events.RunFinished(
+        status=summary.status, best_trial_id=frozen.number, val_accuracy=best.val_accuracy,
+        test_accuracy=report.accuracy, trials=summary.trials, files=files,
+    ))
+    return result
+
+
+def misclassified(test: ImageDataset, probabilities: torch.Tensor) -> list[Mistake]:
+    """The test images the model got wrong, the most confidently wrong first (at most MAX_MISTAKES_SHOWN)."""
+    confidence, predicted = (values.tolist() for values in probabilities.max(dim=1))
+    truth = test.labels.tolist()
+    wrong = sorted((i for i in range(len(truth)) if predicted[i] != truth[i]), key=lambda i: -confidence[i])
+    return [Mistake(path=test.paths[i], true=test.class_names[truth[i]], predicted=test.class_names[predicted[i]],
+                    confidence=round(confidence[i], 4)) for i in wrong[:MAX_MISTAKES_SHOWN]]
+
+
+def run_summary(run: RunState, rows: list[Candidate], final: FinalModel) -> Summary:
+    return Summary(
+        status="cancelled" if run.budget.cancelled() else "finished",
+        strategy=run.config.strategy, seed=run.config.seed, device=run.device,
+        multi_fidelity=run.strategy.multi_fidelity, budget_seconds=run.budget.total(),
+        elapsed_seconds=round(run.budget.elapsed(), 2),
+        candidates_trained=sum(1 for row in rows if row.epochs),
+        epochs_trained=sum(row.epochs for row in rows),
+        training_seconds=round(sum(row.seconds for row in rows), 2),
+        best_trial=final.trial.number, best_val_accuracy=final.val_accuracy, retrained=final.retrained,
+        recipe_only=run.phase == "recipe", input_shape=list(run.splits.test.input_shape),
+        trials=dict(Counter(row.status for row in rows)), constraints=asdict(run.config.constraints),
+        splits={name: len(getattr(run.splits, name)) for name in ("train", "val", "test")},
+    )
+
+
+def final_model(run: RunState) -> FinalModel:
+    """The best candidate retrained on train+validation when that fits in the time left, else as trained."""
+    best_state = load_torch(run.files.best_trial_path)
+    if best_state is None:
+        raise SearchFailed(failure_message(run.study.trials))
+    frozen = run.study.trials[best_state["trial"]]
+    genotype = frozen.user_attrs["genotype"]
+    cancelled = run.budget.cancelled()
+    # A killed run continues its final retrain with the schedule it had chosen.
+    earlier = load_torch(run.files.final_path)
+    epochs = 0 if cancelled else earlier["epochs"] if earlier else final_epochs(
+        searched_epochs=genotype["train"]["epochs"], epoch_seconds=run.final_epoch_seconds(),
+        seconds_left=run.training_seconds_left())
+    reason = (f"retraining it on training + validation images for {epochs} epochs" if epochs else
+              "cancelled: exporting the best candidate as trained" if cancelled else
+              "retraining is off" if not run.config.final_retrain else
+              "too little time left to retrain: exporting the best candidate as trained")
+    trained = with_epochs(genotype, epochs) if epochs else genotype
+    run.emit(events.FinalTrainingStarted(
+        trial_id=frozen.number, genotype_summary=genotype_summary(trained), retrain=epochs > 0, epochs=epochs,
+        reason=reason,
+    ))
+    val_accuracy = best_state["curve"][-1]["val_accuracy"]
+    if epochs:
+        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier)
+        # Shortened to fit the time left, it must still train at least the searched schedule to be the better
+        # model; else the candidate as the search trained it is.
+        if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
+            return FinalModel(frozen, trainer, val_accuracy, retrained=True, epochs=trainer.epochs_done)
+    trainer = Trainer(genotype, run.splits.train, run.splits.val, device=run.device,
+                      seed=run.config.seed + frozen.number)
+    trainer.load_state_dict(best_state["trainer"])
+    return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=len(best_state["curve"]))
+
+
+def train_recipe_alone(run: RunState) -> FinalModel:
+    """The recipe chosen by the search's start_recipe_only, trained on train+validation; as trained so far if
+    stopped."""
+    frozen = run.study.trials[0]  # start_recipe_only asked for it first
+    genotype = frozen.user_attrs["genotype"]
+    earlier = load_torch(run.files.final_path)
+    epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
+    run.emit(events.FinalTrainingStarted(
+        trial_id=frozen.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True,
+        epochs=epochs, recipe_only=True,
+        reason="this budget is too short for a search to beat the proven recipe: training it alone on training + "
+               f"validation images for {epochs} epochs",
+    ))
+    trainer, curve = retrain(run, frozen.number, genotype, epochs, earlier, replan=True)
+    seconds = round(sum(stats["seconds"] for stats in curve), 3)
+    if frozen.state == TrialState.RUNNING:  # else a killed attempt of this run recorded it already
+        trial = optuna.trial.Trial(run.study, frozen._trial_id)
+        trial.set_user_attr("curve", curve)
+        trial.set_user_attr("seconds", seconds)
+        trial.set_user_attr("reason", "trained on training + validation images: nothing held out to validate it")
+        trial.set_user_attr("status", "complete")
+        run.study.tell(trial, state=TrialState.PRUNED)  # Optuna ranks by validation accuracy; it has none
+    run.emit(events.TrialFinished(trial_id=frozen.number, val_accuracy=None, epochs=len(curve), seconds=seconds,
+                                  **frozen.user_attrs["measurements"]))
+    return FinalModel(frozen, trainer, None, retrained=True, epochs=len(curve))
+
+
+def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
+            replan: bool = False) -> tuple[Trainer, list[dict]]:
+    """The genotype trained from scratch on train+validation, and its curve; fewer epochs when time ran out.
+
+    Args:
+        run: the run's state.
+        number: the candidate's trial number (for events).
+        genotype: its genotype.
+        epochs: the final training's epochs (its schedule spans them).
+        earlier: the final training's checkpoint from a killed attempt of this run, or None.
+        replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
+            recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
+            and one epoch slowed by other work must not shorten the whole plan).
+    """
+    trainer = Trainer(with_epochs(genotype, epochs), run.train_and_val(), None, device=run.device,
+                      seed=run.config.seed, should_stop=run.out_of_final_time)
+    curve, epoch_seconds = [], []
+    if earlier is not None:
+        trainer.load_state_dict(earlier["trainer"])
+        curve = earlier["curve"]
+    try:
+        while trainer.epochs_done < trainer.total_epochs:
+            started = time.monotonic()
+            stats = trainer.run_epoch()
+            curve.append(asdict(stats))
+            save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve},
+                              run.files.final_path)
+            run.emit_epoch(number, "final", trainer.total_epochs, stats)
+            epoch_seconds.append(time.monotonic() - started)
+            if replan and trainer.epochs_done <= WARMUP_FRACTION * trainer.total_epochs:
+                trainer.total_epochs = recipe_epochs_replanned(
+                    epochs_done=trainer.epochs_done, seconds_left=run.training_seconds_left(),
+                    epoch_seconds=min(epoch_seconds))
+            trainer.total_epochs = epochs_that_fit(
+                epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
+                seconds_left=run.training_seconds_left(), epoch_seconds=epoch_seconds[-1])
+    except TrainingInterrupted:
+        pass
+    return trainer, curve
+
+
+def failure_message(trials: list[optuna.trial.FrozenTrial]) -> str:
+    """Why no candidate could be trained, in plain words with what to do."""
+    reasons = [t.user_attrs.get("reason", "") for t in trials]
+    if reasons and all(reason.startswith("breaks the deployment limits") for reason in reasons):
+        return (f"Every candidate ({len(reasons)}) broke the deployment limits, for example: {reasons[-1]}. "
+                "Relax the limits (more parameters, a larger model size or a higher latency) and try again.")
+    if not reasons:
+        return "The budget ran out before any candidate could be trained. Give the search more time."
+    detail = next((r for r in reversed(reasons) if r), "no reason recorded")
+    return f"No candidate could be trained ({len(reasons)} tried); the last problem: {detail}."

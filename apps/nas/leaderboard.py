@@ -1,0 +1,63 @@
+"""The leaderboard of a search's candidates and its Pareto front, from the study's trials."""
+
+from dataclasses import fields
+
+from optuna.trial import FrozenTrial
+
+from apps.nas.pareto import pareto_front
+from apps.nas.results import Candidate, CurvePoint, ParetoPoint
+
+CURVE_KEYS = tuple(f.name for f in fields(CurvePoint))
+# Leaderboard order: fully trained candidates first, then partially trained, then the rest.
+STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "failed": 3, "running": 4}
+
+
+def genotype_summary(genotype: dict) -> str:
+    """One line for dashboards, e.g. "residual 32 > mbconv6 2x64 k5 se · relu · sgd lr 0.1 · 30 ep"."""
+    stages = []
+    for stage in genotype["stages"]:
+        block = f"{stage['block']}{stage['expand']}" if stage["block"] == "mbconv" else stage["block"]
+        depth = f"{stage['depth']}x" if stage["depth"] > 1 else ""
+        kernel = f" k{stage['kernel']}" if stage["kernel"] != 3 else ""
+        se = " se" if stage["se"] else ""
+        stages.append(f"{block} {depth}{stage['width']}{kernel}{se}")
+    train = genotype["train"]
+    return (f"{' > '.join(stages)} · {genotype['activation']} · {train['optimizer']} lr {train['lr']:.3g}"
+            f" · bs {train['batch_size']} · {train['epochs']} ep")
+
+
+def candidate(trial: FrozenTrial) -> Candidate:
+    """Everything reported about one candidate, from what the search recorded on its trial."""
+    attrs = trial.user_attrs
+    curve = [CurvePoint(**{key: stats[key] for key in CURVE_KEYS}) for stats in attrs.get("curve", [])]
+    measured = attrs.get("measurements", {})
+    genotype = attrs.get("genotype")
+    return Candidate(
+        id=trial.number,
+        status=attrs.get("status", "running"),
+        val_accuracy=curve[-1].val_accuracy if curve else None,
+        params=measured.get("params"),
+        flops=measured.get("flops"),
+        latency_ms=measured.get("latency_ms"),
+        size_mb=measured.get("size_mb"),
+        seconds=attrs.get("seconds", 0.0),
+        epochs=len(curve),
+        planned_epochs=genotype["train"]["epochs"] if genotype else None,
+        reason=attrs.get("reason", ""),
+        genotype_summary=genotype_summary(genotype) if genotype else "",
+        genotype=genotype,
+        curve=curve,
+    )
+
+
+def leaderboard(trials: list[FrozenTrial]) -> list[Candidate]:
+    """Every candidate, best first."""
+    rows = [candidate(trial) for trial in trials]
+    return sorted(rows, key=lambda row: (STATUS_ORDER[row.status], -(row.val_accuracy or 0.0), row.id))
+
+
+def finished_pareto_front(rows: list[Candidate]) -> list[ParetoPoint]:
+    """Accuracy vs latency vs size front of the fully trained, validated candidates."""
+    finished = [row for row in rows if row.status == "complete" and row.val_accuracy is not None]
+    return [ParetoPoint(id=row.id, val_accuracy=row.val_accuracy, latency_ms=row.latency_ms, size_mb=row.size_mb,
+                        params=row.params, genotype_summary=row.genotype_summary) for row in pareto_front(finished)]

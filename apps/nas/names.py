@@ -1,0 +1,36 @@
+"""The engine's names that the web layer shows, validates or stores, in one place it can import without PyTorch.
+
+The registries (apps.nas.blocks.BLOCKS, apps.nas.strategies.STRATEGIES) are checked against these by the tests.
+"""
+
+# Building blocks a search space may use, with the words a person reads.
+BLOCK_TYPES = {
+    "plain": "Plain convolutions",
+    "residual": "Residual blocks",
+    "mbconv": "Mobile inverted bottlenecks (MBConv)",
+    "dwsep": "Depthwise-separable convolutions",
+}
+
+# Search strategies, with the words a person reads.
+STRATEGIES = {
+    "auto": "Automatic (recommended)",
+    "tpe": "Bayesian (TPE)",
+    "evolution": "Evolution",
+    "random": "Random",
+}
+
+# Shares of each class's images the search validates candidates on and keeps away for the final test; it trains
+# candidates on the rest.
+VAL_FRACTION = 0.15
+TEST_FRACTION = 0.15
+TRAIN_FRACTION = 1 - VAL_FRACTION - TEST_FRACTION
+
+# What a finished run writes into its work_dir, by artifact name.
+ARTIFACT_FILES = {
+    "bundle": "bundle.zip",
+    "onnx": "model.onnx",
+    "torchscript": "model.torchscript.pt",
+    "weights": "weights.pt",
+    "genotype": "genotype.json",
+    "result": "result.json",
+}

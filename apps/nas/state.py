@@ -1,0 +1,94 @@
+"""The state one run shares between its candidate loop (search.py) and its end (final.py): configuration, clock,
+files, data splits, strategy, the best candidate so far, and the way out for events."""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from apps.nas import events
+from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, Budget, SearchControl
+from apps.nas.checkpoint import SearchFiles
+from apps.nas.config import SearchConfig
+from apps.nas.data import DatasetSplits, ImageDataset
+from apps.nas.strategies import Strategy
+from apps.nas.train import EpochStats
+
+
+def resolve_device(device: str) -> str:
+    """ "auto" is CUDA when there is a GPU, else CPU; anything else is used as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@dataclass
+class BestCandidate:
+    """The best candidate so far, whose trained state the search keeps in SearchFiles.best_trial_path."""
+
+    trial: int
+    complete: bool  # trained to the end of its schedule (ranks above any stopped early)
+    val_accuracy: float | None
+    epochs: int
+    epoch_seconds: float  # mean over its epochs, validation included
+
+    @classmethod
+    def from_curve(cls, trial: int, complete: bool, curve: list[dict]) -> "BestCandidate":
+        return cls(trial=trial, complete=complete, val_accuracy=curve[-1]["val_accuracy"], epochs=len(curve),
+                   epoch_seconds=sum(stats["seconds"] for stats in curve) / len(curve))
+
+
+class RunState:
+    """One run's shared state. `splits` and `strategy` are set once the data is loaded and the study opened."""
+
+    splits: DatasetSplits
+    strategy: Strategy
+
+    def __init__(self, config: SearchConfig, work_dir: Path, on_event: Callable[[dict], None] | None,
+                 control: SearchControl | None):
+        self.config = config
+        self.work_dir = work_dir
+        self.files = SearchFiles(work_dir)
+        saved = self.files.state()
+        self.phase = saved["phase"]  # "search", "recipe" (auto trains its recipe alone) or "final"
+        self.budget = Budget(config.budget_seconds, used_before=saved["seconds_used"], control=control)
+        self.on_event = on_event
+        self.finish_seconds = FINISH_SECONDS + (EXPORT_SECONDS if config.export else 0.0)
+        self.device = resolve_device(config.device)
+        self.best: BestCandidate | None = None
+
+    @property
+    def study(self):
+        return self.strategy.study
+
+    def emit(self, event: events.Event) -> None:
+        event.elapsed_seconds = round(self.budget.elapsed(), 3)
+        finished = isinstance(event, events.RunFinished)  # may end before the budget (max_trials, cancel)
+        event.progress = 1.0 if finished else round(self.budget.progress(), 4)
+        event.eta_seconds = 0.0 if finished else round(self.budget.remaining(), 1)
+        self.files.save_state(seconds_used=self.budget.elapsed(), phase=self.phase)
+        if self.on_event is not None:
+            self.on_event(event.to_dict())
+
+    def emit_epoch(self, trial_id: int, phase: str, total_epochs: int, stats: EpochStats) -> None:
+        self.emit(events.EpochFinished(trial_id=trial_id, phase=phase, total_epochs=total_epochs, **asdict(stats)))
+
+    def train_and_val(self) -> ImageDataset:
+        """What a final training learns from: nothing is held out but the test split."""
+        return ImageDataset.concat(self.splits.train, self.splits.val)
+
+    def final_epoch_seconds(self) -> float:
+        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet)."""
+        if not self.config.final_retrain or self.best is None or not self.best.complete:
+            return 0.0
+        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
+        return self.best.epoch_seconds * growth
+
+    def training_seconds_left(self) -> float:
+        """Seconds a final training may still use: the rest of the budget less the end of the run."""
+        return self.budget.remaining() - self.finish_seconds
+
+    def out_of_final_time(self) -> bool:
+        """The retrain must leave the end of the run its time: past this, the best candidate is exported as trained."""
+        return self.budget.cancelled() or self.training_seconds_left() <= 0

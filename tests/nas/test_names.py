@@ -1,0 +1,14 @@
+"""The names the web layer takes from apps.nas.names are the engine's own."""
+
+from apps.nas.blocks import BLOCKS
+from apps.nas.names import BLOCK_TYPES, STRATEGIES
+from apps.nas.space import SearchSpace
+from apps.nas.strategies import STRATEGIES as REGISTERED_STRATEGIES
+
+
+def test_every_block_the_builder_knows_is_named_and_searched_by_default():
+    assert set(BLOCK_TYPES) == set(BLOCKS) == set(SearchSpace().block_types)
+
+
+def test_every_registered_strategy_is_named_and_no_other():
+    assert set(STRATEGIES) == set(REGISTERED_STRATEGIES)
