@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from apps.nas.build import build
 from apps.nas.data import ImageDataset
+from apps.nas.results import CurvePoint
 
 # One-cycle schedule: linear warm-up over the first 10% of steps, then cosine decay to zero.
 WARMUP_FRACTION = 0.1
@@ -49,15 +50,9 @@ class TrainingInterrupted(Exception):
 
 
 @dataclass
-class EpochStats:
-    """What one epoch did; val_* are None when the trainer has no validation set."""
+class EpochStats(CurvePoint):
+    """What one epoch did: the point of the learning curve, and how fast it went."""
 
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    seconds: float
     images_per_second: float
     lr: float
 

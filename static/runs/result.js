@@ -22,9 +22,15 @@ function timesOutOf100(accuracy) {
   return accuracy < 1 ? Math.min(99, Math.round(100 * accuracy)) : 100;
 }
 
-function words(accuracy, tested) {
-  return [`Right ${timesOutOf100(accuracy)} times out of 100 on images it never saw.`,
-    `Measured once, at the end, on ${tested} images that were kept away from the search.`];
+// Past this many points either way, the test split is too small to tell good from mediocre.
+const TOO_UNSURE_POINTS = 5;
+
+// `report`: the result's test_report, with the 95% interval of its accuracy.
+function words(report) {
+  const giveOrTake = Math.round(50 * (report.accuracy_high - report.accuracy_low));
+  const unsure = giveOrTake > TOO_UNSURE_POINTS ? " — too few to be sure" : "";
+  return [`Right ${timesOutOf100(report.accuracy)} times out of 100, give or take ${giveOrTake}, on ${report.images} images it never saw${unsure}.`,
+    `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${Math.round(100 * report.accuracy_low)} and ${Math.round(100 * report.accuracy_high)}.`];
 }
 
 function stat(value, label) {
@@ -45,14 +51,16 @@ function perClassTable(report) {
   return element("div", {}, element("div", { className: "table-scroll" }, element("table", { className: "table table--wrap-head" }, head, element("tbody", {}, ...rows))), sentence);
 }
 
+// `inputShape`: [channels, height, width] the model takes.
 function architecture(genotype, inputShape) {
-  const boxes = [["Input", inputShape ? `${inputShape[0]}×${inputShape[1]}×${inputShape[2]}` : "image"]];
-  boxes.push(["Stem", `conv ${genotype.stem ?? ""}`]);
+  const [channels, height, width] = inputShape;
+  const boxes = [["Input", `${width} × ${height} px, ${channels === 1 ? "grayscale" : "colour"}`]];
+  boxes.push(["Stem", `3×3 conv, ${genotype.stem_width} ch`]);
   genotype.stages.forEach((stage, i) => {
     const block = stage.block === "mbconv" ? `MBConv ×${stage.expand}` : stage.block;
     boxes.push([`Stage ${i + 1}`, `${stage.depth} × ${block}, ${stage.width} ch, ${stage.kernel}×${stage.kernel}${stage.se ? ", SE" : ""}`]);
   });
-  boxes.push(["Head", `pool → dropout ${genotype.train?.dropout ?? genotype.dropout ?? 0} → classes`]);
+  boxes.push(["Head", `pool → dropout ${genotype.train.dropout} → classes`]);
   return boxes.map(([title, detail]) => element("div", { className: "arch__box" }, element("strong", { textContent: title }), element("span", { textContent: detail })));
 }
 
@@ -67,19 +75,16 @@ export async function showResult(api) {
   const result = await resultResponse.json();
   const run = await runResponse.json();
   const report = result.test_report;
-  const tested = report.per_class.reduce((sum, row) => sum + row.support, 0);
-  const [headline, sub] = words(report.accuracy, tested);
+  const [headline, sub] = words(report);
   $("result").hidden = false;
   $("result-words").textContent = headline;
   $("result-sub").textContent = sub;
   const best = result.best;
   $("result-stats").replaceChildren(stat(pct(report.accuracy), "test accuracy"), stat(best.params.toLocaleString(), "parameters"),
     stat(`${best.size_mb.toFixed(2)} MB`, "model size"), stat(`${best.latency_ms.toFixed(2)} ms`, "CPU latency per image"));
-  if (result.baseline) {
-    const simple = timesOutOf100(result.baseline.test_accuracy);
-    $("result-baseline").textContent = `For comparison, a simple method (${result.baseline.method}) is right ${simple} times out of 100 on the same images.`;
-  }
-  const mistakes = result.misclassified ?? [];
+  const baseline = result.baseline;
+  $("result-baseline").textContent = `For comparison, a simple method (${baseline.method}) is right ${timesOutOf100(baseline.test_accuracy)} times out of 100 on the same images.`;
+  const mistakes = result.misclassified ?? []; // a share link leaves out the team's images
   $("mistakes-card").hidden = !mistakes.length;
   $("mistakes").replaceChildren(...mistakes.map((m) => element("figure", {},
     m.thumbnail_url ? element("img", { src: m.thumbnail_url, alt: m.path, loading: "lazy" }) : element("div", { className: "gallery__missing" }),
@@ -90,15 +95,15 @@ export async function showResult(api) {
     text: report.confusion, texttemplate: "%{text}", hovertemplate: "true %{y}, predicted %{x}: %{z}<extra></extra>" }],
   { margin: { t: 10, r: 10, b: 60, l: 80 }, xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true" }, autorange: "reversed" } },
   { displayModeBar: false, responsive: true });
-  $("architecture").replaceChildren(...architecture(best.genotype, result.summary.input_shape));
   const summary = result.summary;
+  $("architecture").replaceChildren(...architecture(best.genotype, summary.input_shape));
   const trials = Object.entries(summary.trials).map(([status, count]) => `${count} ${status}`).join(", ");
   $("search-summary").replaceChildren(...facts([
     ["Candidates", trials], ["Strategy", summary.strategy], ["Ran on", summary.device],
     ["Time", `${Math.round(summary.elapsed_seconds)} s of ${Math.round(summary.budget_seconds)} s`],
     ["Final model", summary.recipe_only ? `NASweb's proven network, trained on training + validation images for ${best.final_epochs} rounds: the budget was too short to search`
       : summary.retrained ? "retrained on training + validation images" : "the best candidate as trained"],
-    ["Export check", summary.onnx_parity ? `ONNX agrees on ${pct(summary.onnx_parity.agreement ?? 1)} of test images` : "–"],
+    ["Export check", summary.onnx_parity ? `ONNX agrees with PyTorch on ${pct(summary.onnx_parity.prediction_agreement)} of ${summary.onnx_parity.images} test images` : "–"],
   ]));
   $("downloads")?.replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},
     element("a", { href: `${api}artifacts/${kind}/`, textContent: DOWNLOADS[kind][0] }),

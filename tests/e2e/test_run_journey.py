@@ -36,6 +36,16 @@ def test_from_sample_data_to_a_downloaded_model_that_runs_alone(app_server, page
     expect(page.locator("#result-words")).to_contain_text("times out of 100", timeout=180_000)
     expect(page.locator("#downloads li")).to_have_count(5)
     screenshot(page, "run-result")
+    # The page shows what the run measured, as the API serves it.
+    run_id = page.url.rstrip("/").split("/")[-1]
+    result = page.request.get(f"{url}/api/runs/{run_id}/result/").json()
+    parity, summary = result["summary"]["onnx_parity"], result["summary"]
+    expect(page.locator("#search-summary")).to_contain_text(
+        f"ONNX agrees with PyTorch on {100 * parity['prediction_agreement']:.1f}% of {parity['images']} test images")
+    channels, height, width = summary["input_shape"]
+    expect(page.locator("#architecture")).to_contain_text(f"{width} × {height} px, grayscale")  # digits are grey
+    expect(page.locator("#architecture")).to_contain_text(f"3×3 conv, {result['best']['genotype']['stem_width']} ch")
+    expect(page.locator("#result-words")).to_contain_text(f"on {result['test_report']['images']} images it never saw")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Ready-to-run bundle (.zip)").click()
