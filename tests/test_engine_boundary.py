@@ -52,3 +52,18 @@ def test_the_boundary_check_catches_a_django_import(tmp_path):
     bad.write_text("def f():\n    from django.conf import settings\n    from apps.runs import models\n")
 
     assert {m for m in imported_modules(bad) if forbidden(m)} == {"django.conf", "apps.runs"}
+
+
+def test_the_web_process_serves_without_loading_pytorch():
+    # It reads the engine's names and result types (apps.nas.names, apps.nas.results) and serves predictions with
+    # onnxruntime; it never loads the engine itself.
+    probe = (
+        "import os, sys, django\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'nasweb.settings.test')\n"
+        "django.setup()\n"
+        "import nasweb.asgi, nasweb.urls, apps.runs.api, apps.runs.sharing_api, apps.runs.views\n"
+        "leaked = sorted(m for m in ('torch', 'optuna') if m in sys.modules)\n"
+        "assert not leaked, leaked\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ENGINE.parent.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -141,9 +141,8 @@ class Search(RunState):
         if not (self.strategy.recipe_on_small_budgets and self.config.final_retrain and recipe is not None
                 and fits_space(self.config.space, recipe)):
             return 0
-        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
         return recipe_only_epochs(available_seconds=self.training_seconds_left(),
-                                  epoch_seconds=epoch_seconds * growth)
+                                  epoch_seconds=epoch_seconds * self.final_data_growth())
 
     def start_recipe_only(self, epochs: int) -> None:
         """Make the recipe the run's one candidate, to be trained on train+validation for `epochs` by finish_run.

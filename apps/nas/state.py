@@ -78,12 +78,15 @@ class RunState:
         """What a final training learns from: nothing is held out but the test split."""
         return ImageDataset.concat(self.splits.train, self.splits.val)
 
+    def final_data_growth(self) -> float:
+        """How many times larger train+validation is than train: what an epoch of a final training costs more."""
+        return (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
+
     def final_epoch_seconds(self) -> float:
         """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet)."""
         if not self.config.final_retrain or self.best is None or not self.best.complete:
             return 0.0
-        growth = (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
-        return self.best.epoch_seconds * growth
+        return self.best.epoch_seconds * self.final_data_growth()
 
     def training_seconds_left(self) -> float:
         """Seconds a final training may still use: the rest of the budget less the end of the run."""
