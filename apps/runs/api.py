@@ -31,6 +31,7 @@ class BestOutput(DataclassSerializer):
     class Meta:
         dataclass = BestModel
         fields = RUN_BEST_FIELDS
+        ref_name = "RunBest"  # the schema's BestModel is the whole one, inside the result
 
 
 class MistakeOutput(DataclassSerializer):
@@ -38,6 +39,7 @@ class MistakeOutput(DataclassSerializer):
 
     class Meta:
         dataclass = Mistake
+        ref_name = "MistakeShown"
 
 
 class ResultOutput(DataclassSerializer):
@@ -47,6 +49,7 @@ class ResultOutput(DataclassSerializer):
 
     class Meta:
         dataclass = SearchResult
+        ref_name = "RunResult"
 
 
 class RunOutput(serializers.Serializer):

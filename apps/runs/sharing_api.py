@@ -93,6 +93,7 @@ class SharedResultOutput(DataclassSerializer):
     class Meta:
         dataclass = SearchResult
         exclude = ("misclassified", "files")
+        ref_name = "SharedResult"
 
 
 class SharedResultApi(SharedApi):

@@ -1,10 +1,12 @@
 """The result page reads only what a real engine result, served by the API, holds."""
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from apps.nas import results
 from apps.nas.search import run_search
 from apps.runs.models import Run
 from tests.nas.conftest import write_image_folder
@@ -16,6 +18,8 @@ ALIASES = {"result": (), "report": ("test_report",), "best": ("best",), "summary
            "baseline": ("baseline",), "genotype": ("best", "genotype"), "stage": ("best", "genotype", "stages", 0)}
 
 
+RECORDS = (results.SearchResult, results.BestModel, results.TestReport, results.ClassScores, results.Candidate,
+           results.CurvePoint, results.ParetoPoint, results.Summary, results.Parity, results.Baseline, results.Mistake)
 JS_METHODS = {"map", "reduce", "forEach", "filter", "toFixed", "toLocaleString", "length"}
 
 
@@ -72,3 +76,18 @@ def test_the_served_result_is_the_engines_with_thumbnails_added(api_client, alic
     assert [{k: v for k, v in m.items() if k != "thumbnail_url"} for m in served.pop("misclassified")] == \
         engine_result["misclassified"]
     assert served == {key: value for key, value in engine_result.items() if key != "misclassified"}
+
+
+def test_the_api_schema_declares_the_result_the_engine_writes(api_client, alice):
+    api_client.force_login(alice)
+    schemas = api_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    def declared(name: str) -> set[str]:
+        return set(schemas[name]["properties"])
+
+    engine = {record.__name__: {field.name for field in fields(record)} for record in RECORDS}
+    assert declared("RunResult") == engine["SearchResult"]
+    assert declared("SharedResult") == engine["SearchResult"] - {"misclassified", "files"}
+    assert declared("MistakeShown") == engine["Mistake"] | {"thumbnail_url"}
+    for name in engine.keys() - {"SearchResult", "Mistake"}:
+        assert declared(name) == engine[name], name
