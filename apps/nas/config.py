@@ -2,7 +2,7 @@
 
 from dataclasses import asdict, dataclass, field
 
-from apps.nas.names import TEST_FRACTION, VAL_FRACTION
+from apps.nas.shares import TEST_FRACTION, VAL_FRACTION
 from apps.nas.space import SearchSpace
 
 
@@ -42,7 +42,7 @@ class SearchConfig:
     final_retrain: bool = True  # retrain the best candidate on train+validation when time allows
     export: bool = True  # ONNX, TorchScript and the bundle; off only to save time in tests
     val_fraction: float = VAL_FRACTION
-    test_fraction: float = TEST_FRACTION
+    test_fraction: float = TEST_FRACTION  # grown for small datasets: apps.nas.shares.fraction_to_test
 
     def __post_init__(self) -> None:
         if not self.budget_seconds > 0:

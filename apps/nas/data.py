@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apps.nas.names import TEST_FRACTION, VAL_FRACTION
 from apps.nas.preprocess import (
     IMAGE_EXTENSIONS,
     MAX_SIDE,
@@ -20,6 +19,7 @@ from apps.nas.preprocess import (
     open_image,
     to_rgb_at_side,
 )
+from apps.nas.shares import TEST_FRACTION, VAL_FRACTION, held_out
 
 # Each class needs at least one image in each of train, validation and test.
 MIN_IMAGES_PER_CLASS = 3
@@ -31,13 +31,20 @@ class DatasetError(ValueError):
 
 @dataclass
 class ImageDataset:
-    """Decoded images at one resolution, with their labels."""
+    """Decoded images at one resolution, with their labels and their groups of near-duplicates."""
 
     images: torch.Tensor  # uint8 (N, C, H, W), C is 1 or 3
     labels: torch.Tensor  # int64 (N,)
     class_names: list[str]
     paths: list[str]  # source file of each image relative to the dataset root ('' if unknown)
     skipped: list[tuple[str, str]]  # unreadable files: (relative path, reason)
+    # int64 (N,): images with the same id are copies or near-copies of one another, which a split keeps together.
+    # None: each image its own group.
+    groups: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.groups is None:
+            self.groups = torch.arange(len(self.labels), dtype=torch.int64)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -55,38 +62,41 @@ class ImageDataset:
         """The images at `indices` (a list, array or tensor of positions), same classes."""
         index = torch.as_tensor(np.asarray(indices, dtype=np.int64))
         return ImageDataset(self.images[index], self.labels[index], list(self.class_names),
-                            [self.paths[i] for i in index.tolist()], [])
+                            [self.paths[i] for i in index.tolist()], [], self.groups[index])
 
     @staticmethod
     def concat(a: "ImageDataset", b: "ImageDataset") -> "ImageDataset":
         """Both datasets in one (e.g. train + validation for the final retrain); classes and shapes must match."""
         if a.class_names != b.class_names or a.input_shape != b.input_shape:
             raise ValueError("Can only join datasets with the same classes and image shape.")
+        # b's group ids move past a's, so no image of b joins a group of a by accident of numbering.
+        offset = int(a.groups.max()) + 1 if len(a) else 0
         return ImageDataset(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]), list(a.class_names),
-                            a.paths + b.paths, a.skipped + b.skipped)
+                            a.paths + b.paths, a.skipped + b.skipped, torch.cat([a.groups, b.groups + offset]))
 
     def save(self, path: str | Path) -> None:
         """Write a compressed .npz (no pickled objects, so loading it runs no code)."""
         np.savez_compressed(
             path, images=self.images.numpy(), labels=self.labels.numpy(),
             class_names=np.array(self.class_names, dtype=str), paths=np.array(self.paths, dtype=str),
-            skipped=np.array(self.skipped, dtype=str).reshape(-1, 2),
+            skipped=np.array(self.skipped, dtype=str).reshape(-1, 2), groups=self.groups.numpy(),
         )
 
     @classmethod
     def load(cls, path: str | Path) -> "ImageDataset":
-        """Read a file written by save()."""
+        """Read a file written by save(); a file from before groups were saved gives each image its own group."""
         with np.load(path, allow_pickle=False) as archive:
             return cls(
                 torch.from_numpy(archive["images"]), torch.from_numpy(archive["labels"]),
                 archive["class_names"].tolist(), archive["paths"].tolist(),
                 [(str(file), str(reason)) for file, reason in archive["skipped"].tolist()],
+                torch.from_numpy(archive["groups"]) if "groups" in archive.files else None,
             )
 
 
 @dataclass
 class DatasetSplits:
-    """Disjoint, stratified train / validation / test parts of one dataset."""
+    """Disjoint, stratified train / validation / test parts of one dataset; no group straddles two parts."""
 
     train: ImageDataset
     val: ImageDataset
@@ -183,13 +193,19 @@ def load_image_folder(root: str | Path, resolution: int | None = None) -> ImageD
                            "these classes or remove their folders.")
     stacked = keep_one_channel_if_grey(np.stack(arrays).transpose(0, 3, 1, 2))  # (N, C, H, W)
     images = torch.from_numpy(np.ascontiguousarray(stacked))
+    # Each image is its own group: this loader hashes nothing. Uploads through the web are grouped by their
+    # perceptual hashes at ingestion (apps.datasets), which keeps one implementation of the hash.
     return ImageDataset(images, torch.tensor(labels, dtype=torch.int64), [folder.name for folder in folders],
                         paths, skipped)
 
 
 def split_dataset(ds: ImageDataset, seed: int, val_fraction: float = VAL_FRACTION,
                   test_fraction: float = TEST_FRACTION) -> DatasetSplits:
-    """Stratified split: every class is divided in the same proportions; the same seed gives the same split.
+    """Stratified split that keeps every group of near-duplicates in one part; the same seed gives the same split.
+
+    Each class is divided in the same proportions, as closely as whole groups allow (exactly, when every image is
+    its own group). A copy in another class is a label conflict, not a leak (it teaches the opposite answer), so
+    groups are kept whole within each class.
 
     Args:
         ds: the dataset to split.
@@ -198,15 +214,38 @@ def split_dataset(ds: ImageDataset, seed: int, val_fraction: float = VAL_FRACTIO
     """
     generator = np.random.default_rng(seed)
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    labels = ds.labels.numpy()
+    labels, groups = ds.labels.numpy(), ds.groups.numpy()
     for label in range(ds.num_classes):
-        members = generator.permutation(np.flatnonzero(labels == label)).tolist()
-        n_test = max(1, round(len(members) * test_fraction)) if test_fraction > 0 else 0
-        n_val = max(1, round(len(members) * val_fraction)) if val_fraction > 0 else 0
+        members = np.flatnonzero(labels == label).tolist()
+        n_test, n_val = held_out(len(members), test_fraction), held_out(len(members), val_fraction)
         if len(members) - n_test - n_val < 1:
             raise DatasetError(f"Class {ds.class_names[label]!r} has too few images ({len(members)}) to split "
                                "into training, validation and test. Add images to it.")
-        parts["test"] += members[:n_test]
-        parts["val"] += members[n_test:n_test + n_val]
-        parts["train"] += members[n_test + n_val:]
+        by_group: dict[int, list[int]] = {}
+        for index in members:
+            by_group.setdefault(int(groups[index]), []).append(index)
+        class_parts = _fill_with_groups(list(by_group.values()), n_test, n_val, generator)
+        if class_parts is None:
+            # Whole groups cannot give this class a test and a validation image: nearly all its images are copies
+            # of one another (the data report says so). Splitting them one by one at least lets the run go ahead.
+            class_parts = _fill_with_groups([[index] for index in members], n_test, n_val, generator)
+        for name, indices in class_parts.items():
+            parts[name] += indices
     return DatasetSplits(**{name: ds.subset(sorted(indices)) for name, indices in parts.items()})
+
+
+def _fill_with_groups(groups: list[list[int]], n_test: int, n_val: int,
+                      generator: np.random.Generator) -> dict[str, list[int]] | None:
+    """Whole groups, in the seed's order, into test and then validation while they fit; the rest into training.
+
+    None when test or validation wanted images and got none (every group was too big for it).
+    """
+    wanted = {"test": n_test, "val": n_val}
+    parts: dict[str, list[int]] = {"test": [], "val": [], "train": []}
+    for position in generator.permutation(len(groups)):
+        group = groups[position]
+        name = next((name for name in wanted if len(parts[name]) + len(group) <= wanted[name]), "train")
+        parts[name] += group
+    if any(wanted[name] and not parts[name] for name in wanted):
+        return None
+    return parts

@@ -19,12 +19,6 @@ STRATEGIES = {
     "random": "Random",
 }
 
-# Shares of each class's images the search validates candidates on and keeps away for the final test; it trains
-# candidates on the rest.
-VAL_FRACTION = 0.15
-TEST_FRACTION = 0.15
-TRAIN_FRACTION = 1 - VAL_FRACTION - TEST_FRACTION
-
 # What a finished run writes into its work_dir, by artifact name.
 ARTIFACT_FILES = {
     "bundle": "bundle.zip",

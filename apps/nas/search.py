@@ -29,6 +29,7 @@ from apps.nas.leaderboard import genotype_summary
 from apps.nas.measure import deployment_costs
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
+from apps.nas.shares import fraction_to_test
 from apps.nas.space import baseline_genotype, with_epochs
 from apps.nas.state import BestCandidate, RunState
 from apps.nas.strategies import create_strategy
@@ -92,7 +93,7 @@ class Search(RunState):
         resumed = self.files.started()
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
-                                    test_fraction=self.config.test_fraction)
+                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
         if not resumed:
             epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)

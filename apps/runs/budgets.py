@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, recipe_only_epochs
-from apps.nas.names import TRAIN_FRACTION, VAL_FRACTION
+from apps.nas.shares import TRAIN_FRACTION, VAL_FRACTION
 
 BUDGET_PRESETS = {"quick": 5 * 60, "standard": 30 * 60, "thorough": 2 * 60 * 60}
 MIN_BUDGET_SECONDS = 30

@@ -115,3 +115,74 @@ def test_subset_concat_and_save_round_trip(tmp_path, make_image_folder):
     assert torch.equal(loaded.images, dataset.images) and torch.equal(loaded.labels, dataset.labels)
     assert (loaded.class_names, loaded.paths, loaded.skipped) == (dataset.class_names, dataset.paths,
                                                                    dataset.skipped)
+
+
+def planted_duplicates(*, classes: int = 3, per_class: int = 30, pairs: int = 10, triples: int = 2) -> ImageDataset:
+    """Each class: `pairs` near-copy pairs, then `triples` groups of three, then single images."""
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    groups = torch.arange(len(labels))
+    for k in range(classes):
+        start = k * per_class
+        for p in range(pairs):
+            groups[start + 2 * p + 1] = groups[start + 2 * p]
+        for t in range(triples):
+            first = start + 2 * pairs + 3 * t
+            groups[first + 1:first + 3] = groups[first]
+    return ImageDataset(torch.zeros((len(labels), 1, 4, 4), dtype=torch.uint8), labels,
+                        [f"class_{k}" for k in range(classes)], [f"{i}.png" for i in range(len(labels))], [], groups)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_near_duplicates_never_straddle_splits(seed):
+    dataset = planted_duplicates()
+
+    splits = split_dataset(dataset, seed=seed)
+
+    part_of = {path: name for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
+               for path in part.paths}
+    for group in dataset.groups.unique():
+        members = torch.nonzero(dataset.groups == group).flatten().tolist()
+        assert len({part_of[dataset.paths[i]] for i in members}) == 1
+    assert len(part_of) == len(dataset)
+    for part in (splits.val, splits.test):  # 30 x 15% = 4.5, rounded to 4 per class: whole groups fill 3 or 4
+        assert all(3 <= count <= 4 for count in torch.bincount(part.labels).tolist())
+
+
+@pytest.mark.parametrize("per_class", [3, 4, 7, 13, 20, 41])
+def test_without_duplicates_each_class_gets_exactly_its_shares(per_class):
+    dataset = planted_duplicates(per_class=per_class, pairs=0, triples=0)
+
+    splits = split_dataset(dataset, seed=1)
+
+    expected_test, expected_val = max(1, round(per_class * 0.15)), max(1, round(per_class * 0.15))
+    assert torch.bincount(splits.test.labels).tolist() == [expected_test] * 3
+    assert torch.bincount(splits.val.labels).tolist() == [expected_val] * 3
+
+
+def test_a_class_made_of_one_group_of_copies_is_still_split():
+    dataset = planted_duplicates(per_class=10, pairs=0, triples=0)
+    dataset.groups[:10] = 0  # class_0 is ten copies of one photo
+
+    splits = split_dataset(dataset, seed=0)
+
+    for part in (splits.train, splits.val, splits.test):
+        assert torch.bincount(part.labels, minlength=3).min() >= 1
+
+
+def test_groups_survive_subset_concat_and_save(tmp_path):
+    dataset = planted_duplicates(per_class=6, pairs=2, triples=0)
+    joined = ImageDataset.concat(dataset.subset([0, 1, 2]), dataset.subset([0, 1]))
+    assert joined.groups.tolist() == [0, 0, 2, 3, 3]  # the second part's groups stay apart from the first's
+
+    dataset.save(tmp_path / "data.npz")
+
+    assert torch.equal(ImageDataset.load(tmp_path / "data.npz").groups, dataset.groups)
+
+
+def test_a_training_copy_saved_before_groups_existed_loads_with_one_group_per_image(tmp_path):
+    dataset = planted_duplicates(per_class=5, pairs=2, triples=0)
+    np.savez_compressed(tmp_path / "old.npz", images=dataset.images.numpy(), labels=dataset.labels.numpy(),
+                        class_names=np.array(dataset.class_names), paths=np.array(dataset.paths),
+                        skipped=np.empty((0, 2), dtype=str))
+
+    assert ImageDataset.load(tmp_path / "old.npz").groups.tolist() == list(range(15))
