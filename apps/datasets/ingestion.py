@@ -1,7 +1,8 @@
 """The whole ingestion of an upload, without Django: extract, find labels, decode once, check, write outputs.
 
 Outputs under out_dir: thumbnails/<n>.jpg (longest side at most 128 px) and training.npz, the engine's own
-ImageDataset (apps.nas.data) at the engine's automatic resolution, so training reads exactly what was checked.
+ImageDataset (apps.nas.data) at the engine's automatic resolution, so training reads exactly what was checked, with
+each image's group of copies (apps.datasets.duplicates) for the engine's split.
 """
 
 import hashlib
@@ -17,6 +18,7 @@ import torch
 from PIL import Image
 
 from apps.datasets.archives import DEFAULT_LIMITS, ArchiveLimits, safe_extract
+from apps.datasets.duplicates import duplicate_groups
 from apps.datasets.findings import MAX_LISTED, Finding, dataset_findings
 from apps.datasets.images import ImageProblem, decode_image, difference_hash, flatten
 from apps.datasets.layout import find_labelled_images
@@ -100,16 +102,18 @@ def training_copy(archive: Path, work_dir: Path, side: int) -> ImageDataset:
     """
     safe_extract(Path(archive), Path(work_dir), DEFAULT_LIMITS)
     layout = find_labelled_images(Path(work_dir))
-    readable, arrays, unreadable = [], [], []
+    records, arrays, unreadable = [], [], []
     for path, label in _engine_order(layout):
         try:
-            arrays.append(preprocess_image(decode_image(Path(work_dir) / path), side, 3))
+            raw = decode_image(Path(work_dir) / path)
+            array, flat = preprocess_image(raw, side, 3), flatten(raw)
         except ImageProblem as problem:
             unreadable.append((path, str(problem)))
             continue
-        readable.append((path, label))
+        arrays.append(array)
+        records.append(_record(Path(work_dir), path, label, flat, thumbnail=""))  # for the groups alone
     images = np.stack(arrays) if arrays else np.empty((0, 3, side, side), dtype=np.uint8)
-    return _training_dataset(readable, images, layout.class_names, unreadable)
+    return _training_dataset(records, images, layout.class_names, unreadable)
 
 
 def _engine_order(layout) -> list[tuple[str, str]]:
@@ -142,8 +146,7 @@ def _ingest(root: Path, out_dir: Path, progress: _Progress, findings: list[Findi
     training_file, training_shape = "", [0, 0, side, side]
     if records:
         progress("saving", 0, 1)
-        dataset = _training_dataset([(record.path, record.label) for record in records], images,
-                                    layout.class_names, unreadable)
+        dataset = _training_dataset(records, images, layout.class_names, unreadable)
         dataset.save(out_dir / TRAINING_FILE)
         training_file, training_shape = TRAINING_FILE, list(dataset.images.shape)
         progress("saving", 1, 1)
@@ -194,12 +197,15 @@ def _decode_one(root: Path, out_dir: Path, path: str, label: str, index: int,
     small = flat.copy()
     small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # only ever shrinks
     small.save(out_dir / thumbnail, "JPEG", quality=85)
-    record = ImageRecord(path=path, label=label, width=flat.width, height=flat.height,
-                         channels=1 if flat.mode == "L" else 3, sha256=_sha256(root / path),
-                         phash=difference_hash(flat), thumbnail=thumbnail)
     # The engine's own steps 2-3 on the decoded original, so the training copy is exactly the engine's; step 4
     # (one channel when all are grey) needs the whole dataset, see _training_dataset.
-    return record, preprocess_image(raw, side, 3)  # (3, side, side) uint8
+    return _record(root, path, label, flat, thumbnail), preprocess_image(raw, side, 3)  # (3, side, side) uint8
+
+
+def _record(root: Path, path: str, label: str, flat: Image.Image, thumbnail: str) -> ImageRecord:
+    return ImageRecord(path=path, label=label, width=flat.width, height=flat.height,
+                       channels=1 if flat.mode == "L" else 3, sha256=_sha256(root / path),
+                       phash=difference_hash(flat), thumbnail=thumbnail)
 
 
 def _sha256(path: Path) -> str:
@@ -210,15 +216,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _training_dataset(items: list[tuple[str, str]], images: np.ndarray, class_names: list[str],
+def _training_dataset(records: list[ImageRecord], images: np.ndarray, class_names: list[str],
                       unreadable: list[tuple[str, str]]) -> ImageDataset:
-    """The engine's dataset from (path, label) items and their (N, 3, side, side) pixels, in the same order."""
+    """The engine's dataset from the records and their (N, 3, side, side) pixels, in the same order."""
     images = keep_one_channel_if_grey(images)
     index = {name: i for i, name in enumerate(class_names)}
     return ImageDataset(
         images=torch.from_numpy(images),  # uint8 (N, C, H, W)
-        labels=torch.tensor([index[label] for _, label in items], dtype=torch.int64),
-        class_names=list(class_names), paths=[path for path, _ in items], skipped=list(unreadable),
+        labels=torch.tensor([index[record.label] for record in records], dtype=torch.int64),
+        class_names=list(class_names), paths=[record.path for record in records], skipped=list(unreadable),
+        groups=torch.tensor(duplicate_groups(records), dtype=torch.int64),
     )
 
 
