@@ -7,12 +7,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from apps.datasets.records import ImageRecord
+from apps.nas.shares import fraction_to_test, held_out
 
 # The engine keeps ~15% of each class for validation and ~15% for testing, at least one image each; below 5 the
 # test score rests on a single image per class and cannot be trusted (the engine itself stops below 3).
 HARD_MIN_PER_CLASS = 5
 # With 50 images a class gets ~7 test images, enough for a rough accuracy figure; fewer gives noisy results.
 RECOMMENDED_PER_CLASS = 50
+# Below 5 test images one lucky or unlucky guess moves a class's test accuracy by 20 points or more.
+MIN_TEST_PER_CLASS = 5
 # Past 5:1 between the largest and smallest class, a model learns to favour the big class.
 IMBALANCE_RATIO = 5.0
 TINY_SIDE = 16  # pixels; below this an image carries too little detail to learn from
@@ -77,7 +80,19 @@ def _class_findings(counts: Counter) -> list[Finding]:
                                 f"{HARD_MIN_PER_CLASS} images; NASweb needs at least {HARD_MIN_PER_CLASS} per "
                                 f"class to test a model fairly, and works best with {RECOMMENDED_PER_CLASS} or "
                                 "more. Add more images to these classes, or remove them.", {"classes": too_few}))
-    few = {name: count for name, count in counts.items() if HARD_MIN_PER_CLASS <= count < RECOMMENDED_PER_CLASS}
+    unjudged = _too_few_to_judge(counts)
+    if unjudged:
+        add = ", ".join(f"{more} more of '{name}'" for name, more in list(unjudged.items())[:MAX_LISTED])
+        findings.append(Finding("warning", "too_few_to_judge", f"{_class_list({n: counts[n] for n in unjudged})} "
+                                "too few images to judge a model on: fewer than "
+                                f"{MIN_TEST_PER_CLASS} of them would be kept for the test, so one lucky or unlucky "
+                                "guess moves the test score a lot. Add at least "
+                                f"{add.replace(' more of', ' more photos of', 1)}.",
+                                {"classes": {name: {"images": counts[name],
+                                                    "test_images": held_out(counts[name], fraction_to_test(total)),
+                                                    "add": more} for name, more in unjudged.items()}}))
+    few = {name: count for name, count in counts.items()
+           if HARD_MIN_PER_CLASS <= count < RECOMMENDED_PER_CLASS and name not in unjudged}
     if few:
         findings.append(Finding("warning", "few_images", f"{_class_list(few)} fewer than {RECOMMENDED_PER_CLASS} "
                                 "images. Training will work, but the model will be less accurate and its test "
@@ -90,6 +105,23 @@ def _class_findings(counts: Counter) -> list[Finding]:
                                 "the big classes. Add images to the small classes, or remove some from the big "
                                 "ones.", {"counts": dict(counts), "ratio": round(largest / smallest, 1)}))
     return findings
+
+
+def _too_few_to_judge(counts: Counter) -> dict[str, int]:
+    """{class: images to add} for the classes the engine's split would give fewer than MIN_TEST_PER_CLASS test
+    images (classes under HARD_MIN_PER_CLASS are an error already)."""
+    total = sum(counts.values())
+    unjudged = {}
+    for name, count in counts.items():
+        if count < HARD_MIN_PER_CLASS:
+            continue
+        more = 0
+        # Adding images can shrink the test share of a small dataset (apps.nas.shares), so count up, not solve.
+        while held_out(count + more, fraction_to_test(total + more)) < MIN_TEST_PER_CLASS:
+            more += 1
+        if more:
+            unjudged[name] = more
+    return unjudged
 
 
 def _class_list(counts: dict[str, int]) -> str:

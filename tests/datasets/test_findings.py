@@ -53,7 +53,26 @@ def test_too_few_images_in_a_class_is_an_error_that_says_what_to_do():
 
 
 def test_fewer_than_recommended_is_a_warning():
-    assert codes(dataset_findings(balanced(per_class=10))) == {"few_images": "warning"}
+    assert codes(dataset_findings(balanced(per_class=40))) == {"few_images": "warning"}
+
+
+def test_a_class_too_small_to_judge_is_a_warning_that_says_how_many_photos_to_add():
+    records = balanced(per_class=100) + [record(f"bird/{i}.png", "bird") for i in range(12)]
+
+    findings = dataset_findings(records)
+
+    assert codes(findings) == {"too_few_to_judge": "warning", "class_imbalance": "warning"}
+    assert findings[0].details["classes"] == {"bird": {"images": 12, "test_images": 2, "add": 19}}
+    assert "Add at least 19 more photos of 'bird'" in findings[0].message
+    # 31 birds in 231 images: 15% is 4.65, so the engine would test on 5 of them.
+    assert "too_few_to_judge" not in codes(dataset_findings(records + [record(f"bird/more_{i}.png", "bird")
+                                                                      for i in range(19)]))
+
+
+def test_a_small_dataset_is_judged_with_the_larger_test_share_the_engine_gives_it():
+    # 17 + 17 images: the engine tests on 30% of each class, 5 images, so both classes can be judged.
+    assert "too_few_to_judge" not in codes(dataset_findings(balanced(per_class=17)))
+    assert "too_few_to_judge" in codes(dataset_findings(balanced(per_class=14)))
 
 
 def test_class_imbalance_is_a_warning_with_the_ratio():

@@ -35,7 +35,7 @@ def test_a_zip_of_class_folders_becomes_the_engines_training_data(tmp_path):
     assert result.classes == [{"name": "cat", "count": 6}, {"name": "dog", "count": 7}]
     assert [r.path for r in result.records][:2] == ["pets/cat/img_0.png", "pets/cat/img_1.png"]
     assert result.stats["training_shape"] == [13, 3, 24, 24]
-    assert codes(result) == {"few_images": "warning"}
+    assert codes(result) == {"too_few_to_judge": "warning"}
     assert_same_as_engine(result, tmp_path / "out", tmp_path / "work")
 
 
