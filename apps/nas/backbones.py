@@ -46,7 +46,8 @@ class Backbone:
         network = timm.create_model(self.timm_name, pretrained=False)
         state = torch.load(self.weights_path(), map_location="cpu", weights_only=True)
         network.load_state_dict(timm_state_dict(state, network), strict=True)
-        return PretrainedNetwork(network, self.side).eval()
+        # Channels-last: 1.4-1.8x the images/s of NCHW for Lite0 features on the 2-core development machine.
+        return PretrainedNetwork(network, self.side).to(memory_format=torch.channels_last).eval()
 
 
 BACKBONES = {
@@ -134,13 +135,14 @@ def build_backbone(name: str) -> PretrainedNetwork:
     return BACKBONES[name].build()
 
 
-def features(network: PretrainedNetwork, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+def features(network: PretrainedNetwork, images: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
     """Frozen pooled features (N, 1280) of uint8 images (N, C, H, W), resized to the network's side if they differ.
 
     Args:
         network: a built backbone; it is put in eval mode.
         images: uint8 pixels, 1 or 3 channels.
-        batch_size: images per forward pass; bounds the memory, not the result.
+        batch_size: images per forward pass. Small batches are faster on a CPU: 8 ran 1.4-2x the images/s of
+            32 on the 2-core machine (one image's widest activation at 224 px is 4.8 MB).
     """
     network.eval()
     side = network.side
