@@ -89,3 +89,6 @@ def test_fine_tuning_the_last_stages_leaves_the_earlier_ones_frozen():
     assert all(p.requires_grad for p in network.network.get_classifier().parameters())
     network.train()
     assert not stages[0][1].training and stages[-1][1].training  # frozen batch norms keep ImageNet's statistics
+    network(torch.rand(2, 3, 64, 64) * 255).logsumexp(1).sum().backward()
+    assert all(p.grad is None for p in stages[0].parameters())
+    assert all(p.grad is not None for p in stages[-1].parameters())
