@@ -151,7 +151,7 @@ def features(network: PretrainedNetwork, images: torch.Tensor, batch_size: int =
         for start in range(0, len(images), batch_size):
             batch = images[start:start + batch_size].float()
             if batch.shape[-2:] != (side, side):
-                # A stretch to side x side, like the engine's preprocessing rule (apps.nas.preprocess).
+                # The engine's images are square already (apps.nas.preprocess crops the centre): only the side changes.
                 batch = F.interpolate(batch, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
             batches.append(network.pooled_features(batch))
     return torch.cat(batches) if batches else torch.empty(0, network.network.num_features)

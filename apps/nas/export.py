@@ -79,7 +79,8 @@ def preprocessing_spec(input_shape: tuple[int, int, int]) -> dict:
         "steps": [
             "decode with Pillow, apply the EXIF orientation, take the first frame",
             "composite transparency onto a white background, convert to RGB",
-            f"resize to {side}x{side} with Pillow bilinear filtering (stretch; aspect ratio not kept)",
+            f"crop the centre square and resize it to {side}x{side}: Pillow's ImageOps.fit with bilinear filtering "
+            "(the aspect ratio is kept)",
             "convert to grayscale with Pillow 'L' (channels == 1) or keep RGB (channels == 3)",
             "float32, layout (batch, channels, height, width), raw values 0..255 (the model normalises)",
         ],
@@ -100,7 +101,7 @@ def model_card(*, genotype: dict, class_names: list[str], input_shape: tuple[int
     colour = "grayscale" if channels == 1 else "colour"
     values = {
         "title": f"{len(class_names)}-class image classifier",
-        "input_description": f"{colour} images resized to {side}x{side}",
+        "input_description": f"{colour} images, their centre square resized to {side}x{side}",
         "channels": channels,
         "side": side,
         "data_description": f"Images at {side}x{side} pixels, {'grayscale' if channels == 1 else 'RGB'}.",

@@ -3,8 +3,11 @@
 The rule (bundle/predict.py repeats it step for step, and preprocessing.json describes it):
   1. Decode with Pillow; apply the EXIF orientation; first frame of animations.
   2. Flatten transparency onto a white background, convert to RGB.
-  3. Resize to side x side pixels with bilinear filtering (Pillow's, antialiased when shrinking), not keeping
-     the aspect ratio (a stretch, like torchvision's Resize((side, side))).
+  3. Keep the aspect ratio: crop the centre of the longer side to a square, then resize to side x side with
+     bilinear filtering (Pillow's ImageOps.fit, antialiased when shrinking). A stretch would turn round parts
+     into ovals and make the same object look different in portrait and landscape photos; the centre crop is
+     also how the ImageNet backbones were evaluated (resize the short side, crop the centre). Padding would keep
+     the edges but spend pixels on borders the model must learn to ignore.
   4. One channel (Pillow's "L" conversion) when every image of the dataset is grayscale, else three (RGB).
 The side, unless given: the median over images of max(width, height), clamped to [MIN_SIDE, MAX_SIDE] -- the
 images' own size when that is small (8 for scikit-learn digits, 28 for MNIST), and at most 64 so training on
@@ -47,12 +50,12 @@ def open_image(path: str | Path, formats: tuple[str, ...] | None = None) -> Imag
 
 
 def to_rgb_at_side(image: Image.Image, side: int) -> Image.Image:
-    """Steps 2-3 of the preprocessing rule: transparency onto white, RGB, bilinear stretch to side x side."""
+    """Steps 2-3 of the preprocessing rule: transparency onto white, RGB, centre square resized to side x side."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+    return ImageOps.fit(image.convert("RGB"), (side, side), Image.Resampling.BILINEAR)
 
 
 def preprocess_image(image: Image.Image, side: int, channels: int) -> np.ndarray:

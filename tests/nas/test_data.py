@@ -87,6 +87,26 @@ def test_a_class_of_only_broken_files_is_an_error_naming_it(make_image_folder):
         load_image_folder(root)
 
 
+def test_pictures_keep_their_shape_the_centre_square_is_kept(tmp_path):
+    # A landscape photo of a white disc on black, centred, with red bars at both ends (outside the centre square).
+    height, width = 40, 80
+    y, x = np.mgrid[:height, :width]
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[(y - height / 2 + 0.5) ** 2 + (x - width / 2 + 0.5) ** 2 <= 15**2] = 255
+    pixels[:, :10] = pixels[:, -10:] = (255, 0, 0)
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+
+    image = load_image_folder(tmp_path, resolution=20).images[0].numpy()
+
+    assert image.shape == (1, 20, 20)  # the red ends were cropped away: nothing coloured is left
+    white = image[0] > 127
+    rows, columns = np.flatnonzero(white.any(axis=1)), np.flatnonzero(white.any(axis=0))
+    assert abs(len(rows) - len(columns)) <= 1 and len(rows) >= 12  # still a disc, not an ellipse squeezed sideways
+
+
 def test_automatic_resolution_follows_the_median_and_is_clamped():
     assert automatic_side([(8, 8)] * 3) == 8
     assert automatic_side([(28, 28), (30, 20), (100, 100)]) == 30

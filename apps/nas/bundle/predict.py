@@ -27,7 +27,8 @@ def preprocess(path: str | Path, side: int, channels: int) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")  # transparency goes onto a white background
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    image = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+    # The centre square, resized: the aspect ratio is kept, as in training.
+    image = ImageOps.fit(image.convert("RGB"), (side, side), Image.Resampling.BILINEAR)
     if channels == 1:
         image = image.convert("L")
     pixels = np.asarray(image, dtype=np.float32).reshape(side, side, channels)
