@@ -101,7 +101,7 @@ def run_summary(run: RunState, rows: list[Candidate], final: FinalModel) -> Summ
         best_trial=final.trial.number, best_val_accuracy=final.val_accuracy, retrained=final.retrained,
         recipe_only=run.phase == "recipe", input_shape=list(run.splits.test.input_shape),
         trials=dict(Counter(row.status for row in rows)), constraints=asdict(run.config.constraints),
-        splits={name: len(getattr(run.splits, name)) for name in ("train", "val", "test")},
+        splits=run.split_sizes(),
     )
 
 

@@ -166,7 +166,7 @@ class Search(RunState):
         return {
             "num_images": len(dataset), "num_classes": dataset.num_classes, "class_names": dataset.class_names,
             "input_shape": list(dataset.input_shape),
-            "splits": {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")},
+            "splits": self.split_sizes(),
             "skipped": [list(item) for item in dataset.skipped],
         }
 

@@ -74,6 +74,10 @@ class RunState:
     def emit_epoch(self, trial_id: int, phase: str, total_epochs: int, stats: EpochStats) -> None:
         self.emit(events.EpochFinished(trial_id=trial_id, phase=phase, total_epochs=total_epochs, **asdict(stats)))
 
+    def split_sizes(self) -> dict[str, int]:
+        """Images in each split, for events and the summary."""
+        return {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")}
+
     def train_and_val(self) -> ImageDataset:
         """What a final training learns from: nothing is held out but the test split."""
         return ImageDataset.concat(self.splits.train, self.splits.val)
