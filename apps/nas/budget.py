@@ -190,7 +190,7 @@ def epochs_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: floa
         epochs_done: epochs trained so far.
         planned_epochs: the epochs its schedule spans now.
         seconds_left: the time it may still use.
-        epoch_seconds: the last epoch's wall time, checkpoint and event included.
+        epoch_seconds: a recent epoch's wall time, checkpoint and event included.
     """
     fit = epochs_done + int(seconds_left / epoch_seconds)
     return max(epochs_done, min(planned_epochs, fit))

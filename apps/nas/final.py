@@ -6,6 +6,7 @@ search to pay, auto instead trains its recipe alone on train+validation for the 
 final training checkpoints every epoch, so a killed run continues it.
 """
 
+import statistics
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -29,6 +30,8 @@ from apps.nas.state import RunState
 from apps.nas.train import WARMUP_FRACTION, Trainer, TrainingInterrupted
 
 MAX_MISTAKES_SHOWN = 48
+# How many of a final training's latest epochs its time per epoch is judged on.
+RECENT_EPOCHS = 5
 BASELINE_METHOD = "logistic regression on the pixels"
 
 
@@ -200,9 +203,12 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
                 trainer.total_epochs = recipe_epochs_replanned(
                     epochs_done=trainer.epochs_done, seconds_left=run.training_seconds_left(),
                     epoch_seconds=min(epoch_seconds))
+            # The median of the last few epochs: a machine that got busier shortens the plan within a few epochs,
+            # one epoch slowed by a passing job does not (after warm-up nothing would lengthen it again).
             trainer.total_epochs = epochs_that_fit(
                 epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
-                seconds_left=run.training_seconds_left(), epoch_seconds=epoch_seconds[-1])
+                seconds_left=run.training_seconds_left(),
+                epoch_seconds=statistics.median(epoch_seconds[-RECENT_EPOCHS:]))
     except TrainingInterrupted:
         pass
     return trainer, curve

@@ -1,5 +1,7 @@
 """auto on a budget too small for a search to pay: the recipe alone, trained on train+validation for all of it."""
 
+import time
+
 import pytest
 
 import apps.nas.budget
@@ -7,6 +9,7 @@ from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, recipe_epochs_replanned, rec
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.train import Trainer
 from tests.nas.test_search import Control
 from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
 
@@ -66,6 +69,24 @@ def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budg
     assert result.best.retrained and result.best.val_accuracy is None
     assert result.test_report.accuracy > 0.5  # it learnt: chance is 1 in 3
     assert result.pareto_front == []  # nothing validated to trade off
+
+
+def test_one_slow_epoch_does_not_cut_the_recipes_training_short(make_image_folder, tmp_path, monkeypatch,
+                                                                small_budgets_train_the_recipe_alone):
+    run_epoch = Trainer.run_epoch
+
+    def with_one_hiccup(trainer):  # another job takes the CPU for one epoch, well after the warm-up
+        stats = run_epoch(trainer)
+        if trainer.epochs_done == 30:
+            time.sleep(0.5)
+        return stats
+
+    monkeypatch.setattr(Trainer, "run_epoch", with_one_hiccup)
+    log = EventLog()
+    result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log)
+
+    assert log.of_type("epoch_finished")[-1]["epoch"] > 30 + 5
+    assert 0.6 * BUDGET_SECONDS <= result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
 
 
 def test_a_killed_recipe_training_resumes_at_its_last_epoch(make_image_folder, tmp_path,
