@@ -102,11 +102,12 @@ def test_a_killed_recipe_training_resumes_at_its_last_epoch(make_image_folder, t
         run_search(recipe_config(), data, tmp_path, on_event=kill_after_epoch_3)
     result = run_search(recipe_config(), data, tmp_path, on_event=second)
 
-    planned = first.of_type("trial_started")[0]["epochs"]
-    assert not second.of_type("trial_started")  # the plan is kept, not made again
-    resumed = [e["epoch"] for e in second.of_type("epoch_finished")]
-    # Restarting cost some of the budget, so the last planned epochs may not fit: it then stops on time.
-    assert resumed == list(range(4, 4 + len(resumed))) and resumed[-1] <= planned
+    assert not second.of_type("trial_started")  # the plan is kept, not made again from the probe
+    before, after = first.of_type("epoch_finished"), second.of_type("epoch_finished")
+    assert after[0]["total_epochs"] == before[-1]["total_epochs"]  # ... but continued as it stood at the kill
+    resumed = [e["epoch"] for e in after]
+    # Still in its warm-up, it may re-plan from real epochs; the budget bounds it (checked below).
+    assert resumed == list(range(4, 4 + len(resumed)))
     [row] = result.leaderboard
     assert row.epochs == len(row.curve) == resumed[-1] == result.best.final_epochs
     assert result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
