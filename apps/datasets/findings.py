@@ -82,12 +82,14 @@ def _class_findings(counts: Counter) -> list[Finding]:
                                 "more. Add more images to these classes, or remove them.", {"classes": too_few}))
     unjudged = _too_few_to_judge(counts)
     if unjudged:
-        add = ", ".join(f"{more} more of '{name}'" for name, more in list(unjudged.items())[:MAX_LISTED])
+        (first, first_more), *others = list(unjudged.items())[:MAX_LISTED]
+        add = ", ".join([f"{first_more} more photos of '{first}'",
+                         *(f"{more} more of '{name}'" for name, more in others)])
         findings.append(Finding("warning", "too_few_to_judge", f"{_class_list({n: counts[n] for n in unjudged})} "
                                 "too few images to judge a model on: fewer than "
                                 f"{MIN_TEST_PER_CLASS} of them would be kept for the test, so one lucky or unlucky "
                                 "guess moves the test score a lot. Add at least "
-                                f"{add.replace(' more of', ' more photos of', 1)}.",
+                                f"{add}.",
                                 {"classes": {name: {"images": counts[name],
                                                     "test_images": held_out(counts[name], fraction_to_test(total)),
                                                     "add": more} for name, more in unjudged.items()}}))

@@ -59,7 +59,7 @@ def finish_run(run: RunState) -> SearchResult:
     probabilities = trainer.predict_logits(test.images).softmax(dim=1).cpu()  # (N, classes)
     report = classification_report(test.labels.tolist(), probabilities.argmax(dim=1).tolist(), test.class_names)
     baseline = Baseline(method=BASELINE_METHOD, test_accuracy=linear_baseline_accuracy(
-        run.train_and_val(), test, seed=run.config.seed))
+        run.train_and_val, test, seed=run.config.seed))
     rows = leaderboard(run.study.trials)
     summary = run_summary(run, rows, final)
     files, costs = {}, frozen.user_attrs["measurements"]
@@ -184,7 +184,7 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
             and one epoch slowed by other work must not shorten the whole plan).
     """
-    trainer = Trainer(with_epochs(genotype, epochs), run.train_and_val(), None, device=run.device,
+    trainer = Trainer(with_epochs(genotype, epochs), run.train_and_val, None, device=run.device,
                       seed=run.config.seed, should_stop=run.out_of_final_time)
     curve, epoch_seconds = [], []
     if earlier is not None:

@@ -3,6 +3,7 @@ files, data splits, strategy, the best candidate so far, and the way out for eve
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -78,8 +79,9 @@ class RunState:
         """Images in each split, for events and the summary."""
         return {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")}
 
+    @cached_property
     def train_and_val(self) -> ImageDataset:
-        """What a final training learns from: nothing is held out but the test split."""
+        """What a final training learns from: nothing is held out but the test split (joined once, a copy)."""
         return ImageDataset.concat(self.splits.train, self.splits.val)
 
     def final_data_growth(self) -> float:
