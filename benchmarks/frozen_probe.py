@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.frozen_probe --backbone lite0 --images 1000 --threads 2
 
 Reads the photos straight from the zip (default: shared/datasets/caltech10.zip beside the repository), decodes
-and resizes each with the engine's preprocessing rule (apps.nas.preprocess: RGB, bilinear stretch to the
+and resizes each with the engine's preprocessing rule (apps.nas.preprocess: RGB, centre square resized to the
 backbone's side), and times the backbone's frozen features of --images photos drawn at random (seed 0) from the
 split file (0: all of them), in inference mode at fp32. Then fits a logistic regression on the features of the
 split's train photos and scores it on its test photos (both among the photos read). Prints the decode time, the
