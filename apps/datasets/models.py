@@ -5,7 +5,7 @@ from apps.accounts.models import Team
 
 # Image sides (pixels) a run may train at besides the dataset's ingested side, never above the images' typical
 # size (upscaling adds no detail); 128 at most, past which a CPU worker trains too few candidates to search.
-TRAINING_SIDES = (8, 16, 24, 32, 48, 64, 96, 128)
+TRAINING_SIDES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 224)
 
 
 class Dataset(models.Model):

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 FEATURE_WIDTH = 1280  # the 1x1 head convolution's width, the same in all three variants
+BACKBONE_STAGES = 9  # what stages() lists: the stem, seven stages of blocks, the head convolution
 
 # The package's names for a block's layers -> timm's. The first stage's blocks have no expansion convolution,
 # and timm numbers their two batch norms from one.
@@ -41,13 +42,18 @@ class Backbone:
         """The installed .pth file of this backbone's ImageNet weights."""
         return getattr(importlib.import_module(self.module), self.weights_class).get_model_file_path()
 
-    def build(self) -> "PretrainedNetwork":
-        """The network with its ImageNet weights loaded strictly, in eval mode, every layer trainable."""
+    def create(self) -> "PretrainedNetwork":
+        """The network without its weights (randomly initialised), in eval mode."""
         network = timm.create_model(self.timm_name, pretrained=False)
-        state = torch.load(self.weights_path(), map_location="cpu", weights_only=True)
-        network.load_state_dict(timm_state_dict(state, network), strict=True)
         # Channels-last: 1.4-1.8x the images/s of NCHW for Lite0 features on the 2-core development machine.
         return PretrainedNetwork(network, self.side).to(memory_format=torch.channels_last).eval()
+
+    def build(self) -> "PretrainedNetwork":
+        """The network with its ImageNet weights loaded strictly, in eval mode, every layer trainable."""
+        pretrained = self.create()
+        state = torch.load(self.weights_path(), map_location="cpu", weights_only=True)
+        pretrained.network.load_state_dict(timm_state_dict(state, pretrained.network), strict=True)
+        return pretrained
 
 
 BACKBONES = {

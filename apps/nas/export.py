@@ -51,6 +51,8 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> 
     with warnings.catch_warnings():
         # TorchScript is deprecated upstream but is still what C++/mobile runtimes load, and the issue asks for it.
         warnings.simplefilter("ignore", FutureWarning)
+        # The shape test in build.resize_to is meant to be frozen into the trace: the input side is fixed.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, example)
         _write_atomically(path, lambda temp: torch.jit.save(traced, str(temp)))
 

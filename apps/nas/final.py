@@ -138,7 +138,7 @@ def final_model(run: RunState) -> FinalModel:
         if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
             return FinalModel(frozen, trainer, val_accuracy, retrained=True, epochs=trainer.epochs_done)
     trainer = Trainer(genotype, run.splits.train, run.splits.val, device=run.device,
-                      seed=run.config.seed + frozen.number)
+                      seed=run.config.seed + frozen.number, features=run.features)
     trainer.load_state_dict(best_state["trainer"])
     return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=len(best_state["curve"]))
 
@@ -185,7 +185,7 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             and one epoch slowed by other work must not shorten the whole plan).
     """
     trainer = Trainer(with_epochs(genotype, epochs), run.train_and_val, None, device=run.device,
-                      seed=run.config.seed, should_stop=run.out_of_final_time)
+                      seed=run.config.seed, should_stop=run.out_of_final_time, features=run.features)
     curve, epoch_seconds = [], []
     if earlier is not None:
         trainer.load_state_dict(earlier["trainer"])

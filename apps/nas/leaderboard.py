@@ -4,6 +4,9 @@ from dataclasses import fields
 
 from optuna.trial import FrozenTrial
 
+from apps.nas.backbones import BACKBONE_STAGES
+from apps.nas.build import is_pretrained
+from apps.nas.names import BACKBONE_NAMES
 from apps.nas.pareto import pareto_front
 from apps.nas.results import Candidate, CurvePoint, ParetoPoint
 
@@ -13,7 +16,16 @@ STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "
 
 
 def genotype_summary(genotype: dict) -> str:
-    """One line for dashboards, e.g. "residual 32 > mbconv6 2x64 k5 se · relu · sgd lr 0.1 · 30 ep"."""
+    """One line for dashboards, e.g. "residual 32 > mbconv6 2x64 k5 se · relu · sgd lr 0.1 · 30 ep", or
+    "EfficientNet-Lite0 frozen > linear head · 224 px · adamw lr 0.003 · bs 32 · 30 ep"."""
+    train = genotype["train"]
+    schedule = f"{train['optimizer']} lr {train['lr']:.3g} · bs {train['batch_size']} · {train['epochs']} ep"
+    if is_pretrained(genotype):
+        finetune = genotype["finetune"]
+        adapted = ("frozen" if finetune == 0 else "fine-tuned" if finetune >= BACKBONE_STAGES
+                   else f"last {finetune} stage{'s' if finetune > 1 else ''} fine-tuned")
+        head = f"MLP head {genotype['head_hidden']}" if genotype["head_hidden"] else "linear head"
+        return f"{BACKBONE_NAMES[genotype['backbone']]} {adapted} > {head} · {genotype['side']} px · {schedule}"
     stages = []
     for stage in genotype["stages"]:
         block = f"{stage['block']}{stage['expand']}" if stage["block"] == "mbconv" else stage["block"]
@@ -21,9 +33,7 @@ def genotype_summary(genotype: dict) -> str:
         kernel = f" k{stage['kernel']}" if stage["kernel"] != 3 else ""
         se = " se" if stage["se"] else ""
         stages.append(f"{block} {depth}{stage['width']}{kernel}{se}")
-    train = genotype["train"]
-    return (f"{' > '.join(stages)} · {genotype['activation']} · {train['optimizer']} lr {train['lr']:.3g}"
-            f" · bs {train['batch_size']} · {train['epochs']} ep")
+    return f"{' > '.join(stages)} · {genotype['activation']} · {schedule}"
 
 
 def candidate(trial: FrozenTrial) -> Candidate:

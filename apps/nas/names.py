@@ -1,6 +1,7 @@
 """The engine's names that the web layer shows, validates or stores, in one place it can import without PyTorch.
 
-The registries (apps.nas.blocks.BLOCKS, apps.nas.strategies.STRATEGIES) are checked against these by the tests.
+The registries (apps.nas.blocks.BLOCKS, apps.nas.backbones.BACKBONES, apps.nas.strategies.STRATEGIES) are
+checked against these by the tests.
 """
 
 # Building blocks a search space may use, with the words a person reads.
@@ -9,6 +10,13 @@ BLOCK_TYPES = {
     "residual": "Residual blocks",
     "mbconv": "Mobile inverted bottlenecks (MBConv)",
     "dwsep": "Depthwise-separable convolutions",
+}
+
+# Pretrained ImageNet networks a search may start from (apps.nas.backbones), with the words a person reads.
+BACKBONE_NAMES = {
+    "lite0": "EfficientNet-Lite0",
+    "lite1": "EfficientNet-Lite1",
+    "lite2": "EfficientNet-Lite2",
 }
 
 # Search strategies, with the words a person reads.

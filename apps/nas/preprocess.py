@@ -10,8 +10,9 @@ The rule (bundle/predict.py repeats it step for step, and preprocessing.json des
      the edges but spend pixels on borders the model must learn to ignore.
   4. One channel (Pillow's "L" conversion) when every image of the dataset is grayscale, else three (RGB).
 The side, unless given: the median over images of max(width, height), clamped to [MIN_SIDE, MAX_SIDE] -- the
-images' own size when that is small (8 for scikit-learn digits, 28 for MNIST), and at most 64 so training on
-a CPU stays fast.
+images' own size when that is small (8 for scikit-learn digits, 28 for MNIST), and at most the side the
+pretrained networks were trained at (224) for photos. A network from scratch shrinks them further inside
+(apps.nas.build.MAX_SCRATCH_SIDE), so a CPU budget is spent on pixels only where a pretrained network uses them.
 It needs no PyTorch, so the web process can prepare an image for the exported model without loading it.
 """
 
@@ -24,7 +25,7 @@ from PIL import Image, ImageOps
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 MIN_SIDE = 8
-MAX_SIDE = 64
+MAX_SIDE = 224
 
 
 def automatic_side(sizes: list[tuple[int, int]]) -> int:

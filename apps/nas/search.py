@@ -30,7 +30,7 @@ from apps.nas.measure import deployment_costs
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
-from apps.nas.space import baseline_genotype, with_epochs
+from apps.nas.space import baseline_genotype, probe_genotype, with_epochs
 from apps.nas.state import BestCandidate, RunState
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
@@ -94,12 +94,13 @@ class Search(RunState):
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
                                     test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
+        self.space = self.config.space.for_images(min(dataset.input_shape[1:]))
         if not resumed:
             epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
         self.strategy = create_strategy(
-            self.config.strategy, storage=self.files.storage(), space=self.config.space, seed=self.config.seed,
-            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
+            self.config.strategy, storage=self.files.storage(), space=self.space, seed=self.config.seed,
+            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(), probe=probe_genotype(self.space),
         )
         self.best = self.load_best()
         self.emit(events.RunStarted(
@@ -119,8 +120,7 @@ class Search(RunState):
         train, val = self.splits.train, self.splits.val
         recipe = baseline_genotype()
         # The recipe auto starts from; in a space that excludes it, a candidate drawn from the space instead.
-        genotype = recipe if fits_space(self.config.space, recipe) else self.config.space.sample(
-            random.Random(self.config.seed))
+        genotype = recipe if fits_space(self.space, recipe) else self.space.sample(random.Random(self.config.seed))
         probe = with_epochs(genotype, 2)
         n_train, n_val = min(len(train), PROBE_IMAGES), min(len(val), PROBE_IMAGES)
         trainer = Trainer(probe, train.subset(list(range(n_train))), val.subset(list(range(n_val))),
@@ -139,8 +139,10 @@ class Search(RunState):
             epoch_seconds: the probe's time for one epoch of the recipe on the training split.
         """
         recipe = self.strategy.baseline
+        # With pretrained networks in the space, the frozen-feature probe is cheap enough to run first on any
+        # budget, and a search then compares it with the recipe on validation.
         if not (self.strategy.recipe_on_small_budgets and self.config.final_retrain and recipe is not None
-                and fits_space(self.config.space, recipe)):
+                and fits_space(self.space, recipe) and not self.space.backbones):
             return 0
         return recipe_only_epochs(available_seconds=self.training_seconds_left(),
                                   epoch_seconds=epoch_seconds * self.final_data_growth())
@@ -254,7 +256,8 @@ class Search(RunState):
         for attempt in (1, 2):
             try:
                 trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
-                                  seed=self.config.seed + trial.number, should_stop=self.out_of_search_time)
+                                  seed=self.config.seed + trial.number, should_stop=self.out_of_search_time,
+                                  features=self.features)
                 curve = []
                 if checkpoint is not None:
                     trainer.load_state_dict(checkpoint["trainer"])
@@ -301,7 +304,7 @@ class Search(RunState):
         if self.best is not None and (complete, result.val_accuracy) <= (self.best.complete, self.best.val_accuracy):
             return self.files.discard_trial(number)
         self.files.keep_as_best(number)
-        self.best = BestCandidate.from_curve(number, complete, result.curve)
+        self.best = BestCandidate.from_curve(number, complete, result.curve, genotype)
         self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],
                                  latency_ms=measured["latency_ms"]))
@@ -311,5 +314,6 @@ class Search(RunState):
         state = load_torch(self.files.best_trial_path)
         if state is None:
             return None
-        complete = self.study.trials[state["trial"]].state == TrialState.COMPLETE
-        return BestCandidate.from_curve(state["trial"], complete, state["curve"])
+        trial = self.study.trials[state["trial"]]
+        return BestCandidate.from_curve(state["trial"], trial.state == TrialState.COMPLETE, state["curve"],
+                                        trial.user_attrs["genotype"])

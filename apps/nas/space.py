@@ -8,18 +8,25 @@ A genotype is a plain JSON dict, for example::
                "augment": 0.5, "flip": False, "label_smoothing": 0.1, "epochs": 30}}
 
 Stage i > 0 halves the resolution (see apps.nas.build). "expand" matters only for "mbconv" blocks and is 1
-for the others. Optuna parameter names are flat: "num_stages", "s0_block", "s0_width", ..., "lr_sgd".
+for the others. A candidate built on a pretrained ImageNet network has a backbone instead of stem and stages::
+
+    {"backbone": "lite0", "side": 224, "finetune": 0, "head_hidden": 0,
+     "train": {"optimizer": "adamw", "lr": 0.003, "weight_decay": 0.01, "dropout": 0.1, "batch_size": 32,
+               "augment": 0.0, "flip": True, "label_smoothing": 0.1, "epochs": 30}}
+
+"finetune" is how many of the backbone's last stages learn (0: frozen, only the head learns); those that do learn
+at "backbone_lr". Optuna parameter names are flat: "backbone", "num_stages", "s0_block", ..., "lr_sgd".
 """
 
 import copy
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import optuna
 
 from apps.nas.blocks import ACTIVATIONS, BLOCKS
-from apps.nas.names import BLOCK_TYPES
+from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
 
 # Learning-rate and weight-decay ranges differ by an order of magnitude between the two optimizers, so each
 # optimizer has its own Optuna parameters ("lr_sgd" vs "lr_adamw"): TPE then models each range separately.
@@ -28,6 +35,12 @@ WEIGHT_DECAY_RANGES = {"sgd": (1e-5, 2e-3), "adamw": (1e-3, 0.2)}
 DROPOUT_RANGE = (0.0, 0.5)
 AUGMENT_RANGE = (0.0, 1.0)
 LABEL_SMOOTHING_RANGE = (0.0, 0.2)
+# A new head on pretrained features learns with AdamW (robust across heads and batch sizes); the backbone's
+# fine-tuned stages learn 10-100x slower, so ImageNet's features are adjusted rather than overwritten.
+PRETRAINED_LR_RANGE = (3e-4, 1e-2)
+PRETRAINED_WEIGHT_DECAY_RANGE = (1e-4, 0.1)
+BACKBONE_LR_RANGE = (1e-5, 1e-3)
+NO_BACKBONE = "none"
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,15 @@ class SearchSpace:
     min_epochs: int = 5
     max_epochs: int = 40
     allow_flip: bool = True
+    backbones: tuple[str, ...] = tuple(BACKBONE_NAMES)  # () searches from-scratch networks only
+    pretrained_sides: tuple[int, ...] = (96, 128, 160, 224)
+    finetune_stages: tuple[int, ...] = (0, 1, 3, 9)  # of the backbone's 9 stages (0: frozen, 9: all)
+    head_hidden: tuple[int, ...] = (0, 256)  # 0: a linear head, else an MLP with this many hidden units
+    pretrained_batch_sizes: tuple[int, ...] = (16, 32, 64)
 
     def __post_init__(self):
         unknown = set(self.block_types) - set(BLOCKS) | set(self.activations) - set(ACTIVATIONS)
-        unknown |= set(self.optimizers) - set(LR_RANGES)
+        unknown |= set(self.optimizers) - set(LR_RANGES) | set(self.backbones) - set(BACKBONE_NAMES)
         if unknown:
             raise ValueError(f"Unknown choices in the search space: {sorted(unknown)}")
         if not 1 <= self.min_stages <= self.max_stages or self.max_depth < 1 or self.min_epochs > self.max_epochs:
@@ -79,8 +97,10 @@ class SearchSpace:
 
     def to_params(self, genotype: dict) -> dict:
         """Flat Optuna parameters: enqueue_trial(to_params(g)) makes suggest() return g."""
-        params = {"num_stages": len(genotype["stages"]), "stem_width": genotype["stem_width"],
-                  "activation": genotype["activation"]}
+        if "backbone" in genotype:
+            return self._pretrained_params(genotype)
+        params = {"backbone": NO_BACKBONE, "num_stages": len(genotype["stages"]),
+                  "stem_width": genotype["stem_width"], "activation": genotype["activation"]}
         for index, stage in enumerate(genotype["stages"]):
             for key in ("block", "depth", "width", "kernel", "se"):
                 params[f"s{index}_{key}"] = stage[key]
@@ -94,7 +114,23 @@ class SearchSpace:
             params[key] = train[key]
         return params
 
+    def _pretrained_params(self, genotype: dict) -> dict:
+        train = genotype["train"]
+        params = {"backbone": genotype["backbone"], "pretrained_side": genotype["side"],
+                  "finetune": genotype["finetune"], "head_hidden": genotype["head_hidden"],
+                  "lr_pretrained": train["lr"], "weight_decay_pretrained": train["weight_decay"],
+                  "pretrained_batch_size": train["batch_size"]}
+        if genotype["finetune"]:
+            params.update(backbone_lr=train["backbone_lr"], augment=train["augment"])
+        for key in ("dropout", "flip", "label_smoothing", "epochs"):
+            params[key] = train[key]
+        return params
+
     def _decide(self, choose: "_Chooser") -> dict:
+        if self.backbones:
+            backbone = choose.categorical("backbone", (NO_BACKBONE, *self.backbones))
+            if backbone != NO_BACKBONE:
+                return self._decide_pretrained(choose, backbone)
         num_stages = choose.integer("num_stages", self.min_stages, self.max_stages)
         genotype = {
             "stem_width": choose.categorical("stem_width", self.stem_widths),
@@ -126,6 +162,55 @@ class SearchSpace:
             "epochs": choose.integer("epochs", self.min_epochs, self.max_epochs),
         }
         return genotype
+
+    def _decide_pretrained(self, choose: "_Chooser", backbone: str) -> dict:
+        finetune = choose.categorical("finetune", self.finetune_stages)
+        genotype = {
+            "backbone": backbone,
+            "side": choose.categorical("pretrained_side", self.pretrained_sides),
+            "finetune": finetune,
+            "head_hidden": choose.categorical("head_hidden", self.head_hidden),
+        }
+        train = {
+            "optimizer": "adamw",
+            "lr": choose.log_uniform("lr_pretrained", *PRETRAINED_LR_RANGE),
+            "weight_decay": choose.log_uniform("weight_decay_pretrained", *PRETRAINED_WEIGHT_DECAY_RANGE),
+            "dropout": choose.uniform("dropout", *DROPOUT_RANGE),
+            "batch_size": choose.categorical("pretrained_batch_size", self.pretrained_batch_sizes),
+            # A frozen backbone's features are computed once per image and view: no augmentation but the mirror.
+            "augment": choose.uniform("augment", *AUGMENT_RANGE) if finetune else 0.0,
+            "flip": choose.categorical("flip", (False, True) if self.allow_flip else (False,)),
+            "label_smoothing": choose.uniform("label_smoothing", *LABEL_SMOOTHING_RANGE),
+            "epochs": choose.integer("epochs", self.min_epochs, self.max_epochs),
+        }
+        if finetune:
+            train["backbone_lr"] = choose.log_uniform("backbone_lr", *BACKBONE_LR_RANGE)
+        genotype["train"] = train
+        return genotype
+
+    def for_images(self, side: int) -> "SearchSpace":
+        """This space for a dataset stored at `side` pixels: pretrained candidates upsample small images to at most
+        the smallest pretrained side, never further."""
+        sides = tuple(s for s in self.pretrained_sides if s <= max(side, min(self.pretrained_sides)))
+        return replace(self, pretrained_sides=sides)
+
+
+def probe_genotype(space: SearchSpace) -> dict | None:
+    """The frozen-feature probe auto starts with: the first backbone, frozen, a linear head, at the largest side.
+
+    It costs one pass of the backbone over the images and seconds of head training, and says how far ImageNet
+    features go on this data before any budget goes to fine-tuning or to networks from scratch. None when the
+    space has no backbone.
+    """
+    if not space.backbones:
+        return None
+    return {
+        "backbone": space.backbones[0], "side": max(space.pretrained_sides), "finetune": 0, "head_hidden": 0,
+        "train": {"optimizer": "adamw", "lr": 0.003, "weight_decay": 0.01, "dropout": 0.1,
+                  "batch_size": 32 if 32 in space.pretrained_batch_sizes else space.pretrained_batch_sizes[0],
+                  "augment": 0.0, "flip": False, "label_smoothing": 0.1,
+                  "epochs": max(space.min_epochs, min(30, space.max_epochs))},
+    }
 
 
 def baseline_genotype(epochs: int = 30) -> dict:

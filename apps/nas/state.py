@@ -9,10 +9,13 @@ from pathlib import Path
 import torch
 
 from apps.nas import events
-from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, Budget, SearchControl
+from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, PRETRAINED_EXPORT_SECONDS, Budget, SearchControl
+from apps.nas.build import is_pretrained
 from apps.nas.checkpoint import SearchFiles
 from apps.nas.config import SearchConfig
 from apps.nas.data import DatasetSplits, ImageDataset
+from apps.nas.features import FeatureCache
+from apps.nas.space import SearchSpace
 from apps.nas.strategies import Strategy
 from apps.nas.train import EpochStats
 
@@ -33,11 +36,13 @@ class BestCandidate:
     val_accuracy: float | None
     epochs: int
     epoch_seconds: float  # mean over its epochs, validation included
+    pretrained: bool  # built on a pretrained backbone (slower to export)
 
     @classmethod
-    def from_curve(cls, trial: int, complete: bool, curve: list[dict]) -> "BestCandidate":
+    def from_curve(cls, trial: int, complete: bool, curve: list[dict], genotype: dict) -> "BestCandidate":
         return cls(trial=trial, complete=complete, val_accuracy=curve[-1]["val_accuracy"], epochs=len(curve),
-                   epoch_seconds=sum(stats["seconds"] for stats in curve) / len(curve))
+                   epoch_seconds=sum(stats["seconds"] for stats in curve) / len(curve),
+                   pretrained=is_pretrained(genotype))
 
 
 class RunState:
@@ -45,6 +50,7 @@ class RunState:
 
     splits: DatasetSplits
     strategy: Strategy
+    space: SearchSpace  # the configured space, fitted to the dataset's image side
 
     def __init__(self, config: SearchConfig, work_dir: Path, on_event: Callable[[dict], None] | None,
                  control: SearchControl | None):
@@ -55,9 +61,16 @@ class RunState:
         self.phase = saved["phase"]  # "search", "recipe" (auto trains its recipe alone) or "final"
         self.budget = Budget(config.budget_seconds, used_before=saved["seconds_used"], control=control)
         self.on_event = on_event
-        self.finish_seconds = FINISH_SECONDS + (EXPORT_SECONDS if config.export else 0.0)
         self.device = resolve_device(config.device)
         self.best: BestCandidate | None = None
+        self.features = FeatureCache(self.files.dir / "features")
+
+    @property
+    def finish_seconds(self) -> float:
+        """Seconds kept for the end of the run: the test score, and the export of the best candidate so far."""
+        if not self.config.export:
+            return FINISH_SECONDS
+        return FINISH_SECONDS + (PRETRAINED_EXPORT_SECONDS if self.best and self.best.pretrained else EXPORT_SECONDS)
 
     @property
     def study(self):

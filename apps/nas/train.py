@@ -20,8 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apps.nas.build import build
+from apps.nas.build import PretrainedClassifier, build, resize_to
 from apps.nas.data import ImageDataset
+from apps.nas.features import FeatureCache, FeaturesInterrupted
 from apps.nas.results import CurvePoint
 
 # One-cycle schedule: linear warm-up over the first 10% of steps, then cosine decay to zero.
@@ -31,7 +32,10 @@ SGD_MOMENTUM = 0.9
 MAX_SHIFT_FRACTION = 0.125
 MAX_ROTATION_DEGREES = 12.0
 MAX_ZOOM = 0.12
-EVAL_BATCH_SIZE = 1024
+# Evaluation batches hold about this many input pixels (1024 images of 32x32, 20 of 224x224): large enough to be
+# fast, small enough that a pretrained network's activations fit in memory.
+EVAL_BATCH_PIXELS = 1024 * 32 * 32
+MAX_EVAL_BATCH_SIZE = 1024
 # should_stop() is polled this often: cheap enough, and a step takes milliseconds, so cancelling is prompt.
 STOP_CHECK_EVERY_STEPS = 8
 
@@ -97,6 +101,20 @@ def has_depthwise_convolutions(model: nn.Module) -> bool:
     return any(isinstance(module, nn.Conv2d) and module.groups > 1 for module in model.modules())
 
 
+def resized_uint8(images: torch.Tensor, side: int, chunk: int = 256) -> torch.Tensor:
+    """uint8 images (N, C, H, W) at side x side by the networks' own resize (build.resize_to), a chunk at a time so
+    no float copy of the whole dataset is made; the images themselves when they are at that side already."""
+    if images.shape[-2:] == (side, side):
+        return images
+    return torch.cat([resize_to(images[start:start + chunk].float(), side).round().clamp(0, 255).to(torch.uint8)
+                      for start in range(0, len(images), chunk)])
+
+
+def eval_batch_size(images: torch.Tensor) -> int:
+    """Images per evaluation batch: about EVAL_BATCH_PIXELS pixels, between 8 and MAX_EVAL_BATCH_SIZE."""
+    return max(8, min(MAX_EVAL_BATCH_SIZE, EVAL_BATCH_PIXELS // max(1, images.shape[-1] * images.shape[-2])))
+
+
 def one_cycle_lr(step: int, total_steps: int, peak_lr: float) -> float:
     """Linear warm-up to peak_lr, then cosine decay to zero at total_steps."""
     warmup = max(1, round(WARMUP_FRACTION * total_steps))
@@ -110,7 +128,8 @@ class Trainer:
     """Trains the network a genotype describes, one epoch per call, resumable from state_dict()."""
 
     def __init__(self, genotype: dict, train: ImageDataset, val: ImageDataset | None, *,
-                 device: str | torch.device, seed: int, should_stop: Callable[[], bool] | None = None):
+                 device: str | torch.device, seed: int, should_stop: Callable[[], bool] | None = None,
+                 features: FeatureCache | None = None):
         """Build the model and optimizer and move the data to the device.
 
         Args:
@@ -119,6 +138,8 @@ class Trainer:
             device: "cpu", "cuda", ...
             seed: fixes weight init, batch order, augmentation and dropout (bit-identical on CPU).
             should_stop: polled every few steps; when it returns True, run_epoch raises TrainingInterrupted.
+            features: where a frozen pretrained backbone's features are cached (shared by a search's candidates);
+                None: a cache of this trainer's own.
         """
         self.genotype = genotype
         self.hyper = genotype["train"]
@@ -135,15 +156,20 @@ class Trainer:
             self.model = build(genotype, train.input_shape, train.num_classes)
             self._rng_state = self._get_global_rng()
         self.model = self.model.to(self.device, memory_format=torch.channels_last)
+        # A frozen pretrained backbone only computes features (once, through the cache): the head is what learns.
+        self.frozen = isinstance(self.model, PretrainedClassifier) and self.model.frozen
+        self.learned = self.model.head if self.frozen else self.model
+        self.feature_cache = features if features is not None else FeatureCache()
         self.use_bf16 = self.on_cuda or (self.device.type == "cpu" and cpu_has_fast_bf16()
-                                         and not has_depthwise_convolutions(self.model))
+                                         and not has_depthwise_convolutions(self.learned))
         if self.on_cuda:
             torch.backends.cudnn.benchmark = True  # autotune conv kernels: the input shape never changes
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
-        # The whole dataset lives on the device as uint8 (4x smaller than float); batches convert on the fly.
-        self.images = train.images.to(self.device)
+        self.train_images = train.images
+        self.inputs: torch.Tensor | None = None  # set by _prepare_inputs, before the first epoch
         self.labels = train.labels.to(self.device)
+        self.num_classes = train.num_classes
         self.val = val
         self.batch_size = min(int(self.hyper["batch_size"]), len(train))
         # Drop the ragged last batch: a batch of 1 or 2 makes batch-norm statistics meaningless.
@@ -152,12 +178,20 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=float(self.hyper["label_smoothing"]))
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        # No weight decay on batch-norm parameters and biases (decaying them only hurts).
-        decay = [p for p in self.model.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
-        groups = [{"params": decay, "weight_decay": float(self.hyper["weight_decay"])},
-                  {"params": no_decay, "weight_decay": 0.0}]
         lr = float(self.hyper["lr"])
+        # A pretrained backbone's fine-tuned stages learn at their own, lower rate (lr_scale follows the schedule).
+        modules = [(self.learned, 1.0)]
+        if isinstance(self.learned, PretrainedClassifier):
+            modules = [(self.learned.head, 1.0), (self.learned.backbone, float(self.hyper["backbone_lr"]) / lr)]
+        groups = []
+        for module, lr_scale in modules:
+            parameters = [p for p in module.parameters() if p.requires_grad]
+            # No weight decay on batch-norm parameters and biases (decaying them only hurts).
+            groups += [
+                {"params": [p for p in parameters if p.ndim > 1], "weight_decay": float(self.hyper["weight_decay"]),
+                 "lr_scale": lr_scale},
+                {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0, "lr_scale": lr_scale},
+            ]
         if self.hyper["optimizer"] == "sgd":
             return torch.optim.SGD(groups, lr=lr, momentum=SGD_MOMENTUM, nesterov=True)
         if self.hyper["optimizer"] == "adamw":
@@ -185,8 +219,40 @@ class Trainer:
         enabled = self.use_bf16 and (training or self.on_cuda)
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
+    def _prepare_inputs(self) -> None:
+        """What the steps read, on the device: the images at the network's side (uint8, 4x smaller than float), or
+        a frozen backbone's features of each image (N, views, F), the mirrored view too when training flips."""
+        if self.inputs is not None:
+            return
+        if self.frozen:
+            views = (False, True) if self.hyper["flip"] else (False,)
+            try:
+                inputs = torch.stack([self.feature_cache.features(self.model, self.train_images, mirrored=mirrored,
+                                                                  should_stop=self.should_stop)
+                                      for mirrored in views], 1)
+                if self.val is not None:  # computed now, so the first epoch's time is the head's alone
+                    for mirrored in views:
+                        self.feature_cache.features(self.model, self.val.images, mirrored=mirrored,
+                                                    should_stop=self.should_stop)
+            except FeaturesInterrupted as stopped:
+                raise TrainingInterrupted(f"stopped while computing features: {stopped}") from stopped
+        else:
+            inputs = resized_uint8(self.train_images, self.model.input_side)
+        self.inputs = inputs.to(self.device)
+
+    def _training_batch(self, index: torch.Tensor) -> torch.Tensor:
+        """The inputs of one step, augmented: a random view of each image's features, or an augmented image."""
+        if self.frozen:
+            views = self.inputs[index]  # (B, V, F)
+            view = torch.randint(views.shape[1], (len(index),), generator=self.generator, device=self.device)
+            return views[torch.arange(len(index), device=self.device), view]
+        images = self.inputs[index].float()  # (B, C, H, W), 0..255
+        images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]), self.generator)
+        return images.contiguous(memory_format=torch.channels_last)
+
     def run_epoch(self) -> EpochStats:
         """Train one epoch (the LR schedule spans total_epochs), then score the validation set."""
+        self._prepare_inputs()
         start = time.perf_counter()
         total_steps = self.steps_per_epoch * self.total_epochs
         peak_lr = float(self.hyper["lr"])
@@ -201,15 +267,12 @@ class Trainer:
                     raise TrainingInterrupted(f"stopped during epoch {self.epochs_done + 1}")
                 lr = one_cycle_lr(self.epochs_done * self.steps_per_epoch + step, total_steps, peak_lr)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group["lr_scale"]
                 index = order[step * self.batch_size:(step + 1) * self.batch_size]
-                images = self.images[index].float()  # (B, C, H, W), 0..255
-                images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]),
-                                       self.generator)
-                images = images.contiguous(memory_format=torch.channels_last)
+                inputs = self._training_batch(index)
                 labels = self.labels[index]
                 with self._autocast():
-                    logits = self.model(images)
+                    logits = self.learned(inputs)
                 loss = self.loss_fn(logits.float(), labels)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -240,9 +303,12 @@ class Trainer:
     def predict_logits(self, images_uint8: torch.Tensor) -> torch.Tensor:
         """Logits (N, num_classes), float32 on the CPU, in eval mode; averaged with the mirror image if flip is on."""
         self.model.eval()
+        if self.frozen:
+            return self._predict_from_features(images_uint8)
         outputs = []
-        for start in range(0, len(images_uint8), EVAL_BATCH_SIZE):
-            images = images_uint8[start:start + EVAL_BATCH_SIZE].to(self.device).float()
+        batch_size = eval_batch_size(images_uint8)
+        for start in range(0, len(images_uint8), batch_size):
+            images = images_uint8[start:start + batch_size].to(self.device).float()
             images = images.contiguous(memory_format=torch.channels_last)
             with self._autocast(training=False):
                 logits = self.model(images).float()
@@ -250,7 +316,14 @@ class Trainer:
                     # Test-time augmentation: a model trained on mirrored images scores both views.
                     logits = (logits + self.model(images.flip(-1)).float()) / 2
             outputs.append(logits.cpu())
-        return torch.cat(outputs) if outputs else torch.empty(0, self.model.classifier.out_features)
+        return torch.cat(outputs) if outputs else torch.empty(0, self.num_classes)
+
+    def _predict_from_features(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """predict_logits of a frozen backbone: the head on the cached features of each view."""
+        views = (False, True) if self.hyper["flip"] else (False,)
+        logits = [self.model.head(self.feature_cache.features(self.model, images_uint8, mirrored=mirrored)
+                                  .to(self.device)).float().cpu() for mirrored in views]
+        return sum(logits) / len(logits)
 
     def evaluate(self, dataset: ImageDataset) -> tuple[float, float]:
         """(cross-entropy loss without label smoothing, accuracy) on a dataset."""
@@ -266,7 +339,7 @@ class Trainer:
         Only tensors, numbers, strings, lists and dicts: loadable with torch.load(..., weights_only=True).
         """
         return copy.deepcopy({
-            "model": self.model.state_dict(),
+            "model": self.learned.state_dict(),  # a frozen backbone's weights come from its package
             "optimizer": self.optimizer.state_dict(),
             "epochs_done": self.epochs_done,
             "rng": {**self._rng_state, "generator": self.generator.get_state()},
@@ -275,7 +348,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from a state_dict() taken by a trainer built from the same genotype and data."""
-        self.model.load_state_dict(state["model"])
+        self.learned.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epochs_done = int(state["epochs_done"])
         rng = dict(state["rng"])

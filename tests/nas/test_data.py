@@ -111,7 +111,7 @@ def test_automatic_resolution_follows_the_median_and_is_clamped():
     assert automatic_side([(8, 8)] * 3) == 8
     assert automatic_side([(28, 28), (30, 20), (100, 100)]) == 30
     assert automatic_side([(4, 4)]) == 8
-    assert automatic_side([(4000, 3000)] * 2) == 64
+    assert automatic_side([(4000, 3000)] * 2) == 224
 
 
 def test_split_is_stratified_disjoint_and_reproducible(make_image_folder):

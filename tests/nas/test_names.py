@@ -1,7 +1,8 @@
 """The names the web layer takes from apps.nas.names are the engine's own."""
 
+from apps.nas.backbones import BACKBONES
 from apps.nas.blocks import BLOCKS
-from apps.nas.names import BLOCK_TYPES, STRATEGIES
+from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
 from apps.nas.space import SearchSpace
 from apps.nas.strategies import STRATEGIES as REGISTERED_STRATEGIES
 
@@ -12,3 +13,7 @@ def test_every_block_the_builder_knows_is_named_and_searched_by_default():
 
 def test_every_registered_strategy_is_named_and_no_other():
     assert set(STRATEGIES) == set(REGISTERED_STRATEGIES)
+
+
+def test_every_backbone_is_named_and_searched_by_default():
+    assert set(BACKBONE_NAMES) == set(BACKBONES) == set(SearchSpace().backbones)

@@ -6,7 +6,7 @@ from tests.nas.tiny_search import EventLog, tiny_config
 
 # Every candidate trains 3 or 4 epochs, so a kill after epoch 2 of a trial always lands mid-trial.
 SPACE = SearchSpace(widths=(8, 16), stem_widths=(8,), expand_ratios=(2,), max_stages=2, max_depth=1,
-                    batch_sizes=(16, 32), min_epochs=3, max_epochs=4)
+                    batch_sizes=(16, 32), min_epochs=3, max_epochs=4, backbones=())
 KILLED_TRIAL, KILLED_AFTER_EPOCH = 2, 2
 
 

@@ -88,7 +88,7 @@ def test_suggest_asks_only_the_parameters_the_genotype_uses():
 
 
 def test_mutate_changes_one_thing_and_stays_in_the_space():
-    space = SearchSpace(block_types=("residual", "mbconv"), max_stages=2)
+    space = SearchSpace(block_types=("residual", "mbconv"), max_stages=2, backbones=())
     rng = random.Random(2)
     parent = space.sample(rng)
     for _ in range(15):
@@ -104,13 +104,34 @@ def test_mutate_changes_one_thing_and_stays_in_the_space():
 
 
 def test_space_toggles_restrict_what_is_drawn():
-    space = SearchSpace(block_types=("dwsep",), activations=("silu",), squeeze_excite=False, allow_flip=False)
+    space = SearchSpace(block_types=("dwsep",), activations=("silu",), squeeze_excite=False, allow_flip=False,
+                        backbones=())
     rng = random.Random(4)
     for _ in range(20):
         genotype = space.sample(rng)
         assert genotype["activation"] == "silu"
         assert all(stage["block"] == "dwsep" and not stage["se"] for stage in genotype["stages"])
         assert genotype["train"]["flip"] is False
+
+
+def test_pretrained_candidates_draw_only_the_backbones_and_fine_tuning_the_space_allows():
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 3), head_hidden=(0,))
+    drawn = [space.sample(random.Random(seed)) for seed in range(40)]
+    pretrained = [genotype for genotype in drawn if "backbone" in genotype]
+    assert {genotype["backbone"] for genotype in pretrained} == {"lite0"}
+    assert {genotype["finetune"] for genotype in pretrained} == {0, 3}
+    assert all(genotype["head_hidden"] == 0 for genotype in pretrained)
+    # A frozen backbone's features are cached per image and view: nothing but the mirror may augment them.
+    assert all(genotype["train"]["augment"] == 0.0 and "backbone_lr" not in genotype["train"]
+               for genotype in pretrained if genotype["finetune"] == 0)
+    assert any("stages" in genotype for genotype in drawn)  # from-scratch networks stay in the space
+
+
+def test_pretrained_candidates_upsample_small_images_only_to_the_smallest_pretrained_side():
+    space = SearchSpace(pretrained_sides=(96, 128, 224))
+    assert space.for_images(28).pretrained_sides == (96,)
+    assert space.for_images(160).pretrained_sides == (96, 128)
+    assert space.for_images(224).pretrained_sides == (96, 128, 224)
 
 
 def test_it_refuses_unknown_choices():

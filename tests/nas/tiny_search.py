@@ -1,11 +1,11 @@
-"""A search small enough for tests: tiny networks, few epochs, no export unless a test asks for it."""
+"""A search small enough for tests: tiny networks from scratch, few epochs, no export unless a test asks for it."""
 
 from apps.nas.config import SearchConfig
 from apps.nas.space import SearchSpace
 
 TINY_SPACE = SearchSpace(
     widths=(8, 16), stem_widths=(8,), expand_ratios=(2,), max_stages=2, max_depth=1,
-    batch_sizes=(16, 32), min_epochs=2, max_epochs=4,
+    batch_sizes=(16, 32), min_epochs=2, max_epochs=4, backbones=(),
 )
 
 

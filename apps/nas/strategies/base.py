@@ -38,12 +38,14 @@ class Strategy:
         seed: int,
         multi_fidelity: bool,
         baseline: dict | None = None,
+        probe: dict | None = None,
     ):
         self.study = study
         self.space = space
         self.multi_fidelity = multi_fidelity  # the study's pruner stops weak candidates early
         self.rng = random.Random(seed)
         self.baseline = baseline
+        self.probe = probe
 
     @staticmethod
     def create_sampler(seed: int) -> optuna.samplers.BaseSampler:

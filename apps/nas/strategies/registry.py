@@ -22,6 +22,7 @@ def create_strategy(
     seed: int,
     multi_fidelity: bool | None = None,
     baseline: dict | None = None,
+    probe: dict | None = None,
     study_name: str = "search",
 ):
     """The named strategy on a new study in `storage`, or on the one already there (a resumed search).
@@ -33,6 +34,7 @@ def create_strategy(
         seed: makes the sequence of candidates reproducible.
         multi_fidelity: ASHA early stopping on or off; None takes the strategy's default.
         baseline: a known-good genotype strategies may start from (auto does).
+        probe: a cheap first candidate that tells how far pretrained features go (auto starts with it).
         study_name: the study's name inside the storage.
     """
     if name not in STRATEGIES:
@@ -51,4 +53,5 @@ def create_strategy(
     # candidates over again. A fresh search (no trials) uses the seed as given.
     attempt_seed = seed + 1_000_003 * len(study.trials)
     study.sampler = cls.create_sampler(attempt_seed)
-    return cls(study, space, seed=attempt_seed, multi_fidelity=use_multi_fidelity, baseline=baseline)
+    return cls(study, space, seed=attempt_seed, multi_fidelity=use_multi_fidelity, baseline=baseline,
+               probe=probe)
