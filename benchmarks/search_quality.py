@@ -3,10 +3,18 @@
     .venv/bin/python -m benchmarks.search_quality --datasets digits --budgets 120 --seeds 0 --strategies auto
     .venv/bin/python -m benchmarks.search_quality              # the full grid: hours on a 2-core CPU
 
-Baselines, run side by side with the same train+validation / test split as the searches:
-  recipe  the fixed hand-designed CNN (apps.nas.space.baseline_genotype) trained on train+validation for as many
-          epochs as the budget allows (one epoch is timed first, then the schedule is stretched to fill it);
-  svc     scikit-learn's RBF SVC on raw pixels, C and gamma chosen by 3-fold cross-validation on train+validation.
+    .venv/bin/python -m benchmarks.search_quality --datasets caltech10 eurosat --budgets 300 --strategies auto \
+        scratch --baselines frozen finetune                  # the photo comparison of docs/benchmarks.md
+
+"scratch" is auto with the pretrained networks switched off (SearchSpace(backbones=())). Baselines, run side by
+side with the same train+validation / test split as the searches:
+  recipe    the fixed hand-designed CNN (apps.nas.space.baseline_genotype) trained on train+validation for as many
+            epochs as the budget allows (one epoch is timed first, then the schedule is stretched to fill it);
+  svc       scikit-learn's RBF SVC on raw pixels, C and gamma chosen by 3-fold cross-validation on train+validation;
+  frozen    EfficientNet-Lite0's frozen ImageNet features at 224 px and a logistic regression (the way Teachable
+            Machine and Create ML work);
+  finetune  EfficientNet-Lite0 fine-tuned throughout with one fixed recipe (AdamW, 10x lower rate for the
+            backbone, flips and mild shifts), timed and stretched to the budget like the recipe.
 Prints one markdown table: test accuracy mean and spread (min..max over seeds), trials run, seconds.
 """
 
@@ -19,29 +27,41 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from apps.nas.backbones import build_backbone, features
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
 from apps.nas.search import run_search
-from apps.nas.space import baseline_genotype
+from apps.nas.shares import fraction_to_test
+from apps.nas.space import SearchSpace, baseline_genotype
 from apps.nas.state import resolve_device
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import Trainer
-from benchmarks.datasets import digits_folder, mnist5k_folder
+from benchmarks.datasets import digits_folder, mnist5k_folder, shared_photos_folder
 
-DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder}
-BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC"}
+DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder,
+            "caltech10": lambda: shared_photos_folder("caltech10"), "eurosat": lambda: shared_photos_folder("eurosat")}
+BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC", "frozen": "frozen Lite0 + logistic regression",
+             "finetune": "Lite0 fine-tuned, fixed recipe"}
+SCRATCH = "scratch"  # auto without pretrained networks
 SVC_GRID = {"C": [1, 10, 100], "gamma": ["scale", 0.01, 0.03]}
 # The recipe's timed epoch and test scoring also come out of its budget; keep this share of it for them.
 RECIPE_TIME_SHARE = 0.85
 TIMING_EPOCHS = 2
+TIMING_IMAGES = 256
 
 
 def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
+    space = SearchSpace(backbones=()) if strategy == SCRATCH else SearchSpace()
+    config = SearchConfig(budget_seconds=budget, strategy="auto" if strategy == SCRATCH else strategy, seed=seed,
+                          space=space)
     with tempfile.TemporaryDirectory() as work_dir:
-        result = run_search(SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed), folder, work_dir)
+        result = run_search(config, folder, work_dir)
     trials = result.summary.trials
     return {"test_accuracy": result.best.test_accuracy, "seconds": result.summary.elapsed_seconds,
             "trials": sum(count for status, count in trials.items() if status != "infeasible"),
@@ -49,16 +69,36 @@ def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
             "final_epochs": result.best.final_epochs, "retrained": result.best.retrained}
 
 
-def recipe_run(dataset: ImageDataset, budget: float, seed: int) -> dict:
-    """The fixed recipe trained on train+validation for as many epochs as fit in the budget."""
+def engine_splits(dataset: ImageDataset, seed: int):
+    """The train / validation / test split the engine makes of this dataset with this seed."""
+    return split_dataset(dataset, seed=seed, test_fraction=fraction_to_test(len(dataset)))
+
+
+def finetune_genotype(dataset: ImageDataset, epochs: int) -> dict:
+    """Lite0 fine-tuned throughout at 224 px (small images upsampled to 96 at least), one fixed recipe."""
+    return {"backbone": "lite0", "side": max(96, min(224, dataset.input_shape[-1])), "finetune": 9, "head_hidden": 0,
+            "train": {"optimizer": "adamw", "lr": 0.001, "backbone_lr": 0.0001, "weight_decay": 0.01,
+                      "dropout": 0.2, "batch_size": 32, "augment": 0.3, "flip": True, "label_smoothing": 0.1,
+                      "epochs": epochs}}
+
+
+def recipe_genotype(dataset: ImageDataset, epochs: int) -> dict:
+    return baseline_genotype(epochs=epochs)
+
+
+def recipe_run(dataset: ImageDataset, budget: float, seed: int, recipe=recipe_genotype) -> dict:
+    """A fixed recipe trained on train+validation for as many epochs as fit in the budget."""
     started = time.monotonic()
-    splits = split_dataset(dataset, seed=seed)
+    splits = engine_splits(dataset, seed)
     train = ImageDataset.concat(splits.train, splits.val)
     device = resolve_device("auto")
-    timing = Trainer(baseline_genotype(epochs=TIMING_EPOCHS), train, None, device=device, seed=seed)
-    epoch_seconds = max(timing.run_epoch().seconds for _ in range(TIMING_EPOCHS))  # the slower, to stay in budget
+    # Timed on a slice: an epoch of a fine-tuned backbone on all the photos can take a third of the budget.
+    sample = train.subset(range(min(len(train), TIMING_IMAGES)))
+    timing = Trainer(recipe(dataset, TIMING_EPOCHS), sample, None, device=device, seed=seed)
+    # The slower epoch, to stay in budget.
+    epoch_seconds = max(timing.run_epoch().seconds for _ in range(TIMING_EPOCHS)) * len(train) / len(sample)
     epochs = max(1, int((RECIPE_TIME_SHARE * budget - (time.monotonic() - started)) / epoch_seconds))
-    trainer = Trainer(baseline_genotype(epochs=epochs), train, None, device=device, seed=seed)
+    trainer = Trainer(recipe(dataset, epochs), train, None, device=device, seed=seed)
     for _ in range(epochs):
         trainer.run_epoch()
     predictions = trainer.predict_logits(splits.test.images).argmax(1).cpu()
@@ -69,7 +109,7 @@ def recipe_run(dataset: ImageDataset, budget: float, seed: int) -> dict:
 def svc_run(dataset: ImageDataset, seed: int) -> dict:
     """RBF SVC on raw pixels scaled to 0..1, hyperparameters by cross-validation on train+validation."""
     started = time.monotonic()
-    splits = split_dataset(dataset, seed=seed)
+    splits = engine_splits(dataset, seed)
     train = ImageDataset.concat(splits.train, splits.val)
 
     def pixels(ds: ImageDataset) -> np.ndarray:
@@ -80,11 +120,27 @@ def svc_run(dataset: ImageDataset, seed: int) -> dict:
     return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": len(grid.cv_results_["params"])}
 
 
+def frozen_run(dataset: ImageDataset, seed: int) -> dict:
+    """Lite0's frozen features of train+validation, a logistic regression on them, scored on the test split."""
+    started = time.monotonic()
+    splits = engine_splits(dataset, seed)
+    train = ImageDataset.concat(splits.train, splits.val)
+    network = build_backbone("lite0")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probe.fit(features(network, train.images).numpy(), train.labels.numpy())
+    accuracy = probe.score(features(network, splits.test.images).numpy(), splits.test.labels.numpy())
+    return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": 1}
+
+
 def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, seed: int) -> dict:
     if method == BASELINES["recipe"]:
         return recipe_run(dataset, budget, seed)
+    if method == BASELINES["finetune"]:
+        return recipe_run(dataset, budget, seed, recipe=finetune_genotype)
     if method == BASELINES["svc"]:
         return svc_run(dataset, seed)
+    if method == BASELINES["frozen"]:
+        return frozen_run(dataset, seed)
     return search_run(folder, method, budget, seed)
 
 
@@ -100,7 +156,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
     parser.add_argument("--budgets", nargs="+", type=float, default=[60, 300])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--strategies", nargs="*", default=sorted(STRATEGIES), choices=sorted(STRATEGIES))
+    parser.add_argument("--strategies", nargs="*", default=sorted(STRATEGIES), choices=[*sorted(STRATEGIES), SCRATCH])
     parser.add_argument("--baselines", nargs="*", default=["recipe", "svc"], choices=sorted(BASELINES))
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()

@@ -138,9 +138,11 @@ def _imagenet_weights(name: str) -> dict[str, torch.Tensor]:
 
 
 def pretrained_backbone(name: str) -> PretrainedNetwork:
-    """A fresh copy of the named backbone with its ImageNet weights, every layer trainable."""
+    """A fresh copy of the named backbone with its ImageNet weights, every layer trainable, without its ImageNet
+    classifier (1.3 M parameters a new head replaces)."""
     network = BACKBONES[name].create()
     network.load_state_dict(_imagenet_weights(name), strict=True)
+    network.network.reset_classifier(0)
     return network
 
 

@@ -1,6 +1,7 @@
 """What a candidate costs to deploy: parameters, FLOPs, CPU latency, file size."""
 
 import copy
+import functools
 import io
 import statistics
 import time
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from apps.nas.build import deployed
+from apps.nas.build import deployed, pretrained_backbone
 
 # Latency is measured on one CPU thread: the figure then means "one core of this machine", it is not disturbed by
 # a training run using the other cores, and it is what a small deployment (one request per worker) sees.
@@ -84,3 +85,10 @@ def model_size_mb(model: nn.Module) -> float:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.tell() / 1e6
+
+
+@functools.cache
+def backbone_costs(name: str) -> dict:
+    """Parameters and file size of a pretrained backbone alone: what any candidate built on it costs at least."""
+    network = pretrained_backbone(name)
+    return {"params": count_params(network), "size_mb": model_size_mb(network)}

@@ -10,7 +10,7 @@ work_dir, so calling run_search again with the same work_dir continues a killed 
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 
@@ -20,17 +20,17 @@ from optuna.trial import TrialState
 
 from apps.nas import events
 from apps.nas.budget import SearchControl, check_budget, recipe_only_epochs, search_deadline
-from apps.nas.build import build
+from apps.nas.build import build, is_pretrained
 from apps.nas.checkpoint import load_torch
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
 from apps.nas.final import finish_run
 from apps.nas.leaderboard import genotype_summary
-from apps.nas.measure import deployment_costs
+from apps.nas.measure import backbone_costs, deployment_costs
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
-from apps.nas.space import baseline_genotype, probe_genotype, with_epochs
+from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype, with_epochs
 from apps.nas.state import BestCandidate, RunState
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
@@ -38,6 +38,14 @@ from apps.nas.train import Trainer
 
 # The probe that times one epoch for the minimum-budget check trains on this many images at most.
 PROBE_IMAGES = 256
+# A training step (forward, backward, update) costs about this many forward passes of one image, as the batch-1
+# CPU latency measures them; batching makes it cheaper, so the estimate errs towards "slow".
+TRAINING_STEP_FORWARDS = 3
+# A candidate is trained only when the search time left buys at least this many of its epochs: the first rung of
+# successive halving, and a second epoch to learn anything from it.
+MIN_AFFORDABLE_EPOCHS = 2
+# ... judged only for candidates whose estimated epoch is at least this share of the whole search.
+SLOW_EPOCH_SHARE = 0.05
 
 
 def run_search(
@@ -94,7 +102,7 @@ class Search(RunState):
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
                                     test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
-        self.space = self.config.space.for_images(min(dataset.input_shape[1:]))
+        self.space = self.fitted_space(min(dataset.input_shape[1:]))
         if not resumed:
             epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
@@ -114,6 +122,15 @@ class Search(RunState):
             self.search()
             self.phase = "final"
         return finish_run(self)
+
+    def fitted_space(self, side: int) -> SearchSpace:
+        """The configured space for images of this side, without the backbones that alone break a size limit (a
+        microcontroller's, say): every candidate built on them would be measured only to be skipped."""
+        space = self.config.space.for_images(side)
+        limits = self.config.constraints
+        fitting = tuple(name for name in space.backbones
+                        if not limits.violations(**backbone_costs(name), latency_ms=0.0))
+        return replace(space, backbones=fitting)
 
     def probe_epoch_seconds(self) -> float:
         """Seconds one epoch of a typical candidate takes on the whole training split, timed on a slice of it."""
@@ -201,15 +218,40 @@ class Search(RunState):
         return deployment_costs(build(genotype, shape, self.splits.train.num_classes), genotype, shape)
 
     def measure_within_limits(self, trial: optuna.Trial, genotype: dict) -> dict | None:
-        """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit."""
+        """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit or
+        costs more time than the search has left."""
         measured = self.measure(genotype)
         trial.set_user_attr("measurements", measured)
         violations = self.config.constraints.violations(
             params=measured["params"], size_mb=measured["size_mb"], latency_ms=measured["latency_ms"]
         )
-        if not violations:
-            return measured
-        reason = "breaks the deployment limits: " + "; ".join(violations)
+        if violations:
+            return self.skip_untrained(trial, "breaks the deployment limits: " + "; ".join(violations))
+        return measured
+
+    def too_slow(self, genotype: dict, measured: dict) -> str | None:
+        """Why a slow candidate cannot train MIN_AFFORDABLE_EPOCHS epochs in the search time left on a CPU, or None.
+
+        The epoch is estimated from the batch-1 latency measured for the limits: a fully fine-tuned EfficientNet-Lite2
+        on a thousand photos at 224 px needs minutes per epoch on a small CPU, and would take the whole budget
+        before it could be compared. Only candidates whose epoch is a sizeable share of the search are judged: a
+        small one near the deadline starts and is stopped by it, as before. A frozen backbone trains its head on
+        cached features (seconds), and on a GPU the CPU latency says nothing about training time: neither is
+        checked.
+        """
+        if self.device != "cpu" or (is_pretrained(genotype) and genotype["finetune"] == 0):
+            return None
+        forward_seconds = measured["latency_ms"] / 1000 / (2 if genotype["train"]["flip"] else 1)
+        epoch_seconds = TRAINING_STEP_FORWARDS * forward_seconds * len(self.splits.train)
+        seconds_left = self.search_deadline() - self.budget.elapsed()
+        if epoch_seconds < SLOW_EPOCH_SHARE * self.search_deadline() or (
+                epoch_seconds * MIN_AFFORDABLE_EPOCHS <= seconds_left):
+            return None
+        return (f"too slow for the time left: an epoch would take about {epoch_seconds:.0f} s, and "
+                f"{max(0.0, seconds_left):.0f} s of search are left")
+
+    def skip_untrained(self, trial: optuna.Trial, reason: str) -> None:
+        """Record and report a candidate that is not trained at all (told to the strategy as infeasible)."""
         trial.set_user_attr("reason", reason)
         self.strategy.tell(trial, "infeasible")
         self.emit(events.TrialPruned(trial_id=trial.number, reason=reason, val_accuracy=None, epochs=0,
@@ -226,6 +268,8 @@ class Search(RunState):
             return self.record_failure(trial, error, started)
         if measured is None:
             return
+        if not resume and (reason := self.too_slow(genotype, measured)) is not None:
+            return self.skip_untrained(trial, reason)
         checkpoint = load_torch(self.files.trial_path(number)) if resume else None
         self.emit(events.TrialStarted(
             trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,

@@ -267,7 +267,7 @@ class Trainer:
                     raise TrainingInterrupted(f"stopped during epoch {self.epochs_done + 1}")
                 lr = one_cycle_lr(self.epochs_done * self.steps_per_epoch + step, total_steps, peak_lr)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = lr * group["lr_scale"]
+                    group["lr"] = lr * group.get("lr_scale", 1.0)  # a checkpoint from before lr_scale: 1
                 index = order[step * self.batch_size:(step + 1) * self.batch_size]
                 inputs = self._training_batch(index)
                 labels = self.labels[index]

@@ -58,7 +58,7 @@ function apply(event) {
       addLog(event, `Candidate ${t.id} finished: ${pct(event.val_accuracy)} on validation images.`);
       break;
     case "trial_pruned":
-      Object.assign(t, { status: event.infeasible ? "too big" : "stopped early", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
+      Object.assign(t, { status: event.infeasible ? "skipped" : "stopped early", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
       if (event.val_accuracy != null) state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
       addLog(event, `Candidate ${t.id} ${event.infeasible ? "skipped" : "stopped early"}: ${event.reason}`);
       break;

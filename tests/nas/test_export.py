@@ -21,17 +21,22 @@ from apps.nas.train import Trainer
 from tests.nas.conftest import write_image_folder
 
 
-def small_genotype(flip: bool) -> dict:
+def small_genotype(kind: str) -> dict:
+    if kind == "pretrained":
+        return {"backbone": "lite0", "side": 96, "finetune": 1, "head_hidden": 32,
+                "train": {"optimizer": "adamw", "lr": 0.003, "backbone_lr": 1e-4, "weight_decay": 0.01, "dropout": 0.1,
+                          "batch_size": 16, "augment": 0.3, "flip": True, "label_smoothing": 0.1, "epochs": 2}}
     genotype = baseline_genotype(epochs=3)
     genotype["stem_width"] = 8
     genotype["stages"] = [{"block": "mbconv", "depth": 1, "width": 16, "kernel": 3, "se": True, "expand": 2}]
-    genotype["train"].update({"batch_size": 16, "flip": flip})
+    genotype["train"].update({"batch_size": 16, "flip": kind == "flip-tta"})
     return genotype
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "flip-tta"])
+@pytest.fixture(scope="module", params=["plain", "flip-tta", "pretrained"])
 def exported(request, tmp_path_factory):
-    """A small model trained on colour images, exported; flip-tta ships the mirrored-view averaging too."""
+    """A small model trained on non-square colour images, exported; flip-tta ships the mirrored-view averaging too,
+    pretrained is an ImageNet backbone with its last stage fine-tuned, an MLP head and flips."""
     root = write_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=12, size=(14, 10), mode="RGB")
     splits = split_dataset(load_image_folder(root), seed=0)
     trainer = Trainer(small_genotype(request.param), splits.train, splits.val, device="cpu", seed=0)
@@ -56,6 +61,11 @@ def test_onnx_agrees_with_pytorch_on_the_test_images(exported):
     assert parity.images == len(exported["test"])
     assert parity.prediction_agreement == 1.0
     assert parity.max_abs_logit_diff < 1e-3
+
+
+def test_the_genotype_round_trips_through_json(exported):
+    genotype = json.loads(Path(exported["result"].files["genotype"]).read_text())
+    assert genotype == exported["trainer"].genotype
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")

@@ -1,0 +1,158 @@
+"""Candidates built on a pretrained ImageNet backbone: cached frozen features, fine-tuning, resume, and a search on
+real photos that starts with the frozen-feature probe."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import apps.nas.search
+from apps.nas.build import deployed
+from apps.nas.config import Constraints
+from apps.nas.data import load_image_folder, split_dataset
+from apps.nas.features import FeatureCache
+from apps.nas.search import run_search
+from apps.nas.space import SearchSpace, probe_genotype
+from apps.nas.train import Trainer
+from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
+
+CALTECH = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "caltech10.zip"
+PHOTO_CLASSES = ("airplanes", "Motorbikes", "watch")
+
+
+def head_genotype(**train) -> dict:
+    """A frozen Lite0 at 96 px with a linear head (the cheapest pretrained candidate)."""
+    genotype = probe_genotype(SearchSpace(pretrained_sides=(96,)))
+    genotype["train"].update({"epochs": 3, "batch_size": 16, **train})
+    return genotype
+
+
+@pytest.fixture
+def colour_splits(make_image_folder):
+    return split_dataset(load_image_folder(make_image_folder(classes=3, per_class=12, size=(14, 10), mode="RGB")),
+                         seed=0)
+
+
+def test_frozen_features_are_computed_once_per_image_and_view_and_shared_by_head_trials(colour_splits, tmp_path):
+    train, val = colour_splits.train, colour_splits.val
+    cache = FeatureCache(tmp_path / "features")
+    Trainer(head_genotype(), train, val, device="cpu", seed=0, features=cache).fit()
+    assert cache.computed == len(train) + len(val)
+    # Another head, another seed, mirrored views: only the mirrored view is new.
+    Trainer(head_genotype(lr=0.001, flip=True), train, val, device="cpu", seed=1, features=cache).fit()
+    assert cache.computed == 2 * (len(train) + len(val))
+    Trainer(head_genotype(dropout=0.4, flip=True), train, val, device="cpu", seed=2, features=cache).fit()
+    assert cache.computed == 2 * (len(train) + len(val))
+    # The final training's train+validation is a new tensor of known images: nothing to compute.
+    joined = type(train).concat(train, val)
+    Trainer(head_genotype(flip=True), joined, None, device="cpu", seed=0, features=cache).fit()
+    assert cache.computed == 2 * (len(train) + len(val))
+    # A resumed run finds them on disk.
+    reopened = FeatureCache(tmp_path / "features")
+    Trainer(head_genotype(flip=True), train, val, device="cpu", seed=0, features=reopened).fit()
+    assert reopened.computed == 0
+
+
+def test_a_head_trained_on_cached_features_is_the_shipped_model(colour_splits):
+    trainer = Trainer(head_genotype(flip=True), colour_splits.train, colour_splits.val, device="cpu", seed=0)
+    trainer.fit()
+    shipped = deployed(trainer.model, trainer.genotype).eval()
+    with torch.no_grad():
+        direct = shipped(colour_splits.test.images.float())
+    assert torch.allclose(trainer.predict_logits(colour_splits.test.images), direct, atol=1e-4)
+    # Only the head is saved per epoch: the backbone's weights come from its package.
+    assert set(trainer.state_dict()["model"]) == {"1.weight", "1.bias"}  # dropout, linear
+
+
+def test_fine_tuning_trains_only_the_last_stages_at_the_backbone_rate(colour_splits):
+    genotype = head_genotype(backbone_lr=1e-4, augment=0.3, epochs=1)
+    genotype["finetune"] = 1
+    trainer = Trainer(genotype, colour_splits.train, colour_splits.val, device="cpu", seed=0)
+    before = {name: value.clone() for name, value in trainer.model.backbone.state_dict().items()}
+    trainer.run_epoch()
+    after = trainer.model.backbone.state_dict()
+    changed = {name.split(".")[1] for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {"conv_head", "bn2"}  # the last of the nine stages: the 1x1 head convolution
+    rates = {group["lr"] / group["lr_scale"] for group in trainer.optimizer.param_groups}
+    assert len(rates) == 1  # one schedule; the backbone's groups follow it at their scale
+    assert {group["lr_scale"] for group in trainer.optimizer.param_groups} == {1.0, 1e-4 / 0.003}
+
+
+def test_a_killed_fine_tuning_resumes_bit_identically(colour_splits):
+    genotype = head_genotype(backbone_lr=1e-4, augment=0.3, epochs=2)
+    genotype["finetune"] = 3
+    train, val = colour_splits.train, colour_splits.val
+    uninterrupted = Trainer(genotype, train, val, device="cpu", seed=3)
+    uninterrupted.fit()
+    first = Trainer(genotype, train, val, device="cpu", seed=3)
+    first.run_epoch()
+    resumed = Trainer(genotype, train, val, device="cpu", seed=3)
+    resumed.load_state_dict(first.state_dict())
+    resumed.fit()
+    assert [stats.val_accuracy for stats in resumed.history] == [stats.val_accuracy for stats in uninterrupted.history]
+    assert torch.equal(resumed.predict_logits(colour_splits.test.images),
+                       uninterrupted.predict_logits(colour_splits.test.images))
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """20 real photos of each of three Caltech-101 classes, of varied size and aspect, as class folders."""
+    if not CALTECH.exists():
+        pytest.skip(f"needs the shared photo datasets ({CALTECH})")
+    root = tmp_path / "photos"
+    with zipfile.ZipFile(CALTECH) as archive:
+        names = sorted(name for name in archive.namelist() if name.lower().endswith(".jpg"))
+        for label in PHOTO_CLASSES:
+            for name in [name for name in names if f"/{label}/" in name][:20]:
+                target = root / label / Path(name).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(name))
+    return root
+
+
+def test_auto_on_photos_starts_with_the_frozen_probe_and_ships_a_pretrained_model(photos, tmp_path):
+    log = EventLog()
+    config = tiny_config(strategy="auto", space=SearchSpace(max_epochs=10), budget_seconds=60.0, export=True)
+    result = run_search(config, photos, tmp_path / "work", on_event=log)
+    assert result.summary.input_shape == [3, 224, 224]  # photos are kept at the pretrained networks' side
+    first = log.of_type("trial_started")[0]
+    assert first["genotype"] == probe_genotype(SearchSpace(max_epochs=10))
+    assert "backbone" in result.best.genotype
+    assert result.best.genotype_summary.startswith("EfficientNet-Lite")
+    assert_scored_on_the_test_split(result)
+    assert result.test_report.accuracy >= 0.85  # airplanes, motorbikes and watches: ImageNet knows them well
+    assert result.summary.onnx_parity.prediction_agreement == 1.0
+    assert result.summary.elapsed_seconds <= 60.0 * 1.05
+
+
+def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(colour_splits, monkeypatch, tmp_path):
+    measure = apps.nas.search.deployment_costs
+
+    def slow_when_fine_tuned(network, genotype, input_shape):
+        costs = measure(network, genotype, input_shape)
+        return {**costs, "latency_ms": 10_000.0} if genotype.get("finetune") else costs
+
+    monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_when_fine_tuned)
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 9), pretrained_sides=(96,), min_epochs=2,
+                        max_epochs=3)
+    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    config = tiny_config(space=space, budget_seconds=20.0, max_trials=2, device="cpu")
+    result = run_search(config, data, tmp_path / "work")
+    skipped = [row for row in result.leaderboard if row.status == "infeasible"]
+    trained = [row for row in result.leaderboard if row.epochs]
+    assert trained and all(row.genotype.get("finetune") == 0 for row in trained if "backbone" in row.genotype)
+    assert skipped and all(row.reason.startswith("too slow for the time left") for row in skipped)
+    assert all(row.genotype["finetune"] == 9 for row in skipped)
+
+
+def test_a_size_limit_below_every_backbone_keeps_the_search_to_networks_from_scratch(colour_splits, tmp_path):
+    space = SearchSpace(widths=(8, 16), stem_widths=(8,), max_stages=2, max_depth=1, batch_sizes=(16,),
+                        min_epochs=2, max_epochs=3)
+    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    log = EventLog()
+    config = tiny_config(strategy="auto", space=space, constraints=Constraints(max_model_mb=5.0), max_trials=3)
+    result = run_search(config, data, tmp_path / "work", on_event=log)
+    # Not even measured: the smallest backbone alone is 13.7 MB.
+    assert all("backbone" not in event["genotype"] for event in log.of_type("trial_started"))
+    assert result.best.size_mb <= 5.0
