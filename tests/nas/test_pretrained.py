@@ -1,6 +1,9 @@
 """Candidates built on a pretrained ImageNet backbone: cached frozen features, fine-tuning, resume, and a search on
 real photos that starts with the frozen-feature probe."""
 
+import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -8,9 +11,10 @@ import pytest
 import torch
 
 import apps.nas.search
-from apps.nas.build import deployed
+from apps.nas.build import build, deployed
 from apps.nas.config import Constraints
 from apps.nas.data import load_image_folder, split_dataset
+from apps.nas.export import unpack_bundle
 from apps.nas.features import FeatureCache
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, probe_genotype
@@ -124,6 +128,21 @@ def test_auto_on_photos_starts_with_the_frozen_probe_and_ships_a_pretrained_mode
     assert result.test_report.accuracy >= 0.85  # airplanes, motorbikes and watches: ImageNet knows them well
     assert result.summary.onnx_parity.prediction_agreement == 1.0
     assert result.summary.elapsed_seconds <= 60.0 * 1.05
+
+    # The bundle's predict.py, on the original photos of every shape, gives the engine's labels.
+    dataset = load_image_folder(photos)
+    chosen = list(range(0, len(dataset), 7))
+    genotype = json.loads(Path(result.files["genotype"]).read_text())
+    model = deployed(build(genotype, dataset.input_shape, dataset.num_classes), genotype).eval()
+    model.network.load_state_dict(torch.load(result.files["weights"], weights_only=True))
+    with torch.no_grad():
+        engine_labels = model(dataset.images[chosen].float()).argmax(1).tolist()
+    bundle = unpack_bundle(result.files["bundle"], tmp_path / "bundle")
+    paths = [str(photos / dataset.paths[index]) for index in chosen]
+    completed = subprocess.run([sys.executable, str(bundle / "predict.py"), *paths], capture_output=True, text=True,
+                               check=True, timeout=300)
+    bundle_labels = [line.split("\t")[1] for line in completed.stdout.strip().splitlines()]
+    assert bundle_labels == [dataset.class_names[label] for label in engine_labels]
 
 
 def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(colour_splits, monkeypatch, tmp_path):
