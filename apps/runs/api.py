@@ -14,7 +14,7 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
-from apps.nas.names import ARTIFACT_FILES, BLOCK_TYPES, STRATEGIES
+from apps.nas.names import ARTIFACT_FILES, BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
 from apps.nas.results import BestModel, Mistake, SearchResult
 
 from . import services
@@ -93,6 +93,10 @@ class RunListApi(APIView):
         block_types = serializers.ListField(child=serializers.ChoiceField(choices=list(BLOCK_TYPES.items())),
                                             required=False, allow_empty=False,
                                             help_text="Building blocks the search may use (default: all).")
+        backbones = serializers.ListField(
+            child=serializers.ChoiceField(choices=list(BACKBONE_NAMES.items())), required=False,
+            help_text="Pretrained ImageNet networks the search may start from (default: all); [] searches only "
+                      "networks trained from scratch.")
         resolution = serializers.IntegerField(
             required=False, allow_null=True, min_value=1,
             help_text="Image side in pixels to train at (default: the dataset's own); the dataset's "
