@@ -128,6 +128,9 @@ class RunEstimateApi(APIView):
         budget_seconds = serializers.FloatField(min_value=MIN_BUDGET_SECONDS,
                                                 max_value=MAX_BUDGET_SECONDS)
         strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
+        from_scratch_only = serializers.BooleanField(
+            default=False, help_text="True when the run will have no pretrained networks (`backbones: []`): only "
+                                     "then may auto train its proven network alone on a short budget.")
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
@@ -147,7 +150,7 @@ class RunEstimateApi(APIView):
         speed = worker_speed(dataset=dataset)
         budget = fields["budget_seconds"]
         recipe_epochs = 0
-        if fields["strategy"] == "auto":
+        if fields["strategy"] == "auto" and fields["from_scratch_only"]:
             recipe_epochs = recipe_epochs_estimate(speed, images=dataset.num_images, budget_seconds=budget)
         return Response(self.EstimateOutput({
             "candidates": 1 if recipe_epochs else candidates_estimate(speed, images=dataset.num_images,

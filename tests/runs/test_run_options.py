@@ -143,16 +143,21 @@ def test_the_estimate_follows_the_speed_of_finished_runs(api_client, ready_datas
     assert answer == {"candidates": 60, "recipe_epochs": 0, "search_seconds": 150, "measured_runs": 1}
 
 
-def test_a_budget_too_short_to_search_is_said_to_train_the_proven_network_alone(api_client, ready_dataset):
+def test_a_budget_too_short_to_search_from_scratch_is_said_to_train_the_proven_network_alone(api_client,
+                                                                                              ready_dataset):
     # 2 s an image-epoch: one epoch of the recipe on train+validation (85% of 10 images) takes 17 s.
     finished_run(ready_dataset, training_seconds=2800.0, elapsed_seconds=3000.0)
+    short = {"budget_seconds": 600, "from_scratch_only": "true"}
 
-    answer = estimate(api_client, ready_dataset, budget_seconds=600).json()
+    answer = estimate(api_client, ready_dataset, **short).json()
 
     # (600 s - 12 s kept for the end) / (17 s x 1.1 margin) = 31 epochs: far too few for a search to pay.
     assert answer["recipe_epochs"] == 31 and answer["candidates"] == 1
-    assert estimate(api_client, ready_dataset, budget_seconds=600, strategy="random").json()["recipe_epochs"] == 0
-    assert estimate(api_client, ready_dataset, budget_seconds=86400).json()["recipe_epochs"] == 0  # time to search
+    assert estimate(api_client, ready_dataset, **short, strategy="random").json()["recipe_epochs"] == 0
+    assert estimate(api_client, ready_dataset, budget_seconds=86400, from_scratch_only="true").json()[
+        "recipe_epochs"] == 0  # time to search
+    # With pretrained networks, auto probes one frozen on any budget, and searches.
+    assert estimate(api_client, ready_dataset, budget_seconds=600).json()["recipe_epochs"] == 0
 
 
 def test_a_run_that_trained_the_recipe_alone_counts_for_speed_not_for_the_search_schedule(api_client, ready_dataset):
