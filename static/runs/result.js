@@ -54,7 +54,6 @@ function perClassTable(report) {
 // A pretrained network's stages (apps.nas.backbones.BACKBONE_STAGES): its stem, seven stages of blocks, its head
 // convolution. A genotype's `finetune` counts how many of the last ones learned.
 const BACKBONE_STAGES = 9;
-const IMAGENET = "pretrained on 1.2 million photos (ImageNet)";
 const short = (x) => Number(x.toFixed(2));
 
 // The engine's names people read for its pretrained networks (apps.nas.names.BACKBONE_NAMES), given by the page.
@@ -79,7 +78,7 @@ function adaptation(stages) {
 function pretrainedOriginWords(pretrained) {
   const [adapted] = adaptation(pretrained.finetune);
   const head = pretrained.head_hidden ? `a new classifier with ${pretrained.head_hidden} hidden units` : "a new linear classifier";
-  return `NASweb started from ${backboneName(pretrained)}, a network ${IMAGENET}, ${adapted} and trained ${head} on your images.`;
+  return `NASweb started from ${backboneName(pretrained)}, a network pretrained on 1.2 million photos (ImageNet), ${adapted} and trained ${head} on your images.`;
 }
 
 // `inputShape`: [channels, height, width] the model takes.
@@ -106,7 +105,7 @@ function pretrainedBoxes(pretrained, height, width) {
   const dropout = `dropout ${short(pretrained.train.dropout)}`;
   return [
     ...(side === height && side === width ? [] : [["Resized", `to ${side} × ${side} px`]]),
-    [backboneName(pretrained), `${IMAGENET} — ${adapted}`],
+    [backboneName(pretrained), `pretrained on ImageNet — ${adapted}`],
     ["Head", pretrained.head_hidden ? `MLP, ${pretrained.head_hidden} hidden units → ${dropout} → classes`
       : `${dropout} → linear classifier → classes`],
   ];
