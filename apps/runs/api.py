@@ -14,7 +14,7 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
-from apps.nas.names import ARTIFACT_FILES, BLOCK_TYPES, STRATEGIES
+from apps.nas.names import ARTIFACT_FILES, BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
 from apps.nas.results import BestModel, Mistake, SearchResult
 
 from . import services
@@ -93,6 +93,10 @@ class RunListApi(APIView):
         block_types = serializers.ListField(child=serializers.ChoiceField(choices=list(BLOCK_TYPES.items())),
                                             required=False, allow_empty=False,
                                             help_text="Building blocks the search may use (default: all).")
+        backbones = serializers.ListField(
+            child=serializers.ChoiceField(choices=list(BACKBONE_NAMES.items())), required=False,
+            help_text="Pretrained ImageNet networks the search may start from (default: all); [] searches only "
+                      "networks trained from scratch.")
         resolution = serializers.IntegerField(
             required=False, allow_null=True, min_value=1,
             help_text="Image side in pixels to train at (default: the dataset's own); the dataset's "
@@ -124,6 +128,9 @@ class RunEstimateApi(APIView):
         budget_seconds = serializers.FloatField(min_value=MIN_BUDGET_SECONDS,
                                                 max_value=MAX_BUDGET_SECONDS)
         strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
+        from_scratch_only = serializers.BooleanField(
+            default=False, help_text="True when the run will have no pretrained networks (`backbones: []`): only "
+                                     "then may auto train its proven network alone on a short budget.")
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
@@ -143,7 +150,7 @@ class RunEstimateApi(APIView):
         speed = worker_speed(dataset=dataset)
         budget = fields["budget_seconds"]
         recipe_epochs = 0
-        if fields["strategy"] == "auto":
+        if fields["strategy"] == "auto" and fields["from_scratch_only"]:
             recipe_epochs = recipe_epochs_estimate(speed, images=dataset.num_images, budget_seconds=budget)
         return Response(self.EstimateOutput({
             "candidates": 1 if recipe_epochs else candidates_estimate(speed, images=dataset.num_images,

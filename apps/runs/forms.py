@@ -1,6 +1,6 @@
 from django import forms
 
-from apps.nas.names import BLOCK_TYPES, STRATEGIES
+from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
 
 from .budgets import BUDGET_PRESETS, MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS
 
@@ -30,6 +30,9 @@ class RunForm(forms.Form):
         choices=list(BLOCK_TYPES.items()), initial=list(BLOCK_TYPES), widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Leave at least one kind of building block for the search."},
     )
+    # None ticked is a choice: networks from scratch only.
+    backbones = forms.MultipleChoiceField(choices=list(BACKBONE_NAMES.items()), initial=list(BACKBONE_NAMES),
+                                          required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, datasets, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,4 +53,5 @@ class RunForm(forms.Form):
         else:
             limits = TARGET_PRESETS[data["target"]]
         return {"budget_seconds": seconds, "strategy": data["strategy"], "seed": data["seed"] or 0,
-                "block_types": data["block_types"], "resolution": data["resolution"], **limits}
+                "block_types": data["block_types"], "backbones": data["backbones"], "resolution": data["resolution"],
+                **limits}

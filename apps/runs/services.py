@@ -16,7 +16,7 @@ from apps.accounts.quotas import run_quota_check, team_lock
 from apps.activity.models import Activity
 from apps.activity.services import activity_record
 from apps.datasets.models import Dataset
-from apps.nas.names import BLOCK_TYPES
+from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
 
 from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECONDS, budget_label
 from .models import Note, Run, ShareLink
@@ -37,8 +37,8 @@ class RunError(DomainError):
 @transaction.atomic
 def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, strategy: str = "auto", seed: int = 0,
                max_latency_ms: float | None = None, max_params: int | None = None,
-               max_model_mb: float | None = None, block_types: list[str] | None = None, resolution: int | None = None,
-               name: str = "") -> Run:
+               max_model_mb: float | None = None, block_types: list[str] | None = None,
+               backbones: list[str] | None = None, resolution: int | None = None, name: str = "") -> Run:
     """Check the request, store the run as queued and send it to the workers."""
     write_access_check(user=user, team=team, doing="launch runs")
     if dataset.team_id != team.pk:
@@ -46,26 +46,36 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
     if dataset.status != Dataset.Status.READY or not dataset.can_train():
         raise RunError(f"The dataset “{dataset.name}” is {dataset.status}" +
                        (f": {dataset.error}" if dataset.error else ", not ready for training yet."))
-    if block_types is not None and not set(block_types) <= set(BLOCK_TYPES):
-        raise RunError(f"Unknown block types: {sorted(set(block_types) - set(BLOCK_TYPES))}.")
+    known_choices_check(block_types, BLOCK_TYPES, kind="building blocks")
+    known_choices_check(backbones, BACKBONE_NAMES, kind="pretrained networks")
     if resolution is not None and resolution not in dataset.training_sides():
         raise RunError(f"The images of this dataset can be trained at "
                        f"{', '.join(map(str, dataset.training_sides()))} pixels, not {resolution}.")
     if not MIN_BUDGET_SECONDS <= budget_seconds <= MAX_BUDGET_SECONDS:
         raise RunError(f"The budget must be between {MIN_BUDGET_SECONDS} seconds and "
                        f"{MAX_BUDGET_SECONDS // 3600} hours.")
+    space = {"block_types": block_types} if block_types else {}
+    if backbones is not None:
+        space["backbones"] = backbones  # [] is a choice too: networks from scratch only
     team = team_lock(team)
     run_quota_check(team=team, active_runs=team_active_run_count(team=team))
     run = Run.objects.create(
         team=team, created_by=user, dataset=dataset, name=name or f"{dataset.name} · {budget_label(budget_seconds)}",
         budget_seconds=budget_seconds, original_budget_seconds=budget_seconds, strategy=strategy, seed=seed,
         max_latency_ms=max_latency_ms, max_params=max_params, max_model_mb=max_model_mb,
-        space={"block_types": block_types} if block_types else {},
+        space=space,
         resolution=None if resolution == dataset.stats["resolution"] else resolution,
     )
     activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     transaction.on_commit(lambda: run_enqueue(run))
     return run
+
+
+def known_choices_check(chosen: list[str] | None, known: dict[str, str], *, kind: str) -> None:
+    """Refuse names the engine does not know, saying which it does."""
+    unknown = sorted(set(chosen or ()) - set(known))
+    if unknown:
+        raise RunError(f"Unknown {kind}: {', '.join(unknown)}. Choose from: {', '.join(known)}.")
 
 
 def run_enqueue(run: Run) -> None:

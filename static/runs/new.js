@@ -36,7 +36,9 @@ async function estimate() {
     text.textContent = "Choose a dataset and a budget.";
     return;
   }
-  const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget, strategy: fields.strategy.value });
+  const fromScratchOnly = !form.querySelector('input[name="backbones"]:checked');
+  const query = new URLSearchParams({ dataset: option.value, budget_seconds: budget, strategy: fields.strategy.value,
+    from_scratch_only: fromScratchOnly });
   const question = ++asked;
   const response = await fetch(`/api/runs/estimate/?${query}`, { headers: { Accept: "application/json" } });
   if (question !== asked) return;

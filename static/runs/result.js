@@ -51,17 +51,64 @@ function perClassTable(report) {
   return element("div", {}, element("div", { className: "table-scroll" }, element("table", { className: "table table--wrap-head" }, head, element("tbody", {}, ...rows))), sentence);
 }
 
+// A pretrained network's stages (apps.nas.backbones.BACKBONE_STAGES): its stem, seven stages of blocks, its head
+// convolution. A genotype's `finetune` counts how many of the last ones learned.
+const BACKBONE_STAGES = 9;
+const short = (x) => Number(x.toFixed(2));
+
+// The engine's names people read for its pretrained networks (apps.nas.names.BACKBONE_NAMES), given by the page.
+function backboneName(pretrained) {
+  return JSON.parse($("backbone-names").textContent)[pretrained.backbone] ?? pretrained.backbone;
+}
+
+// One sentence on where the network came from: which pretrained network and how it was adapted, or from scratch.
+function originWords(genotype, summary) {
+  if ("backbone" in genotype) return pretrainedOriginWords(genotype);
+  return summary.recipe_only ? "This is NASweb's proven network, trained from scratch on your images."
+    : "NASweb designed this network for your images and trained it from scratch.";
+}
+
+// How much of a pretrained network learned on the user's images: [for a sentence, for the diagram].
+function adaptation(stages) {
+  if (!stages) return ["kept it as it is", "frozen (its features are used as they are)"];
+  if (stages >= BACKBONE_STAGES) return ["fine-tuned all of it", "fine-tuned throughout"];
+  return [`fine-tuned its last ${stages} of ${BACKBONE_STAGES} stages`, `last ${stages} of ${BACKBONE_STAGES} stages fine-tuned`];
+}
+
+function pretrainedOriginWords(pretrained) {
+  const [adapted] = adaptation(pretrained.finetune);
+  const head = pretrained.head_hidden ? `a new classifier with ${pretrained.head_hidden} hidden units` : "a new linear classifier";
+  return `NASweb started from ${backboneName(pretrained)}, a network pretrained on 1.2 million photos (ImageNet), ${adapted} and trained ${head} on your images.`;
+}
+
 // `inputShape`: [channels, height, width] the model takes.
 function architecture(genotype, inputShape) {
   const [channels, height, width] = inputShape;
-  const boxes = [["Input", `${width} × ${height} px, ${channels === 1 ? "grayscale" : "colour"}`]];
-  boxes.push(["Stem", `3×3 conv, ${genotype.stem_width} ch`]);
+  const input = ["Input", `${width} × ${height} px, ${channels === 1 ? "grayscale" : "colour"}`];
+  const boxes = [input, ...("backbone" in genotype ? pretrainedBoxes(genotype, height, width) : fromScratchBoxes(genotype))];
+  return boxes.map(([title, detail]) => element("div", { className: "arch__box" }, element("strong", { textContent: title }), element("span", { textContent: detail })));
+}
+
+function fromScratchBoxes(genotype) {
+  const boxes = [["Stem", `3×3 conv, ${genotype.stem_width} ch`]];
   genotype.stages.forEach((stage, i) => {
     const block = stage.block === "mbconv" ? `MBConv ×${stage.expand}` : stage.block;
     boxes.push([`Stage ${i + 1}`, `${stage.depth} × ${block}, ${stage.width} ch, ${stage.kernel}×${stage.kernel}${stage.se ? ", SE" : ""}`]);
   });
-  boxes.push(["Head", `pool → dropout ${genotype.train.dropout} → classes`]);
-  return boxes.map(([title, detail]) => element("div", { className: "arch__box" }, element("strong", { textContent: title }), element("span", { textContent: detail })));
+  boxes.push(["Head", `pool → dropout ${short(genotype.train.dropout)} → classes`]);
+  return boxes;
+}
+
+function pretrainedBoxes(pretrained, height, width) {
+  const side = pretrained.side;
+  const [, adapted] = adaptation(pretrained.finetune);
+  const dropout = `dropout ${short(pretrained.train.dropout)}`;
+  return [
+    ...(side === height && side === width ? [] : [["Resized", `to ${side} × ${side} px`]]),
+    [backboneName(pretrained), `pretrained on ImageNet — ${adapted}`],
+    ["Head", pretrained.head_hidden ? `MLP, ${pretrained.head_hidden} hidden units → ${dropout} → classes`
+      : `${dropout} → linear classifier → classes`],
+  ];
 }
 
 function facts(list) {
@@ -96,6 +143,7 @@ export async function showResult(api) {
   { margin: { t: 10, r: 10, b: 60, l: 80 }, xaxis: { title: { text: "predicted" } }, yaxis: { title: { text: "true" }, autorange: "reversed" } },
   { displayModeBar: false, responsive: true });
   const summary = result.summary;
+  $("architecture-words").textContent = originWords(best.genotype, summary);
   $("architecture").replaceChildren(...architecture(best.genotype, summary.input_shape));
   const trials = Object.entries(summary.trials).map(([status, count]) => `${count} ${status}`).join(", ");
   $("search-summary").replaceChildren(...facts([

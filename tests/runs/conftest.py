@@ -30,12 +30,14 @@ class FakeEngine:
     def __init__(self):
         self.calls = 0
         self.sides = []  # the image side each attempt loaded its dataset at (None: as ingested)
+        self.configs = []  # the SearchConfig of each attempt
         self.hold = threading.Event()  # while set, the search "trains" until cancelled
         self.lock = threading.Lock()
 
     def __call__(self, config, dataset, work_dir, *, on_event, control):
         with self.lock:
             self.calls += 1
+            self.configs.append(config)
         emit = lambda type_, **fields: on_event({"type": type_, "elapsed_seconds": 1.0, "progress": 0.5,  # noqa: E731
                                                  "eta_seconds": 10.0, **fields})
         emit("run_started", device="cpu", strategy=config.strategy, budget_seconds=config.budget_seconds,

@@ -1,12 +1,15 @@
-"""The run form's options a script or the page can set: image size, and the estimate of what a budget buys."""
+"""The run form's options a script or the page can set: image size, pretrained networks, and the estimate of what a
+budget buys."""
 
 import pytest
 
 from apps.datasets.models import Dataset
+from apps.nas.names import BACKBONE_NAMES
 from apps.nas.strategies import STRATEGIES
 from apps.runs.budgets import CPU_DEFAULT
 from apps.runs.models import Run
 from apps.runs.selectors import worker_speed
+from apps.runs.services import RunError, run_create
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +41,67 @@ def test_an_image_side_the_dataset_cannot_give_is_refused(api_client, ready_data
 
     assert response.status_code == 400
     assert response.json()["detail"] == "The images of this dataset can be trained at 8, 16, 24, 28 pixels, not 64."
+    assert not Run.objects.exists()
+
+
+def test_a_script_chooses_the_pretrained_networks_a_search_may_start_from(api_client, ready_dataset, fake_engine,
+                                                                           drain):
+    some = create(api_client, ready_dataset, backbones=["lite1"]).json()
+    none = create(api_client, ready_dataset, backbones=[]).json()
+    drain()
+
+    assert (some["space"], none["space"]) == ({"backbones": ["lite1"]}, {"backbones": []})
+    assert sorted(config.space.backbones for config in fake_engine.configs) == [(), ("lite1",)]
+
+
+def test_a_pretrained_network_nasweb_lacks_is_refused_by_name(api_client, ready_dataset):
+    response = create(api_client, ready_dataset, backbones=["lite0", "resnet50"])
+
+    assert response.status_code == 400
+    assert response.json() == {"backbones": {"1": ['"resnet50" is not a valid choice.']}}
+    assert not Run.objects.exists()
+
+
+def test_the_service_names_the_pretrained_networks_there_are(alice, ready_dataset):
+    with pytest.raises(RunError, match=r"^Unknown pretrained networks: resnet50. Choose from: lite0, lite1, lite2.$"):
+        run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300,
+                   backbones=["resnet50"])
+
+
+def new_run_page(client, dataset, **fields):
+    return client.post("/runs/new/", {"dataset": dataset.pk, "budget": "quick", "target": "any", "strategy": "auto",
+                                      "seed": 0, "block_types": ["plain"], **fields})
+
+
+def test_the_new_run_page_offers_every_pretrained_network_ticked(client, alice, ready_dataset):
+    client.force_login(alice)
+
+    page = client.get("/runs/new/").content.decode()
+
+    for value, name in BACKBONE_NAMES.items():
+        assert f'<input type="checkbox" name="backbones" value="{value}" checked> {name}</label>' in page
+    assert "Untick all to search only networks trained from scratch." in page
+
+
+def test_unticking_every_pretrained_network_searches_from_scratch_only(client, alice, ready_dataset, fake_engine,
+                                                                         drain):
+    client.force_login(alice)
+
+    response = new_run_page(client, ready_dataset)  # a form sends no `backbones` when none is ticked
+    drain()
+
+    run = Run.objects.get()
+    assert response.status_code == 302 and run.space == {"block_types": ["plain"], "backbones": []}
+    assert fake_engine.configs[0].space.backbones == ()
+
+
+def test_the_new_run_page_keeps_the_networks_ticked_and_refuses_one_nasweb_lacks(client, alice, ready_dataset):
+    client.force_login(alice)
+
+    page = new_run_page(client, ready_dataset, backbones=["lite2", "resnet50"]).content.decode()
+
+    assert "Select a valid choice. resnet50 is not one of the available choices." in page
+    assert 'value="lite2" checked' in page and 'value="lite0" checked' not in page
     assert not Run.objects.exists()
 
 
@@ -79,16 +143,21 @@ def test_the_estimate_follows_the_speed_of_finished_runs(api_client, ready_datas
     assert answer == {"candidates": 60, "recipe_epochs": 0, "search_seconds": 150, "measured_runs": 1}
 
 
-def test_a_budget_too_short_to_search_is_said_to_train_the_proven_network_alone(api_client, ready_dataset):
+def test_a_budget_too_short_to_search_from_scratch_is_said_to_train_the_proven_network_alone(api_client,
+                                                                                              ready_dataset):
     # 2 s an image-epoch: one epoch of the recipe on train+validation (85% of 10 images) takes 17 s.
     finished_run(ready_dataset, training_seconds=2800.0, elapsed_seconds=3000.0)
+    short = {"budget_seconds": 600, "from_scratch_only": "true"}
 
-    answer = estimate(api_client, ready_dataset, budget_seconds=600).json()
+    answer = estimate(api_client, ready_dataset, **short).json()
 
     # (600 s - 12 s kept for the end) / (17 s x 1.1 margin) = 31 epochs: far too few for a search to pay.
     assert answer["recipe_epochs"] == 31 and answer["candidates"] == 1
-    assert estimate(api_client, ready_dataset, budget_seconds=600, strategy="random").json()["recipe_epochs"] == 0
-    assert estimate(api_client, ready_dataset, budget_seconds=86400).json()["recipe_epochs"] == 0  # time to search
+    assert estimate(api_client, ready_dataset, **short, strategy="random").json()["recipe_epochs"] == 0
+    assert estimate(api_client, ready_dataset, budget_seconds=86400, from_scratch_only="true").json()[
+        "recipe_epochs"] == 0  # time to search
+    # With pretrained networks, auto probes one frozen on any budget, and searches.
+    assert estimate(api_client, ready_dataset, budget_seconds=600).json()["recipe_epochs"] == 0
 
 
 def test_a_run_that_trained_the_recipe_alone_counts_for_speed_not_for_the_search_schedule(api_client, ready_dataset):
