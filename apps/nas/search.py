@@ -348,7 +348,7 @@ class Search(RunState):
         if self.best is not None and (complete, result.val_accuracy) <= (self.best.complete, self.best.val_accuracy):
             return self.files.discard_trial(number)
         self.files.keep_as_best(number)
-        self.best = BestCandidate.from_curve(number, complete, result.curve, genotype)
+        self.best = BestCandidate.from_curve(number, complete, result.curve, genotype, measured)
         self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],
                                  latency_ms=measured["latency_ms"]))
@@ -360,4 +360,4 @@ class Search(RunState):
             return None
         trial = self.study.trials[state["trial"]]
         return BestCandidate.from_curve(state["trial"], trial.state == TrialState.COMPLETE, state["curve"],
-                                        trial.user_attrs["genotype"])
+                                        trial.user_attrs["genotype"], trial.user_attrs["measurements"])
