@@ -41,6 +41,7 @@ PRETRAINED_LR_RANGE = (3e-4, 1e-2)
 PRETRAINED_WEIGHT_DECAY_RANGE = (1e-4, 0.1)
 BACKBONE_LR_RANGE = (1e-5, 1e-3)
 NO_BACKBONE = "none"
+MAX_UPSAMPLING = 4
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,10 @@ class SearchSpace:
         return genotype
 
     def for_images(self, side: int) -> "SearchSpace":
-        """This space for a dataset stored at `side` pixels: pretrained candidates upsample small images to at most
-        the smallest pretrained side, never further."""
-        sides = tuple(s for s in self.pretrained_sides if s <= max(side, min(self.pretrained_sides)))
+        """This space for a dataset stored at `side` pixels: pretrained candidates upsample images at most
+        MAX_UPSAMPLING times (ImageNet's networks see small satellite tiles better enlarged, but a 28 px digit
+        gains nothing from 224 px but cost), and always to at least the smallest pretrained side."""
+        sides = tuple(s for s in self.pretrained_sides if s <= max(MAX_UPSAMPLING * side, min(self.pretrained_sides)))
         return replace(self, pretrained_sides=sides)
 
 

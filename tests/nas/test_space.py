@@ -127,11 +127,12 @@ def test_pretrained_candidates_draw_only_the_backbones_and_fine_tuning_the_space
     assert any("stages" in genotype for genotype in drawn)  # from-scratch networks stay in the space
 
 
-def test_pretrained_candidates_upsample_small_images_only_to_the_smallest_pretrained_side():
+def test_pretrained_candidates_upsample_small_images_at_most_four_times():
     space = SearchSpace(pretrained_sides=(96, 128, 224))
+    assert space.for_images(8).pretrained_sides == (96,)  # the smallest side, whatever it takes
     assert space.for_images(28).pretrained_sides == (96,)
-    assert space.for_images(160).pretrained_sides == (96, 128)
-    assert space.for_images(224).pretrained_sides == (96, 128, 224)
+    assert space.for_images(32).pretrained_sides == (96, 128)
+    assert space.for_images(64).pretrained_sides == (96, 128, 224)
 
 
 def test_it_refuses_unknown_choices():
