@@ -136,7 +136,7 @@ def _unreadable_findings(unreadable: Sequence[tuple[str, str]]) -> list[Finding]
     if not unreadable:
         return []
     return [Finding("warning", "corrupt_files", f"{len(unreadable)} file(s) could not be read as images and were "
-                    "left out (details list them with the reason). Training goes ahead without them; re-export "
+                    "left out (each is listed with the reason). Training goes ahead without them; re-export "
                     "or replace them if they matter.",
                     {"count": len(unreadable), "files": [{"path": p, "reason": r} for p, r in
                                                          unreadable[:MAX_LISTED]]})]

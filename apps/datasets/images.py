@@ -63,10 +63,7 @@ def flatten(image: Image.Image) -> Image.Image:
     if mode == "1":
         return image.convert("L")
     if mode.startswith(("I", "F")):
-        values = np.asarray(image, dtype=np.float64)
-        if mode.startswith("I;16") or values.max(initial=0) > 255:
-            values = values / 257  # 16-bit range onto 8-bit
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+        return preprocess.to_eight_bits(image)
     return image.convert("RGB")  # P, CMYK, YCbCr, LAB, HSV
 
 

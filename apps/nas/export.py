@@ -81,7 +81,8 @@ def preprocessing_spec(input_shape: tuple[int, int, int]) -> dict:
         "input_name": ONNX_INPUT_NAME,
         "steps": [
             "decode with Pillow, apply the EXIF orientation, take the first frame",
-            "composite transparency onto a white background, convert to RGB",
+            "scale 16-bit grey to 8 bits (divide by 257), composite transparency onto a white background, convert "
+            "to RGB",
             f"crop the centre square and resize it to {side}x{side}: Pillow's ImageOps.fit with bilinear filtering "
             "(the aspect ratio is kept)",
             "convert to grayscale with Pillow 'L' (channels == 1) or keep RGB (channels == 3)",

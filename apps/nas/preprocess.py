@@ -2,7 +2,8 @@
 
 The rule (bundle/predict.py repeats it step for step, and preprocessing.json describes it):
   1. Decode with Pillow; apply the EXIF orientation; first frame of animations.
-  2. Flatten transparency onto a white background, convert to RGB.
+  2. Scale 16-bit and floating-point grey to 8 bits (Pillow's own conversion would clip them to white); flatten
+     transparency onto a white background; convert to RGB.
   3. Keep the aspect ratio: crop the centre of the longer side to a square, then resize to side x side with
      bilinear filtering (Pillow's ImageOps.fit, antialiased when shrinking). A stretch would turn round parts
      into ovals and make the same object look different in portrait and landscape photos; the centre crop is
@@ -19,6 +20,7 @@ It needs no PyTorch, so the web process can prepare an image for the exported mo
 import statistics
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -34,12 +36,12 @@ def automatic_side(sizes: list[tuple[int, int]]) -> int:
     return int(min(MAX_SIDE, max(MIN_SIDE, round(median))))
 
 
-def open_image(path: str | Path, formats: tuple[str, ...] | None = None) -> Image.Image:
+def open_image(path: str | Path | BinaryIO, formats: tuple[str, ...] | None = None) -> Image.Image:
     """Step 1 of the rule: decode fully, oriented by EXIF, first frame; refuses decompression bombs instead of
     warning.
 
     Args:
-        path: the image file.
+        path: the image file, or an open binary file (an upload).
         formats: Pillow format names to accept (judged by content); None for any Pillow reads.
     """
     with warnings.catch_warnings():
@@ -50,8 +52,21 @@ def open_image(path: str | Path, formats: tuple[str, ...] | None = None) -> Imag
             return ImageOps.exif_transpose(image)
 
 
+def to_eight_bits(image: Image.Image) -> Image.Image:
+    """16-bit and floating-point grey as 8-bit "L", scaled; other modes unchanged. Pillow's own conversion to "L"
+    or "RGB" clips every value above 255, which turns a 16-bit photo white."""
+    if not image.mode.startswith(("I", "F")):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+        values = values / 257  # 0..65535 onto 0..255
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+
+
 def to_rgb_at_side(image: Image.Image, side: int) -> Image.Image:
-    """Steps 2-3 of the preprocessing rule: transparency onto white, RGB, centre square resized to side x side."""
+    """Steps 2-3 of the preprocessing rule: 8 bits, transparency onto white, RGB, centre square resized to side x
+    side."""
+    image = to_eight_bits(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
 from apps.accounts.errors import DomainError
-from apps.nas.preprocess import preprocess_image
+from apps.nas.preprocess import open_image, preprocess_image
 
 from .models import Run
 
@@ -30,9 +30,8 @@ def run_predict(*, run: Run, image_file, top: int = 3) -> list[dict]:
     if "onnx" not in run.artifacts:
         raise PredictionError("This run has no model yet.")
     try:
-        image = Image.open(image_file)
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        image = open_image(image_file)  # oriented by EXIF, as the training copy was
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise PredictionError("This file is not an image NASweb can read (JPEG, PNG, WebP, BMP or GIF).") from error
     class_names = [row["name"] for row in run.result["test_report"]["per_class"]]
     session = onnx_session(run.artifacts["onnx"])

@@ -14,10 +14,12 @@ function fillImageSizes(option) {
   const chosen = select.value || select.dataset.chosen;
   const own = option.dataset.side;
   const sides = option.dataset.sides ? option.dataset.sides.split(",") : [own];
+  // Selected explicitly: a select without a selected option shows its first, the smallest side, not the own one.
+  const wanted = sides.includes(chosen) ? chosen : own;
   select.replaceChildren(
     ...sides.map((side) => {
       const label = side === own ? `${side} × ${side} px, as prepared` : `${side} × ${side} px`;
-      return new Option(label, side === own ? "" : side, false, side === chosen && side !== own);
+      return new Option(label, side === own ? "" : side, false, side === wanted);
     }),
   );
   select.dataset.chosen = "";

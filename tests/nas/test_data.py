@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from apps.nas.data import DatasetError, ImageDataset, load_image_folder, split_dataset
-from apps.nas.preprocess import automatic_side
+from apps.nas.preprocess import automatic_side, open_image, preprocess_image
 
 
 def test_it_loads_class_folders_as_labelled_uint8_images(make_image_folder):
@@ -105,6 +105,14 @@ def test_pictures_keep_their_shape_the_centre_square_is_kept(tmp_path):
     white = image[0] > 127
     rows, columns = np.flatnonzero(white.any(axis=1)), np.flatnonzero(white.any(axis=0))
     assert abs(len(rows) - len(columns)) <= 1 and len(rows) >= 12  # still a disc, not an ellipse squeezed sideways
+
+
+def test_a_sixteen_bit_grey_photo_trains_as_its_picture_not_as_white(tmp_path):
+    Image.fromarray(np.full((6, 6), 32768, dtype=np.uint16)).save(tmp_path / "deep.png")  # mid-grey, mode I;16
+
+    pixels = preprocess_image(open_image(tmp_path / "deep.png"), side=4, channels=3)
+
+    assert (pixels == 128).all()  # Pillow's own conversion clips it to 255
 
 
 def test_automatic_resolution_follows_the_median_and_is_clamped():

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from apps.nas.build import build
 from apps.nas.data import load_image_folder, split_dataset
 from apps.nas.export import BUNDLE_TEMPLATES, export_model, unpack_bundle
 from apps.nas.metrics import classification_report
+from apps.nas.preprocess import open_image, preprocess_image
 from apps.nas.results import Summary
 from apps.nas.space import baseline_genotype
 from apps.nas.train import Trainer
@@ -127,14 +129,34 @@ def test_bundle_predict_reports_unreadable_files_and_fails(exported, tmp_path):
     assert "broken.png" in completed.stderr
 
 
-@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA"])
-def test_predict_preprocessing_is_exactly_the_loaders(make_image_folder, mode):
+def bundle_predict():
+    """The bundle's predict.py, imported from its template."""
     spec = importlib.util.spec_from_file_location("bundle_predict", BUNDLE_TEMPLATES / "predict.py")
     predict = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(predict)
+    return predict
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "LA"])
+def test_predict_preprocessing_is_exactly_the_loaders(make_image_folder, mode):
+    predict = bundle_predict()
     root = make_image_folder(classes=2, per_class=3, size=(13, 9), mode=mode)
     dataset = load_image_folder(root, resolution=11)
     for path, image in zip(dataset.paths, dataset.images, strict=True):
         channels, side, _ = dataset.input_shape
         pixels = predict.preprocess(root / path, side, channels)
         assert np.array_equal(pixels, image.numpy().astype(np.float32))
+
+
+def test_predict_reads_awkward_photos_as_training_does(tmp_path):
+    rng = np.random.default_rng(0)
+    colour = Image.fromarray(rng.integers(0, 256, (30, 50, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: turn 90 degrees clockwise to show it upright
+    colour.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    colour.convert("CMYK").save(tmp_path / "print.jpg")
+    Image.fromarray(rng.integers(0, 65536, (40, 20), dtype=np.uint16)).save(tmp_path / "scan.png")  # I;16
+    predict = bundle_predict()
+    for name in ("phone.jpg", "print.jpg", "scan.png"):
+        expected = preprocess_image(open_image(tmp_path / name), side=16, channels=3)
+        assert np.array_equal(predict.preprocess(tmp_path / name, 16, 3), expected.astype(np.float32)), name

@@ -24,6 +24,11 @@ def preprocess(path: str | Path, side: int, channels: int) -> np.ndarray:
         image.seek(0)  # first frame of an animation
         image.load()
         image = ImageOps.exif_transpose(image)
+    if image.mode.startswith(("I", "F")):  # 16-bit grey scaled to 8 bits: Pillow's conversion would clip it
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = values / 257
+        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")  # transparency goes onto a white background
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)

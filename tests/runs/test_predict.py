@@ -1,0 +1,47 @@
+"""The try-it box and the predict API give the exported model the image as training saw it."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from apps.runs import predict
+from apps.runs.predict import run_predict
+
+pytestmark = pytest.mark.django_db
+
+
+class RecordingSession:
+    """Stands in for the ONNX model: keeps what it is given, answers the first class."""
+
+    def __init__(self, classes: int) -> None:
+        self.classes = classes
+        self.inputs: list[np.ndarray] = []
+
+    def get_inputs(self) -> list:
+        return [type("Input", (), {"name": "images", "shape": [1, 3, 8, 8]})]
+
+    def run(self, outputs, feeds: dict) -> list[np.ndarray]:
+        self.inputs.append(feeds["images"])
+        return [np.eye(1, self.classes, dtype=np.float32)]
+
+
+def upload(image: Image.Image, **options) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return SimpleUploadedFile("photo.png", buffer.getvalue())
+
+
+def test_a_phone_photo_stored_on_its_side_is_classified_upright(finished_run, monkeypatch):
+    session = RecordingSession(classes=len(finished_run.result["test_report"]["per_class"]))
+    monkeypatch.setattr(predict, "onnx_session", lambda path: session)
+    upright = Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the pixels lie on their side: turn 90 degrees clockwise to show them upright
+
+    run_predict(run=finished_run, image_file=upload(upright))
+    run_predict(run=finished_run, image_file=upload(upright.transpose(Image.Transpose.ROTATE_90), exif=exif))
+
+    assert np.array_equal(session.inputs[0], session.inputs[1])
