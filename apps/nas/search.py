@@ -1,7 +1,8 @@
 """run_search: from a dataset to a trained, exported best model within a wall-clock budget, resumable.
 
 This module is the candidate loop: a strategy proposes a candidate, its size and CPU latency are measured as it
-would be exported (a candidate over a limit is skipped untrained), it trains with per-epoch checkpoints and
+would be exported (a candidate over a limit, or on a CPU too slow for the time left, is skipped untrained), it
+trains with per-epoch checkpoints and
 early stopping, and its outcome is told back. Once a candidate has finished, a share of the budget is kept for
 the end of the run (apps.nas.final: the final training, the test score, the export). Every step is recorded in
 work_dir, so calling run_search again with the same work_dir continues a killed search where it stopped.
@@ -218,8 +219,7 @@ class Search(RunState):
         return deployment_costs(build(genotype, shape, self.splits.train.num_classes), genotype, shape)
 
     def measure_within_limits(self, trial: optuna.Trial, genotype: dict) -> dict | None:
-        """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit or
-        costs more time than the search has left."""
+        """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit."""
         measured = self.measure(genotype)
         trial.set_user_attr("measurements", measured)
         violations = self.config.constraints.violations(
