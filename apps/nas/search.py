@@ -2,10 +2,10 @@
 
 This module is the candidate loop: a strategy proposes a candidate, its size and CPU latency are measured as it
 would be exported (a candidate over a limit, or on a CPU too slow for the time left, is skipped untrained), it
-trains with per-epoch checkpoints and
-early stopping, and its outcome is told back. Once a candidate has finished, a share of the budget is kept for
-the end of the run (apps.nas.final: the final training, the test score, the export). Every step is recorded in
-work_dir, so calling run_search again with the same work_dir continues a killed search where it stopped.
+trains with per-epoch checkpoints and early stopping, and its outcome is told back. Once a candidate has
+finished, a share of the budget is kept for the end of the run (apps.nas.final: the final training, the test
+score, the export). Every step is recorded in work_dir, so calling run_search again with the same work_dir
+continues a killed search where it stopped.
 """
 
 import random
