@@ -11,7 +11,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
 
-const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [] };
+const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [], done: false };
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -75,6 +75,7 @@ function apply(event) {
       addLog(event, event.retrain ? `Final model from candidate ${event.trial_id}: ${event.reason}.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
       break;
     case "run_finished":
+      state.done = true;
       addLog(event, `Done: ${pct(event.test_accuracy)} on test images it never saw.`);
       break;
   }
@@ -127,6 +128,7 @@ function render() {
   const current = state.final ?? state.trials.get(state.current);
   if (current) {
     const epochs = current.curve.length;
+    $("current-trial-heading").textContent = state.done ? "Last training" : "Training now";
     $("current-trial").textContent = current === state.final
       ? `Final model (candidate ${current.id}), epoch ${epochs} of ${current.planned} on all training images: ${current.summary}`
       : `Candidate ${current.id}: ${current.summary ?? ""}`;

@@ -47,7 +47,9 @@ function perClassTable(report) {
     element("td", { className: "num", textContent: row.support })));
   const head = element("thead", {}, element("tr", {}, ...["Class", "Finds (recall)", "Right when it says so (precision)", "F1", "Test images"].map((h, i) => element("th", { textContent: h, className: i ? "num" : "" }))));
   const weakest = report.per_class.reduce((a, b) => (b.f1 < a.f1 ? b : a));
-  const sentence = element("p", { className: "muted", textContent: `Weakest class: it finds ${timesOutOf100(weakest.recall)} of every 100 “${weakest.name}” images, and when it says “${weakest.name}” it is right ${timesOutOf100(weakest.precision)} times out of 100.` });
+  const sentence = element("p", { className: "muted", textContent: weakest.f1 === 1
+    ? "Every class was recognised without a mistake on the test images."
+    : `Weakest class: it finds ${timesOutOf100(weakest.recall)} of every 100 “${weakest.name}” images, and when it says “${weakest.name}” it is right ${timesOutOf100(weakest.precision)} times out of 100.` });
   return element("div", {}, element("div", { className: "table-scroll" }, element("table", { className: "table table--wrap-head" }, head, element("tbody", {}, ...rows))), sentence);
 }
 
