@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 FEATURE_WIDTH = 1280  # the 1x1 head convolution's width, the same in all three variants
-BACKBONE_STAGES = 9  # what stages() lists: the stem, seven stages of blocks, the head convolution
 
 # The package's names for a block's layers -> timm's. The first stage's blocks have no expansion convolution,
 # and timm numbers their two batch norms from one.

@@ -37,6 +37,11 @@ RECIPE_ONLY_MAX_EPOCHS = 200
 # The search stops this much earlier than the retrain estimate strictly needs, so the final decision ("does the
 # retrain fit?") still says yes after the last candidate overran a little or the machine got busier.
 RETRAIN_MARGIN = 1.1
+# ... plus this long (at most this share of the budget) to set the final training up: build the network (a
+# pretrained one loads its weights) and gather its data. A head on cached features retrains in under a second, so
+# without it the last candidate's overrun alone left the retrain no time at all.
+FINAL_SETUP_SECONDS = 5.0
+FINAL_SETUP_SHARE = 0.05
 
 
 class BudgetTooSmall(ValueError):
@@ -167,7 +172,8 @@ def search_deadline(*, total_seconds: float, finish_seconds: float, final_epoch_
         return total_seconds - finish_seconds  # no retrain planned: the search keeps the time
     # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
     reserve = max(retrain, min(FINAL_TRAINING_SHARE * total_seconds, MAX_FINAL_STRETCH * retrain))
-    return total_seconds - finish_seconds - reserve
+    setup = min(FINAL_SETUP_SECONDS, FINAL_SETUP_SHARE * total_seconds)
+    return total_seconds - finish_seconds - reserve - setup
 
 
 def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float) -> int:

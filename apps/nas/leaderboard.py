@@ -4,9 +4,8 @@ from dataclasses import fields
 
 from optuna.trial import FrozenTrial
 
-from apps.nas.backbones import BACKBONE_STAGES
 from apps.nas.build import is_pretrained
-from apps.nas.names import BACKBONE_NAMES
+from apps.nas.names import BACKBONE_NAMES, BACKBONE_STAGES
 from apps.nas.pareto import pareto_front
 from apps.nas.results import Candidate, CurvePoint, ParetoPoint
 

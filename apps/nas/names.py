@@ -19,6 +19,10 @@ BACKBONE_NAMES = {
     "lite2": "EfficientNet-Lite2",
 }
 
+# What apps.nas.backbones.PretrainedNetwork.stages() lists: the stem, seven stages of blocks, the head convolution.
+# A pretrained candidate's "finetune" counts how many of the last ones learn.
+BACKBONE_STAGES = 9
+
 # Search strategies, with the words a person reads.
 STRATEGIES = {
     "auto": "Automatic (recommended)",

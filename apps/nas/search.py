@@ -31,7 +31,7 @@ from apps.nas.measure import backbone_costs, deployment_costs
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
-from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype, with_epochs
+from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype, with_epochs
 from apps.nas.state import BestCandidate, RunState
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
@@ -110,6 +110,7 @@ class Search(RunState):
         self.strategy = create_strategy(
             self.config.strategy, storage=self.files.storage(), space=self.space, seed=self.config.seed,
             multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(), probe=probe_genotype(self.space),
+            finetune=finetune_genotype(self.space),
         )
         self.best = self.load_best()
         self.emit(events.RunStarted(

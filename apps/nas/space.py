@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import optuna
 
 from apps.nas.blocks import ACTIVATIONS, BLOCKS
-from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
+from apps.nas.names import BACKBONE_NAMES, BACKBONE_STAGES, BLOCK_TYPES
 
 # Learning-rate and weight-decay ranges differ by an order of magnitude between the two optimizers, so each
 # optimizer has its own Optuna parameters ("lr_sgd" vs "lr_adamw"): TPE then models each range separately.
@@ -212,6 +212,24 @@ def probe_genotype(space: SearchSpace) -> dict | None:
                   "batch_size": 32 if 32 in space.pretrained_batch_sizes else space.pretrained_batch_sizes[0],
                   "augment": 0.0, "flip": False, "label_smoothing": 0.1,
                   "epochs": max(space.min_epochs, min(30, space.max_epochs))},
+    }
+
+
+def finetune_genotype(space: SearchSpace) -> dict | None:
+    """The fine-tuning recipe auto tries third: the first backbone fine-tuned throughout at the smallest side, for a
+    short schedule (its first epoch already at full learning rate, so early stopping judges it fairly), the
+    head at 10x the backbone's rate, with flips and mild shifts. None when the space has no backbone or cannot
+    fine-tune all of it.
+    """
+    if not space.backbones or max(space.finetune_stages) < BACKBONE_STAGES:
+        return None
+    return {
+        "backbone": space.backbones[0], "side": min(space.pretrained_sides), "finetune": BACKBONE_STAGES,
+        "head_hidden": 0,
+        "train": {"optimizer": "adamw", "lr": 0.001, "weight_decay": 0.01, "dropout": 0.2,
+                  "batch_size": 32 if 32 in space.pretrained_batch_sizes else space.pretrained_batch_sizes[0],
+                  "augment": 0.3, "flip": space.allow_flip, "label_smoothing": 0.1,
+                  "epochs": max(space.min_epochs, min(6, space.max_epochs)), "backbone_lr": 0.0001},
     }
 
 

@@ -7,6 +7,7 @@ from skimage import data
 from timm.data import ImageNetInfo
 
 from apps.nas.backbones import BACKBONES, FEATURE_WIDTH, build_backbone, features, timm_state_dict
+from apps.nas.names import BACKBONE_STAGES
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE_CLASSES = {504, 967, 968}  # coffee mug, espresso, cup
@@ -83,6 +84,7 @@ def test_a_grey_image_gives_the_features_of_its_three_channel_copy(lite0):
 def test_fine_tuning_the_last_stages_leaves_the_earlier_ones_frozen():
     network = build_backbone("lite0").freeze_all_but_last(2)
     stages = network.stages()
+    assert len(stages) == BACKBONE_STAGES  # what a genotype's "finetune" counts
 
     assert not any(p.requires_grad for stage in stages[:-2] for p in stage.parameters())
     assert all(p.requires_grad for stage in stages[-2:] for p in stage.parameters())

@@ -8,8 +8,8 @@ import pytest
 from optuna.trial import FixedTrial
 
 from apps.nas import results
-from apps.nas.backbones import BACKBONE_STAGES
 from apps.nas.leaderboard import genotype_summary
+from apps.nas.names import BACKBONE_STAGES
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace
 from apps.runs.models import Run

@@ -39,6 +39,7 @@ class Strategy:
         multi_fidelity: bool,
         baseline: dict | None = None,
         probe: dict | None = None,
+        finetune: dict | None = None,
     ):
         self.study = study
         self.space = space
@@ -46,6 +47,7 @@ class Strategy:
         self.rng = random.Random(seed)
         self.baseline = baseline
         self.probe = probe
+        self.finetune = finetune
 
     @staticmethod
     def create_sampler(seed: int) -> optuna.samplers.BaseSampler:

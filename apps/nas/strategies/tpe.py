@@ -29,12 +29,13 @@ class TPE(Strategy):
 
 @register
 class Auto(Strategy):
-    """The default for non-experts: the frozen-feature probe and the hand-designed recipe first, then TPE, with ASHA
-    early stopping.
+    """The default for non-experts: the frozen-feature probe, the hand-designed recipe and a fine-tuning recipe
+    first, then TPE, with ASHA early stopping.
 
     The probe (a pretrained backbone's features with a linear head) costs one pass over the images and tells how
-    far ImageNet features go here; starting from the recipe means the search is never worse than it; validation
-    then decides where TPE spends the rest. ASHA means weak proposals cost one or three epochs instead of their
+    far ImageNet features go here; starting from the recipe means the search is never worse than it; the
+    fine-tuning recipe is what a competent engineer would try on photos. Validation then decides where TPE spends
+    the rest. ASHA means weak proposals cost one or three epochs instead of their
     full budget, so TPE gets several times more candidates in the same time and can start modelling after fewer
     random ones. Without pretrained networks in the space, on a budget that buys only a few trainings of the
     recipe, no search beats training the recipe for all of it, so that is what auto does then.
@@ -50,7 +51,7 @@ class Auto(Strategy):
 
     def ask(self):
         if not self.study.trials:
-            for start in (self.probe, self.baseline):
+            for start in (self.probe, self.baseline, self.finetune):
                 if start is not None and fits_space(self.space, start):
                     self.study.enqueue_trial(self.space.to_params(start))
         return super().ask()
