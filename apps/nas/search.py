@@ -309,7 +309,8 @@ class Search(RunState):
                     curve = checkpoint["curve"]
                 return train_candidate(
                     trial, trainer, checkpoint_path=self.files.trial_path(trial.number), curve=curve,
-                    pruning=self.strategy.multi_fidelity, stop_reason=self.stop_reason,
+                    pruning=self.strategy.multi_fidelity and genotype not in self.strategy.start_points(),
+                    stop_reason=self.stop_reason,
                     on_epoch=partial(self.emit_epoch, trial.number, "search", trainer.total_epochs),
                 )
             except torch.cuda.OutOfMemoryError:

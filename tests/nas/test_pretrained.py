@@ -17,7 +17,8 @@ from apps.nas.data import load_image_folder, split_dataset
 from apps.nas.export import unpack_bundle
 from apps.nas.features import FeatureCache
 from apps.nas.search import run_search
-from apps.nas.space import SearchSpace, probe_genotype
+from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
+from apps.nas.strategies.base import fits_space
 from apps.nas.train import Trainer
 from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
 
@@ -175,3 +176,23 @@ def test_a_size_limit_below_every_backbone_keeps_the_search_to_networks_from_scr
     # Not even measured: the smallest backbone alone is 13.7 MB.
     assert all("backbone" not in event["genotype"] for event in log.of_type("trial_started"))
     assert result.best.size_mb <= 5.0
+
+
+def test_early_stopping_never_judges_autos_start_points(colour_splits, monkeypatch, tmp_path):
+    judged = {}
+    train_candidate = apps.nas.search.train_candidate
+
+    def recording(trial, trainer, **options):
+        judged[trial.number] = (trainer.genotype, options["pruning"])
+        return train_candidate(trial, trainer, **options)
+
+    monkeypatch.setattr(apps.nas.search, "train_candidate", recording)
+    space = SearchSpace(widths=(8, 16), stem_widths=(8,), max_stages=2, max_depth=1, batch_sizes=(16,),
+                        min_epochs=2, max_epochs=3, backbones=("lite0",), finetune_stages=(0,),
+                        pretrained_sides=(96,))
+    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    run_search(tiny_config(strategy="auto", space=space, max_trials=4), data, tmp_path / "work")
+    # The recipe's widths are not in this small space: the frozen-feature probe is the one start point.
+    assert not fits_space(space, baseline_genotype())
+    assert judged[0][0] == probe_genotype(space)
+    assert [judged[number][1] for number in sorted(judged)] == [False] + [True] * (len(judged) - 1)

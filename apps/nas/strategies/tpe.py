@@ -49,10 +49,13 @@ class Auto(Strategy):
     def create_sampler(seed: int) -> optuna.samplers.BaseSampler:
         return create_tpe_sampler(seed, n_startup_trials=6)
 
+    def start_points(self) -> list[dict]:
+        return [start for start in (self.probe, self.baseline, self.finetune)
+                if start is not None and fits_space(self.space, start)]
+
     def ask(self):
         if not self.study.trials:
-            for start in (self.probe, self.baseline, self.finetune):
-                if start is not None and fits_space(self.space, start):
-                    self.study.enqueue_trial(self.space.to_params(start))
+            for start in self.start_points():
+                self.study.enqueue_trial(self.space.to_params(start))
         return super().ask()
 
