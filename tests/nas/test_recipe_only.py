@@ -87,7 +87,8 @@ def test_one_slow_epoch_does_not_cut_the_recipes_training_short(make_image_folde
     result = run_search(recipe_config(), make_image_folder(), tmp_path, on_event=log)
 
     assert log.of_type("epoch_finished")[-1]["epoch"] > 30 + 5
-    assert 0.6 * BUDGET_SECONDS <= result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
+    # Cut short at the hiccup, the run would end near 1.5 s; noise in later epochs may still trim the plan a little.
+    assert 0.5 * BUDGET_SECONDS <= result.summary.elapsed_seconds <= 1.05 * BUDGET_SECONDS
 
 
 def test_a_killed_recipe_training_resumes_at_its_last_epoch(make_image_folder, tmp_path,
