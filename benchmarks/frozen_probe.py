@@ -22,8 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from apps.nas.backbones import BACKBONES, build_backbone, features
+from apps.nas.backbones import BACKBONES
+from apps.nas.build import build
+from apps.nas.features import CPU_BATCH_SIZE, FeatureCache
 from apps.nas.preprocess import to_rgb_at_side
+from apps.nas.space import SearchSpace, probe_genotype
 
 DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "caltech10.zip"
 
@@ -51,7 +54,6 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATASET)
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lite0")
     parser.add_argument("--images", type=int, default=1000, help="0 for all")
-    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -64,14 +66,17 @@ def main() -> None:
     names = [name for name, _ in rows]
     labels = np.array([name.split("/")[0] for name in names])
     splits = np.array([split for _, split in rows])
-    network = build_backbone(args.backbone)
+    side = BACKBONES[args.backbone].side
+    # auto's frozen probe network, at the backbone's own side; its features computed as a search computes them.
+    genotype = {**probe_genotype(SearchSpace(backbones=(args.backbone,))), "side": side}
+    network = build(genotype, (3, side, side), len(set(labels)))
 
     start = time.perf_counter()
-    images = decode_photos(args.data, names, network.side)
+    images = decode_photos(args.data, names, side)
     decode_seconds = time.perf_counter() - start
-    features(network, images[:args.batch_size], batch_size=args.batch_size)  # warm-up: first-call allocations
+    FeatureCache().features(network, images[:CPU_BATCH_SIZE])  # warm-up: first-call allocations
     start = time.perf_counter()
-    feature_rows = features(network, images, batch_size=args.batch_size).numpy()
+    feature_rows = FeatureCache().features(network, images).numpy()
     feature_seconds = time.perf_counter() - start
 
     train, test = splits == "train", splits == "test"
@@ -79,7 +84,7 @@ def main() -> None:
     probe.fit(feature_rows[train], labels[train])
     accuracy = probe.score(feature_rows[test], labels[test])
 
-    print(f"{args.backbone} at {network.side} px, {len(names)} photos, {args.threads} threads, fp32")
+    print(f"{args.backbone} at {side} px, {len(names)} photos, {args.threads} threads, fp32")
     print(f"decode + resize: {decode_seconds:.1f} s")
     print(f"features: {feature_seconds:.1f} s, {len(names) / feature_seconds:.1f} images/s")
     print(f"logistic regression: {train.sum()} train, {test.sum()} test photos, test accuracy {accuracy:.1%}")

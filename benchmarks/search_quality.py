@@ -33,12 +33,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from apps.nas.backbones import build_backbone, features
+from apps.nas.build import build
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
+from apps.nas.features import FeatureCache
 from apps.nas.search import run_search
 from apps.nas.shares import fraction_to_test
-from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 from apps.nas.state import resolve_device
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import Trainer
@@ -90,7 +91,7 @@ def recipe_run(dataset: ImageDataset, budget: float, seed: int, recipe=recipe_ge
     """A fixed recipe trained on train+validation for as many epochs as fit in the budget."""
     started = time.monotonic()
     splits = engine_splits(dataset, seed)
-    train = ImageDataset.concat(splits.train, splits.val)
+    train = splits.train_and_val
     device = resolve_device("auto")
     # Timed on a slice: an epoch of a fine-tuned backbone on all the photos can take a third of the budget.
     sample = train.subset(range(min(len(train), TIMING_IMAGES)))
@@ -110,7 +111,7 @@ def svc_run(dataset: ImageDataset, seed: int) -> dict:
     """RBF SVC on raw pixels scaled to 0..1, hyperparameters by cross-validation on train+validation."""
     started = time.monotonic()
     splits = engine_splits(dataset, seed)
-    train = ImageDataset.concat(splits.train, splits.val)
+    train = splits.train_and_val
 
     def pixels(ds: ImageDataset) -> np.ndarray:
         return ds.images.reshape(len(ds), -1).float().div(255).numpy()
@@ -124,11 +125,13 @@ def frozen_run(dataset: ImageDataset, seed: int) -> dict:
     """Lite0's frozen features of train+validation, a logistic regression on them, scored on the test split."""
     started = time.monotonic()
     splits = engine_splits(dataset, seed)
-    train = ImageDataset.concat(splits.train, splits.val)
-    network = build_backbone("lite0")
+    train = splits.train_and_val
+    # auto's own probe network (Lite0, frozen, at the largest side) and feature computation.
+    network = build(probe_genotype(SearchSpace()), dataset.input_shape, dataset.num_classes)
+    cache = FeatureCache()
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    probe.fit(features(network, train.images).numpy(), train.labels.numpy())
-    accuracy = probe.score(features(network, splits.test.images).numpy(), splits.test.labels.numpy())
+    probe.fit(cache.features(network, train.images).numpy(), train.labels.numpy())
+    accuracy = probe.score(cache.features(network, splits.test.images).numpy(), splits.test.labels.numpy())
     return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": 1}
 
 

@@ -50,23 +50,27 @@ def dataset_ingest(*, dataset_id: int) -> None:
 def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = None) -> ImageDataset:
     """The dataset as the engine trains on it, at `side` pixels (None: as ingested).
 
-    Another side is decoded once from the uploaded archive and kept next to the ingested copy for later runs.
+    Its pixels are mapped from a file in `scratch`, which must outlive the dataset: 20,000 photos at 224 px are
+    3 GB that the kernel's file cache holds instead of the worker. Another side is decoded once from the uploaded
+    archive and kept next to the ingested copy for later runs.
     """
     local = scratch / "training.npz"
+    # A name of its own: a second load into the same scratch must not truncate a file the first still maps.
+    with tempfile.NamedTemporaryFile(dir=scratch, prefix="pixels-", suffix=".npy", delete=False) as mapped:
+        pixels = Path(mapped.name)
     if side is None or side == dataset.stats.get("resolution"):
         storage_download(dataset.training_file, local)
-        return ImageDataset.load(local)
+        return ImageDataset.load(local, pixels)
     stored = f"{dataset.storage_prefix}/training-{side}.npz"
     if default_storage.exists(stored):
         storage_download(stored, local)
-        return ImageDataset.load(local)
+        return ImageDataset.load(local, pixels)
     storage_download(dataset.archive, scratch / "upload")
-    copy = training_copy(scratch / "upload", scratch / "extracted", side)
+    training_copy(scratch / "upload", scratch / "extracted", side).save(local)
     shutil.rmtree(scratch / "extracted")
-    copy.save(local)
     with open(local, "rb") as saved:
         default_storage.save(stored, File(saved))
-    return copy
+    return ImageDataset.load(local, pixels)
 
 
 def dataset_fail(dataset: Dataset, reason: str) -> None:

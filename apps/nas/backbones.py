@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import timm
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 FEATURE_WIDTH = 1280  # the 1x1 head convolution's width, the same in all three variants
@@ -138,25 +137,3 @@ def build_backbone(name: str) -> PretrainedNetwork:
         name: a key of BACKBONES.
     """
     return BACKBONES[name].build()
-
-
-def features(network: PretrainedNetwork, images: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
-    """Frozen pooled features (N, 1280) of uint8 images (N, C, H, W), resized to the network's side if they differ.
-
-    Args:
-        network: a built backbone; it is put in eval mode.
-        images: uint8 pixels, 1 or 3 channels.
-        batch_size: images per forward pass. Small batches are faster on a CPU: 8 ran 1.4-2x the images/s of
-            32 on the 2-core machine (one image's widest activation at 224 px is 4.8 MB).
-    """
-    network.eval()
-    side = network.side
-    batches = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            batch = images[start:start + batch_size].float()
-            if batch.shape[-2:] != (side, side):
-                # The engine's images are square already (apps.nas.preprocess crops the centre): only the side changes.
-                batch = F.interpolate(batch, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-            batches.append(network.pooled_features(batch))
-    return torch.cat(batches) if batches else torch.empty(0, network.network.num_features)

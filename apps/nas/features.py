@@ -9,6 +9,7 @@ resumed run does not compute them again.
 """
 
 import hashlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from apps.nas.checkpoint import load_torch, save_torch_atomic
 # machine); a GPU wants more.
 CPU_BATCH_SIZE = 8
 CUDA_BATCH_SIZE = 128
+# After this many batches the time the rest will take is projected and compared with the time left.
+PROJECT_AFTER_BATCHES = 4
 
 
 class FeaturesInterrupted(Exception):
@@ -44,7 +47,8 @@ class FeatureCache:
         self.computed = 0  # images passed through a backbone by this cache, all views together
 
     def features(self, model: PretrainedClassifier, images: torch.Tensor, *, mirrored: bool = False,
-                 should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+                 should_stop: Callable[[], bool] | None = None,
+                 seconds_left: Callable[[], float] | None = None) -> torch.Tensor:
         """Float32 features (N, F) on the CPU of uint8 images (N, C, H, W), mirrored left-right or not.
 
         Args:
@@ -52,6 +56,8 @@ class FeatureCache:
             images: the images, at any side (the model resizes them).
             mirrored: the view: as is, or flipped left-right (what a model trained with flips also sees).
             should_stop: polled between batches; when true, FeaturesInterrupted is raised.
+            seconds_left: the time the features may take; when the rest of them would take longer (projected
+                from the first batches), FeaturesInterrupted is raised at once rather than at the deadline.
         """
         view = (model.backbone_name, model.input_side, mirrored)
         known = self._load(view)
@@ -61,22 +67,34 @@ class FeatureCache:
             device = next(model.parameters()).device
             batch_size = CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
             model.eval()
+            new: dict[bytes, torch.Tensor] = {}
+            started = time.monotonic()
             try:
                 for start in range(0, len(missing), batch_size):
                     if should_stop is not None and should_stop():
                         raise FeaturesInterrupted(f"stopped after {start} of {len(missing)} images")
+                    if seconds_left is not None and start >= PROJECT_AFTER_BATCHES * batch_size:
+                        needed = (time.monotonic() - started) / start * (len(missing) - start)
+                        if needed > (left := seconds_left()):
+                            raise FeaturesInterrupted(f"the rest would take about {needed:.0f} s, and {left:.0f} s "
+                                                      "are left")
                     chunk = missing[start:start + batch_size]
                     batch = images[chunk].to(device).float()
                     batch = batch.flip(-1) if mirrored else batch
                     with torch.inference_mode():
                         rows = model.features(batch.contiguous(memory_format=torch.channels_last)).float().cpu()
-                    known.update(zip((keys[index] for index in chunk), rows, strict=True))
+                    new.update(zip((keys[index] for index in chunk), rows, strict=True))
                     self.computed += len(chunk)
             finally:
-                self._save(view)
+                known.update(new)
+                self._save(view, new)
         if not keys:
             return torch.empty(0, model.backbone.network.num_features)
         return torch.stack([known[key] for key in keys])
+
+    def cached(self, backbone: str, side: int, *, mirrored: bool = False) -> int:
+        """How many images have features in this view (what a candidate on it would not compute again)."""
+        return len(self._load((backbone, side, mirrored)))
 
     def _image_keys(self, images: torch.Tensor) -> list[bytes]:
         seen = self._keys.get(id(images))
@@ -86,25 +104,32 @@ class FeatureCache:
         self._keys[id(images)] = (images, keys)
         return keys
 
-    def _path(self, view: tuple[str, int, bool]) -> Path | None:
-        if self.directory is None:
-            return None
-        backbone, side, mirrored = view
-        return self.directory / f"{backbone}-{side}{'-mirrored' if mirrored else ''}.pt"
+    def _files(self, view: tuple[str, int, bool]) -> list[Path]:
+        """The files a view is kept in so far (none without a directory).
+
+        Each call that computes features adds one file of its new rows: rewriting all of them each time would
+        write a large dataset's features once for training and again for validation.
+        """
+        return sorted(self.directory.glob(f"{_file_stem(view)}.*.pt")) if self.directory is not None else []
 
     def _load(self, view: tuple[str, int, bool]) -> dict[bytes, torch.Tensor]:
         if view not in self._features:
-            path = self._path(view)
-            saved = load_torch(path) if path is not None else None
-            self._features[view] = {} if saved is None else dict(
-                zip((bytes(key) for key in saved["keys"].tolist()), saved["features"], strict=True))
+            known: dict[bytes, torch.Tensor] = {}
+            for path in self._files(view):
+                saved = load_torch(path)
+                known.update(zip((bytes(key) for key in saved["keys"].tolist()), saved["features"], strict=True))
+            self._features[view] = known
         return self._features[view]
 
-    def _save(self, view: tuple[str, int, bool]) -> None:
-        path = self._path(view)
-        known = self._features[view]
-        if path is None or not known:
+    def _save(self, view: tuple[str, int, bool], new: dict[bytes, torch.Tensor]) -> None:
+        if self.directory is None or not new:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        keys = torch.tensor([list(key) for key in known], dtype=torch.uint8)
-        save_torch_atomic({"keys": keys, "features": torch.stack(list(known.values()))}, path)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        keys = torch.tensor([list(key) for key in new], dtype=torch.uint8)
+        save_torch_atomic({"keys": keys, "features": torch.stack(list(new.values()))},
+                          self.directory / f"{_file_stem(view)}.{len(self._files(view)):05d}.pt")
+
+
+def _file_stem(view: tuple[str, int, bool]) -> str:
+    backbone, side, mirrored = view
+    return f"{backbone}-{side}{'-mirrored' if mirrored else ''}"

@@ -2,7 +2,7 @@
 
 from dataclasses import fields
 
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from apps.nas.build import is_pretrained
 from apps.nas.names import BACKBONE_NAMES, BACKBONE_STAGES
@@ -60,8 +60,8 @@ def candidate(trial: FrozenTrial) -> Candidate:
 
 
 def leaderboard(trials: list[FrozenTrial]) -> list[Candidate]:
-    """Every candidate, best first."""
-    rows = [candidate(trial) for trial in trials]
+    """Every candidate the search tried, best first (not a start point still queued when the run ended)."""
+    rows = [candidate(trial) for trial in trials if trial.state != TrialState.WAITING]
     return sorted(rows, key=lambda row: (STATUS_ORDER[row.status], -(row.val_accuracy or 0.0), row.id))
 
 

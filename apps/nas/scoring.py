@@ -81,8 +81,8 @@ def train_candidate(
     while trainer.epochs_done < trainer.total_epochs:
         try:
             stats = trainer.run_epoch()
-        except TrainingInterrupted:
-            return result("interrupted", stop_reason(0.0) or "stopped")
+        except TrainingInterrupted as interrupted:
+            return result("interrupted", stop_reason(0.0) or str(interrupted))
         curve.append(asdict(stats))
         save_torch_atomic({"trial": trial.number, "trainer": trainer.state_dict(), "curve": curve}, checkpoint_path)
         trial.report(stats.val_accuracy, step=trainer.epochs_done)

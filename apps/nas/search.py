@@ -25,6 +25,7 @@ from apps.nas.build import build, is_pretrained
 from apps.nas.checkpoint import load_torch
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
+from apps.nas.features import CPU_BATCH_SIZE
 from apps.nas.final import finish_run
 from apps.nas.leaderboard import genotype_summary
 from apps.nas.measure import backbone_costs, deployment_costs
@@ -47,6 +48,10 @@ TRAINING_STEP_FORWARDS = 3
 MIN_AFFORDABLE_EPOCHS = 2
 # ... judged only for candidates whose estimated epoch is at least this share of the whole search.
 SLOW_EPOCH_SHARE = 0.05
+# The frozen-feature probe is timed on this many images (after one batch that pays the one-off setup), and runs
+# only when its pass over train+validation would take at most this share of the time left for training.
+PROBE_FEATURE_IMAGES = 24
+PROBE_FEATURES_SHARE = 0.5
 
 
 def run_search(
@@ -61,7 +66,8 @@ def run_search(
 
     Args:
         config: budget, strategy, seed, deployment limits, search space.
-        data: a loaded dataset, or a folder of class folders (loaded with load_image_folder).
+        data: a loaded dataset, which the search reorders in place (train | validation | test, see split_dataset)
+            rather than copy its pixels; or a folder of class folders (loaded with load_image_folder).
         work_dir: where the search keeps its state and writes result.json and the exported model; calling
             run_search again with the same work_dir resumes a killed search.
         on_event: receives every event (see apps.nas.events) as a JSON-able dict.
@@ -93,6 +99,9 @@ class Search(RunState):
                                final_epoch_seconds=self.final_epoch_seconds(),
                                best_epochs=self.best.epochs if self.best else 0)
 
+    def search_seconds_left(self) -> float:
+        return self.search_deadline() - self.budget.elapsed()
+
     def out_of_search_time(self) -> bool:
         return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
 
@@ -118,6 +127,8 @@ class Search(RunState):
             seed=self.config.seed, resumed=resumed, dataset=self.dataset_summary(dataset),
             constraints=asdict(self.config.constraints), multi_fidelity=self.strategy.multi_fidelity,
         ))
+        if not resumed and self.strategy.probe in self.strategy.start_points() and not self.probe_affordable():
+            self.strategy.probe = None
         if not resumed and (epochs := self.recipe_only_plan(epoch_seconds)):
             self.start_recipe_only(epochs)
         if self.phase == "search":
@@ -158,13 +169,30 @@ class Search(RunState):
             epoch_seconds: the probe's time for one epoch of the recipe on the training split.
         """
         recipe = self.strategy.baseline
-        # With pretrained networks in the space, the frozen-feature probe is cheap enough to run first on any
-        # budget, and a search then compares it with the recipe on validation.
+        # The frozen-feature probe, where it is affordable, runs first on any budget, and a search then compares it
+        # with the recipe on validation.
         if not (self.strategy.recipe_on_small_budgets and self.config.final_retrain and recipe is not None
-                and fits_space(self.space, recipe) and not self.space.backbones):
+                and fits_space(self.space, recipe) and self.strategy.probe is None):
             return 0
         return recipe_only_epochs(available_seconds=self.training_seconds_left(),
                                   epoch_seconds=epoch_seconds * self.final_data_growth())
+
+    def probe_affordable(self) -> bool:
+        """Whether the frozen-feature probe's pass over train+validation takes at most PROBE_FEATURES_SHARE of the
+        time left for training (20,000 photos at 224 px need 15 minutes on one CPU thread). Timed on a few
+        images, whose features the probe then reuses; a GPU can always afford it."""
+        if self.device != "cpu":
+            return True
+        data = self.splits.train_and_val
+        model = build(self.strategy.probe, data.input_shape, data.num_classes)
+        timed = data.images[CPU_BATCH_SIZE:CPU_BATCH_SIZE + PROBE_FEATURE_IMAGES]
+        if not len(timed):
+            return True
+        self.features.features(model, data.images[:CPU_BATCH_SIZE])  # the first batch pays one-off setup
+        started = time.monotonic()
+        self.features.features(model, timed)
+        seconds = (time.monotonic() - started) / len(timed) * len(data)
+        return seconds <= PROBE_FEATURES_SHARE * self.training_seconds_left()
 
     def start_recipe_only(self, epochs: int) -> None:
         """Make the recipe the run's one candidate, to be trained on train+validation for `epochs` by finish_run.
@@ -237,14 +265,14 @@ class Search(RunState):
         on a thousand photos at 224 px needs minutes per epoch on a small CPU, and would take the whole budget
         before it could be compared. Only candidates whose epoch is a sizeable share of the search are judged: a
         small one near the deadline starts and is stopped by it, as before. A frozen backbone trains its head on
-        cached features (seconds), and on a GPU the CPU latency says nothing about training time: neither is
-        checked.
+        cached features (seconds; its one pass to compute them stops early when it cannot finish, see
+        FeatureCache.features), and on a GPU the CPU latency says nothing about training time: neither is checked.
         """
         if self.device != "cpu" or (is_pretrained(genotype) and genotype["finetune"] == 0):
             return None
         forward_seconds = measured["latency_ms"] / 1000 / (2 if genotype["train"]["flip"] else 1)
         epoch_seconds = TRAINING_STEP_FORWARDS * forward_seconds * len(self.splits.train)
-        seconds_left = self.search_deadline() - self.budget.elapsed()
+        seconds_left = self.search_seconds_left()
         if epoch_seconds < SLOW_EPOCH_SHARE * self.search_deadline() or (
                 epoch_seconds * MIN_AFFORDABLE_EPOCHS <= seconds_left):
             return None
@@ -302,7 +330,7 @@ class Search(RunState):
             try:
                 trainer = Trainer(genotype, self.splits.train, self.splits.val, device=self.device,
                                   seed=self.config.seed + trial.number, should_stop=self.out_of_search_time,
-                                  features=self.features)
+                                  seconds_left=self.search_seconds_left, features=self.features)
                 curve = []
                 if checkpoint is not None:
                     trainer.load_state_dict(checkpoint["trainer"])

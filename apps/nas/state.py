@@ -3,7 +3,6 @@ files, data splits, strategy, the best candidate so far, and the way out for eve
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -13,7 +12,7 @@ from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, PRETRAINED_EXPORT_SE
 from apps.nas.build import is_pretrained
 from apps.nas.checkpoint import SearchFiles
 from apps.nas.config import SearchConfig
-from apps.nas.data import DatasetSplits, ImageDataset
+from apps.nas.data import DatasetSplits
 from apps.nas.features import FeatureCache
 from apps.nas.space import SearchSpace
 from apps.nas.strategies import Strategy
@@ -99,11 +98,6 @@ class RunState:
     def split_sizes(self) -> dict[str, int]:
         """Images in each split, for events and the summary."""
         return {name: len(getattr(self.splits, name)) for name in ("train", "val", "test")}
-
-    @cached_property
-    def train_and_val(self) -> ImageDataset:
-        """What a final training learns from: nothing is held out but the test split (joined once, a copy)."""
-        return ImageDataset.concat(self.splits.train, self.splits.val)
 
     def final_data_growth(self) -> float:
         """How many times larger train+validation is than train: what an epoch of a final training costs more."""

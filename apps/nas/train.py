@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apps.nas.build import PretrainedClassifier, build, resize_to
+from apps.nas.build import PretrainedClassifier, build, deployed, resize_to
 from apps.nas.data import ImageDataset
 from apps.nas.features import FeatureCache, FeaturesInterrupted
 from apps.nas.results import CurvePoint
@@ -129,7 +129,7 @@ class Trainer:
 
     def __init__(self, genotype: dict, train: ImageDataset, val: ImageDataset | None, *,
                  device: str | torch.device, seed: int, should_stop: Callable[[], bool] | None = None,
-                 features: FeatureCache | None = None):
+                 seconds_left: Callable[[], float] | None = None, features: FeatureCache | None = None):
         """Build the model and optimizer and move the data to the device.
 
         Args:
@@ -138,6 +138,7 @@ class Trainer:
             device: "cpu", "cuda", ...
             seed: fixes weight init, batch order, augmentation and dropout (bit-identical on CPU).
             should_stop: polled every few steps; when it returns True, run_epoch raises TrainingInterrupted.
+            seconds_left: the time a frozen backbone's features may take (see FeatureCache.features); None: any.
             features: where a frozen pretrained backbone's features are cached (shared by a search's candidates);
                 None: a cache of this trainer's own.
         """
@@ -146,6 +147,7 @@ class Trainer:
         self.device = torch.device(device)
         self.on_cuda = self.device.type == "cuda"
         self.should_stop = should_stop
+        self.seconds_left = seconds_left
         self.total_epochs = int(self.hyper["epochs"])
         self.epochs_done = 0
         self.history: list[EpochStats] = []
@@ -168,6 +170,7 @@ class Trainer:
         self.generator.manual_seed(seed)
         self.train_images = train.images
         self.inputs: torch.Tensor | None = None  # set by _prepare_inputs, before the first epoch
+        self.val_images = val.images if val is not None else None  # resized once by _prepare_inputs where it pays
         self.labels = train.labels.to(self.device)
         self.num_classes = train.num_classes
         self.val = val
@@ -227,17 +230,25 @@ class Trainer:
         if self.frozen:
             views = (False, True) if self.hyper["flip"] else (False,)
             try:
+                limits = {"should_stop": self.should_stop, "seconds_left": self.seconds_left}
                 inputs = torch.stack([self.feature_cache.features(self.model, self.train_images, mirrored=mirrored,
-                                                                  should_stop=self.should_stop)
+                                                                  **limits)
                                       for mirrored in views], 1)
                 if self.val is not None:  # computed now, so the first epoch's time is the head's alone
                     for mirrored in views:
-                        self.feature_cache.features(self.model, self.val.images, mirrored=mirrored,
-                                                    should_stop=self.should_stop)
+                        self.feature_cache.features(self.model, self.val.images, mirrored=mirrored, **limits)
             except FeaturesInterrupted as stopped:
                 raise TrainingInterrupted(f"stopped while computing features: {stopped}") from stopped
+        elif isinstance(self.model, PretrainedClassifier):
+            # The stored images, which the network resizes batch by batch: a resized copy of 20,000 photos at
+            # 160 px would add 1.5 GB to their 3 GB.
+            inputs = self.train_images
         else:
+            # Networks from scratch work at 64 px at most: a copy at their side is small and saves a resize a step
+            # (and, for the validation images, a resize every epoch).
             inputs = resized_uint8(self.train_images, self.model.input_side)
+            if self.val is not None:
+                self.val_images = resized_uint8(self.val.images, self.model.input_side)
         self.inputs = inputs.to(self.device)
 
     def _training_batch(self, index: torch.Tensor) -> torch.Tensor:
@@ -283,7 +294,7 @@ class Trainer:
         train_seconds = time.perf_counter() - start
         val_loss = val_accuracy = None
         if self.val is not None and len(self.val):
-            val_loss, val_accuracy = self.evaluate(self.val)
+            val_loss, val_accuracy = self.evaluate(self.val_images, self.val.labels)
         self.epochs_done += 1
         stats = EpochStats(
             epoch=self.epochs_done, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
@@ -305,17 +316,13 @@ class Trainer:
         self.model.eval()
         if self.frozen:
             return self._predict_from_features(images_uint8)
+        network = deployed(self.model, self.genotype)  # with the shipped model's test-time flips
         outputs = []
         batch_size = eval_batch_size(images_uint8)
         for start in range(0, len(images_uint8), batch_size):
             images = images_uint8[start:start + batch_size].to(self.device).float()
-            images = images.contiguous(memory_format=torch.channels_last)
             with self._autocast(training=False):
-                logits = self.model(images).float()
-                if self.hyper["flip"]:
-                    # Test-time augmentation: a model trained on mirrored images scores both views.
-                    logits = (logits + self.model(images.flip(-1)).float()) / 2
-            outputs.append(logits.cpu())
+                outputs.append(network(images.contiguous(memory_format=torch.channels_last)).float().cpu())
         return torch.cat(outputs) if outputs else torch.empty(0, self.num_classes)
 
     def _predict_from_features(self, images_uint8: torch.Tensor) -> torch.Tensor:
@@ -325,11 +332,11 @@ class Trainer:
                                   .to(self.device)).float().cpu() for mirrored in views]
         return sum(logits) / len(logits)
 
-    def evaluate(self, dataset: ImageDataset) -> tuple[float, float]:
-        """(cross-entropy loss without label smoothing, accuracy) on a dataset."""
-        logits = self.predict_logits(dataset.images)
-        loss = F.cross_entropy(logits, dataset.labels).item()
-        accuracy = (logits.argmax(1) == dataset.labels).float().mean().item()
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+        """(cross-entropy loss without label smoothing, accuracy) on uint8 images and their labels."""
+        logits = self.predict_logits(images)
+        loss = F.cross_entropy(logits, labels).item()
+        accuracy = (logits.argmax(1) == labels).float().mean().item()
         return loss, accuracy
 
     def state_dict(self) -> dict:

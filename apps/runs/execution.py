@@ -139,10 +139,10 @@ def search_run(run: Run, lease: RunLease):
         space=SearchSpace(**{key: tuple(value) for key, value in run.space.items()}),
     )
     progress = RunProgress(run)
-    with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:  # holds the mapped pixels: kept to the end
         dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
-    return run_search(config, dataset, run.work_dir, control=lease,
-                      on_event=lambda event: progress({**event, **worker_memory()}))
+        return run_search(config, dataset, run.work_dir, control=lease,
+                          on_event=lambda event: progress({**event, **worker_memory()}))
 
 
 def run_store_result(run: Run, result: dict) -> None:

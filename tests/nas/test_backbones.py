@@ -2,11 +2,11 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 from skimage import data
 from timm.data import ImageNetInfo
 
-from apps.nas.backbones import BACKBONES, FEATURE_WIDTH, build_backbone, features, timm_state_dict
+from apps.nas.backbones import BACKBONES, FEATURE_WIDTH, build_backbone, timm_state_dict
+from apps.nas.build import resize_to
 from apps.nas.names import BACKBONE_STAGES
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -28,10 +28,8 @@ def photo(image) -> torch.Tensor:
 
 
 def top1(network, image: torch.Tensor) -> int:
-    side = network.side
-    x = F.interpolate(image[None].float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)
     with torch.inference_mode():
-        return int(network(x).argmax())
+        return int(network(resize_to(image[None].float(), network.side)).argmax())
 
 
 def test_every_backbone_names_its_package_and_side():
@@ -59,6 +57,11 @@ def test_it_labels_the_coffee_photo_as_coffee(network):
     assert label in COFFEE_CLASSES, ImageNetInfo().index_to_description(label)
 
 
+def pooled(network, images: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return network.eval().pooled_features(images.float())
+
+
 @pytest.fixture(scope="module")
 def lite0():
     return build_backbone("lite0")
@@ -67,8 +70,7 @@ def lite0():
 def test_features_are_one_row_of_1280_per_image_and_repeat_exactly(lite0):
     images = torch.stack([photo(data.chelsea()[:200, :200]), photo(data.coffee()[:200, :200])] * 2)
 
-    first = features(lite0, images, batch_size=3)
-    second = features(lite0, images, batch_size=3)
+    first, second = pooled(lite0, images), pooled(lite0, images)
 
     assert first.shape == (4, FEATURE_WIDTH)
     assert torch.equal(first, second)
@@ -78,7 +80,7 @@ def test_features_are_one_row_of_1280_per_image_and_repeat_exactly(lite0):
 def test_a_grey_image_gives_the_features_of_its_three_channel_copy(lite0):
     grey = torch.from_numpy(data.camera()[::2, ::2].copy())[None, None]  # (1, 1, 256, 256) uint8
 
-    assert torch.allclose(features(lite0, grey), features(lite0, grey.expand(-1, 3, -1, -1)), atol=1e-5)
+    assert torch.allclose(pooled(lite0, grey), pooled(lite0, grey.expand(-1, 3, -1, -1)), atol=1e-5)
 
 
 def test_fine_tuning_the_last_stages_leaves_the_earlier_ones_frozen():

@@ -7,7 +7,7 @@ from apps.nas.data import ImageDataset, split_dataset
 def test_the_baseline_learns_an_easy_dataset(tiny_dataset):
     splits = split_dataset(tiny_dataset, seed=0)
 
-    accuracy = linear_baseline_accuracy(ImageDataset.concat(splits.train, splits.val), splits.test)
+    accuracy = linear_baseline_accuracy(splits.train_and_val, splits.test)
 
     assert accuracy >= 0.9
 

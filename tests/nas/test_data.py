@@ -134,15 +134,60 @@ def test_split_is_stratified_disjoint_and_reproducible(make_image_folder):
         assert torch.bincount(part.labels).tolist() == [expected] * 3
 
 
-def test_subset_concat_and_save_round_trip(tmp_path, make_image_folder):
+def test_subset_and_save_round_trip(tmp_path, make_image_folder):
     dataset = load_image_folder(make_image_folder(classes=2, per_class=4, corrupt=1))
-    joined = ImageDataset.concat(dataset.subset([0, 1]), dataset.subset([5]))
-    assert joined.labels.tolist() == [0, 0, 1] and joined.paths == [dataset.paths[i] for i in (0, 1, 5)]
+    part = dataset.subset([0, 1, 5])
+    assert part.labels.tolist() == [0, 0, 1] and part.paths == [dataset.paths[i] for i in (0, 1, 5)]
     dataset.save(tmp_path / "data.npz")
     loaded = ImageDataset.load(tmp_path / "data.npz")
     assert torch.equal(loaded.images, dataset.images) and torch.equal(loaded.labels, dataset.labels)
     assert (loaded.class_names, loaded.paths, loaded.skipped) == (dataset.class_names, dataset.paths,
                                                                    dataset.skipped)
+
+
+def numbered_dataset(classes: int = 3, per_class: int = 20) -> ImageDataset:
+    """Each image's pixels are its number, and so is its path: what belongs together can be checked after moves."""
+    count = classes * per_class
+    images = torch.arange(count, dtype=torch.uint8).view(-1, 1, 1, 1).expand(-1, 3, 4, 4).contiguous()
+    return ImageDataset(images, torch.arange(count) % classes, [f"class_{k}" for k in range(classes)],
+                        [str(i) for i in range(count)], [])
+
+
+def test_splits_are_views_of_the_dataset_reordered_in_place():
+    dataset = numbered_dataset()
+    pixels = dataset.images.data_ptr()
+
+    splits = split_dataset(dataset, seed=4)
+
+    assert dataset.images.data_ptr() == pixels  # no copy of the pixels was made
+    assert splits.train.images.data_ptr() == splits.train_and_val.images.data_ptr() == pixels
+    assert splits.train_and_val.paths == splits.train.paths + splits.val.paths
+    assert dataset.paths == splits.train.paths + splits.val.paths + splits.test.paths
+    for position, path in enumerate(dataset.paths):  # each image kept its own label and group
+        assert (dataset.images[position] == int(path)).all()
+        assert dataset.labels[position] == int(path) % 3 and dataset.groups[position] == int(path)
+
+
+def test_pixels_loaded_into_a_file_are_mapped_from_it_and_a_split_reorders_them_there(tmp_path):
+    numbered_dataset().save(tmp_path / "data.npz")
+
+    dataset = ImageDataset.load(tmp_path / "data.npz", pixels_file=tmp_path / "pixels.npy")
+    split_dataset(dataset, seed=4)
+
+    on_disk = np.load(tmp_path / "pixels.npy")  # what the pages of the mapping hold
+    assert torch.equal(torch.from_numpy(on_disk), dataset.images)
+    assert [int(image[0, 0, 0]) for image in on_disk] == [int(path) for path in dataset.paths]
+    assert dataset.paths != sorted(dataset.paths, key=int)  # it did move
+
+
+def test_splitting_again_gives_the_parts_of_the_dataset_as_loaded():
+    dataset, fresh = numbered_dataset(), numbered_dataset()
+    split_dataset(dataset, seed=1)  # reorders the dataset: train | validation | test of seed 1
+
+    again, expected = split_dataset(dataset, seed=2), split_dataset(fresh, seed=2)
+
+    for name in ("train", "val", "test"):
+        assert getattr(again, name).paths == getattr(expected, name).paths
 
 
 def planted_duplicates(*, classes: int = 3, per_class: int = 30, pairs: int = 10, triples: int = 2) -> ImageDataset:
@@ -197,10 +242,9 @@ def test_a_class_made_of_one_group_of_copies_is_still_split():
         assert torch.bincount(part.labels, minlength=3).min() >= 1
 
 
-def test_groups_survive_subset_concat_and_save(tmp_path):
+def test_groups_survive_subset_and_save(tmp_path):
     dataset = planted_duplicates(per_class=6, pairs=2, triples=0)
-    joined = ImageDataset.concat(dataset.subset([0, 1, 2]), dataset.subset([0, 1]))
-    assert joined.groups.tolist() == [0, 0, 2, 3, 3]  # the second part's groups stay apart from the first's
+    assert dataset.subset([0, 1, 2]).groups.tolist() == [0, 0, 2]
 
     dataset.save(tmp_path / "data.npz")
 

@@ -15,7 +15,7 @@ from apps.nas.build import build, deployed
 from apps.nas.config import Constraints
 from apps.nas.data import load_image_folder, split_dataset
 from apps.nas.export import unpack_bundle
-from apps.nas.features import FeatureCache
+from apps.nas.features import CPU_BATCH_SIZE, PROJECT_AFTER_BATCHES, FeatureCache, FeaturesInterrupted
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 from apps.nas.strategies.base import fits_space
@@ -43,20 +43,33 @@ def test_frozen_features_are_computed_once_per_image_and_view_and_shared_by_head
     train, val = colour_splits.train, colour_splits.val
     cache = FeatureCache(tmp_path / "features")
     Trainer(head_genotype(), train, val, device="cpu", seed=0, features=cache).fit()
-    assert cache.computed == len(train) + len(val)
+    assert cache.computed == cache.cached("lite0", 96) == len(train) + len(val)
+    assert cache.cached("lite0", 96, mirrored=True) == 0
     # Another head, another seed, mirrored views: only the mirrored view is new.
     Trainer(head_genotype(lr=0.001, flip=True), train, val, device="cpu", seed=1, features=cache).fit()
     assert cache.computed == 2 * (len(train) + len(val))
     Trainer(head_genotype(dropout=0.4, flip=True), train, val, device="cpu", seed=2, features=cache).fit()
     assert cache.computed == 2 * (len(train) + len(val))
-    # The final training's train+validation is a new tensor of known images: nothing to compute.
-    joined = type(train).concat(train, val)
-    Trainer(head_genotype(flip=True), joined, None, device="cpu", seed=0, features=cache).fit()
+    # The final training's train+validation holds only known images: nothing to compute.
+    Trainer(head_genotype(flip=True), colour_splits.train_and_val, None, device="cpu", seed=0, features=cache).fit()
     assert cache.computed == 2 * (len(train) + len(val))
     # A resumed run finds them on disk.
     reopened = FeatureCache(tmp_path / "features")
     Trainer(head_genotype(flip=True), train, val, device="cpu", seed=0, features=reopened).fit()
     assert reopened.computed == 0
+
+
+def test_a_feature_pass_that_cannot_finish_in_the_time_left_stops_early_and_keeps_what_it_computed(colour_splits):
+    cache = FeatureCache()
+    model = build(head_genotype(), colour_splits.train.input_shape, colour_splits.train.num_classes)
+    images = torch.randint(0, 256, (48, 3, 10, 14), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+    with pytest.raises(FeaturesInterrupted, match="the rest would take about"):
+        cache.features(model, images, seconds_left=lambda: 0.0)
+
+    assert cache.cached("lite0", 96) == cache.computed == PROJECT_AFTER_BATCHES * CPU_BATCH_SIZE < len(images)
+    cache.features(model, images, seconds_left=lambda: 3600.0)
+    assert cache.cached("lite0", 96) == len(images)
 
 
 def test_a_head_trained_on_cached_features_is_the_shipped_model(colour_splits):
@@ -156,7 +169,7 @@ def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(co
     monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_when_fine_tuned)
     space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 9), pretrained_sides=(96,), min_epochs=2,
                         max_epochs=3)
-    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    data = colour_splits.train_and_val
     config = tiny_config(space=space, budget_seconds=20.0, max_trials=2, device="cpu")
     result = run_search(config, data, tmp_path / "work")
     skipped = [row for row in result.leaderboard if row.status == "infeasible"]
@@ -169,7 +182,7 @@ def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(co
 def test_a_size_limit_below_every_backbone_keeps_the_search_to_networks_from_scratch(colour_splits, tmp_path):
     space = SearchSpace(widths=(8, 16), stem_widths=(8,), max_stages=2, max_depth=1, batch_sizes=(16,),
                         min_epochs=2, max_epochs=3)
-    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    data = colour_splits.train_and_val
     log = EventLog()
     config = tiny_config(strategy="auto", space=space, constraints=Constraints(max_model_mb=5.0), max_trials=3)
     result = run_search(config, data, tmp_path / "work", on_event=log)
@@ -190,7 +203,7 @@ def test_early_stopping_never_judges_autos_start_points(colour_splits, monkeypat
     space = SearchSpace(widths=(8, 16), stem_widths=(8,), max_stages=2, max_depth=1, batch_sizes=(16,),
                         min_epochs=2, max_epochs=3, backbones=("lite0",), finetune_stages=(0,),
                         pretrained_sides=(96,))
-    data = type(colour_splits.train).concat(colour_splits.train, colour_splits.val)
+    data = colour_splits.train_and_val
     run_search(tiny_config(strategy="auto", space=space, max_trials=4), data, tmp_path / "work")
     # The recipe's widths are not in this small space: the frozen-feature probe is the one start point.
     assert not fits_space(space, baseline_genotype())

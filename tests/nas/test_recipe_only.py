@@ -5,6 +5,7 @@ import time
 import pytest
 
 import apps.nas.budget
+import apps.nas.search
 from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, recipe_epochs_replanned, recipe_only_epochs
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
@@ -27,8 +28,25 @@ def small_budgets_train_the_recipe_alone(monkeypatch):
 
 
 def recipe_config(**overrides):
-    # Without pretrained networks: with them, auto's frozen-feature probe goes first on every budget.
+    # Without pretrained networks: with them, auto's frozen-feature probe goes first while it is affordable.
     return tiny_config(strategy="auto", space=SearchSpace(backbones=()), budget_seconds=BUDGET_SECONDS, **overrides)
+
+
+@pytest.mark.parametrize("probe_affordable", [True, False])
+def test_pretrained_networks_make_way_for_the_recipe_alone_when_their_probe_costs_too_much(
+        make_image_folder, tmp_path, monkeypatch, small_budgets_train_the_recipe_alone, probe_affordable):
+    # 20,000 photos at 224 px: the probe's features would take 15 minutes of a 5-minute budget on one CPU thread.
+    if not probe_affordable:
+        monkeypatch.setattr(apps.nas.search, "PROBE_FEATURES_SHARE", 0.0)
+    space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,))
+    result = run_search(tiny_config(strategy="auto", space=space, budget_seconds=BUDGET_SECONDS),
+                        make_image_folder(mode="RGB"), tmp_path)
+
+    genotypes = {row.id: row.genotype for row in result.leaderboard}
+    if probe_affordable:  # the probe first, then a search
+        assert genotypes[0]["backbone"] == "lite0" and genotypes[0]["finetune"] == 0 and len(genotypes) > 1
+    else:
+        assert list(genotypes.values()) == [baseline_genotype()]
 
 
 def test_the_recipe_alone_is_planned_only_while_the_budget_buys_few_of_its_epochs():

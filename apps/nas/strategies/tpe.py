@@ -37,8 +37,9 @@ class Auto(Strategy):
     fine-tuning recipe is what a competent engineer would try on photos. Validation then decides where TPE spends
     the rest. ASHA means weak proposals cost one or three epochs instead of their
     full budget, so TPE gets several times more candidates in the same time and can start modelling after fewer
-    random ones. Without pretrained networks in the space, on a budget that buys only a few trainings of the
-    recipe, no search beats training the recipe for all of it, so that is what auto does then.
+    random ones. Without the probe (no pretrained networks in the space, or so many photos that their features
+    would take most of the budget on a CPU), on a budget that buys only a few trainings of the recipe, no search
+    beats training the recipe for all of it, so that is what auto does then.
     """
 
     name = "auto"
