@@ -112,14 +112,15 @@ class Search(RunState):
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
                                     test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
-        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        image_side = min(dataset.input_shape[1:])
+        self.space = self.fitted_space(image_side)
         if not resumed:
             epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
         self.strategy = create_strategy(
             self.config.strategy, storage=self.files.storage(), space=self.space, seed=self.config.seed,
-            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(), probe=probe_genotype(self.space),
-            finetune=finetune_genotype(self.space),
+            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
+            probe=probe_genotype(self.space, image_side), finetune=finetune_genotype(self.space),
         )
         self.best = self.load_best()
         self.emit(events.RunStarted(

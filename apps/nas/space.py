@@ -42,6 +42,9 @@ PRETRAINED_WEIGHT_DECAY_RANGE = (1e-4, 0.1)
 BACKBONE_LR_RANGE = (1e-5, 1e-3)
 NO_BACKBONE = "none"
 MAX_UPSAMPLING = 4
+# The frozen-feature probe enlarges small images about this many times: EuroSAT's 64 px tiles scored 92.2% at
+# 128 px and 90.7% at 224 px (frozen Lite0 + logistic regression, one split), with features 4x cheaper.
+PROBE_UPSAMPLING = 2
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,9 @@ class SearchSpace:
         return replace(self, pretrained_sides=sides)
 
 
-def probe_genotype(space: SearchSpace) -> dict | None:
-    """The frozen-feature probe auto starts with: the first backbone, frozen, a linear head, at the largest side.
+def probe_genotype(space: SearchSpace, image_side: int | None = None) -> dict | None:
+    """The frozen-feature probe auto starts with: the first backbone, frozen, a linear head, at the smallest side
+    that enlarges the images PROBE_UPSAMPLING times (the largest side for large images, or when image_side is None).
 
     It costs one pass of the backbone over the images and seconds of head training, and says how far ImageNet
     features go on this data before any budget goes to fine-tuning or to networks from scratch. None when the
@@ -206,8 +210,11 @@ def probe_genotype(space: SearchSpace) -> dict | None:
     """
     if not space.backbones:
         return None
+    sides = sorted(space.pretrained_sides)
+    side = sides[-1] if image_side is None else next(
+        (side for side in sides if side >= PROBE_UPSAMPLING * image_side), sides[-1])
     return {
-        "backbone": space.backbones[0], "side": max(space.pretrained_sides), "finetune": 0, "head_hidden": 0,
+        "backbone": space.backbones[0], "side": side, "finetune": 0, "head_hidden": 0,
         "train": {"optimizer": "adamw", "lr": 0.003, "weight_decay": 0.01, "dropout": 0.1,
                   "batch_size": 32 if 32 in space.pretrained_batch_sizes else space.pretrained_batch_sizes[0],
                   "augment": 0.0, "flip": False, "label_smoothing": 0.1,

@@ -9,7 +9,7 @@ import torch
 
 from apps.nas.blocks import ACTIVATIONS, BLOCKS
 from apps.nas.build import build
-from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -138,3 +138,8 @@ def test_pretrained_candidates_upsample_small_images_at_most_four_times():
 def test_it_refuses_unknown_choices():
     with pytest.raises(ValueError, match="transformer"):
         SearchSpace(block_types=("residual", "transformer"))
+
+
+@pytest.mark.parametrize(("image_side", "probe_side"), [(28, 96), (64, 128), (100, 224), (224, 224), (None, 224)])
+def test_the_probe_enlarges_small_images_about_twice_and_large_ones_to_the_largest_side(image_side, probe_side):
+    assert probe_genotype(SearchSpace(), image_side)["side"] == probe_side
