@@ -83,18 +83,18 @@ class SearchSpace:
 
     def suggest(self, trial: optuna.trial.BaseTrial) -> dict:
         """Genotype chosen through trial.suggest_* (define-by-run: only the parameters that exist are asked)."""
-        return self._decide(_OptunaChooser(trial))
+        return self.decide(_OptunaChooser(trial))
 
     def sample(self, rng: random.Random) -> dict:
         """Uniformly random genotype."""
-        return self._decide(_RandomChooser(rng))
+        return self.decide(_RandomChooser(rng))
 
     def mutate(self, genotype: dict, rng: random.Random) -> dict:
         """Copy of `genotype` with one parameter redrawn (a different value whenever the parameter allows it)."""
         params = self.to_params(genotype)
         name = rng.choice(sorted(params))
         for _ in range(10):
-            child = self._decide(_MutatingChooser(params, name, rng))
+            child = self.decide(_MutatingChooser(params, name, rng))
             if child != genotype:
                 return child
         return child
@@ -130,7 +130,9 @@ class SearchSpace:
             params[key] = train[key]
         return params
 
-    def _decide(self, choose: "_Chooser") -> dict:
+    def decide(self, choose: "Chooser") -> dict:
+        """Genotype built from the values `choose` picks, one named decision at a time (suggest, sample and mutate
+        are this with their own chooser)."""
         if self.backbones:
             backbone = choose.categorical("backbone", (NO_BACKBONE, *self.backbones))
             if backbone != NO_BACKBONE:
@@ -167,7 +169,7 @@ class SearchSpace:
         }
         return genotype
 
-    def _decide_pretrained(self, choose: "_Chooser", backbone: str) -> dict:
+    def _decide_pretrained(self, choose: "Chooser", backbone: str) -> dict:
         finetune = choose.categorical("finetune", self.finetune_stages)
         genotype = {
             "backbone": backbone,
@@ -265,8 +267,9 @@ def with_epochs(genotype: dict, epochs: int) -> dict:
     return {**genotype, "train": {**genotype["train"], "epochs": epochs}}
 
 
-class _Chooser:
-    """How _decide gets each value: from Optuna, from a random generator, or by copying with one change."""
+class Chooser:
+    """How decide() gets each value: from Optuna, from a random generator, by copying with one change, or from a
+    strategy's own policy (apps.nas.strategies.reinforce)."""
 
     def categorical(self, name: str, choices: tuple): raise NotImplementedError
     def integer(self, name: str, low: int, high: int) -> int: raise NotImplementedError
@@ -274,7 +277,7 @@ class _Chooser:
     def log_uniform(self, name: str, low: float, high: float) -> float: raise NotImplementedError
 
 
-class _OptunaChooser(_Chooser):
+class _OptunaChooser(Chooser):
     def __init__(self, trial: optuna.trial.BaseTrial):
         self.trial = trial
 
@@ -296,7 +299,7 @@ def _round(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-class _RandomChooser(_Chooser):
+class _RandomChooser(Chooser):
     def __init__(self, rng: random.Random):
         self.rng = rng
 
