@@ -28,6 +28,7 @@ STRATEGIES = {
     "auto": "Automatic (recommended)",
     "tpe": "Bayesian (TPE)",
     "evolution": "Evolution",
+    "rl": "Reinforcement learning",
     "random": "Random",
 }
 
