@@ -6,6 +6,7 @@ Running the same command again with the same --out continues a search that was k
 
 import argparse
 import sys
+import textwrap
 
 import torch
 
@@ -13,23 +14,37 @@ from apps.nas.budget import BudgetTooSmall
 from apps.nas.config import Constraints, SearchConfig
 from apps.nas.data import DatasetError
 from apps.nas.final import SearchFailed
-from apps.nas.names import ARTIFACT_FILES
+from apps.nas.names import ARTIFACT_FILES, STRATEGY_SENTENCES
 from apps.nas.results import SearchResult
 from apps.nas.search import run_search
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import default_cpu_threads
 
 BAR_WIDTH = 24
+HELP_WIDTH = 78  # argparse's own width on an 80-column terminal
 LEADERBOARD_ROWS = 10
+
+
+def strategies_help() -> str:
+    """Every registered strategy with its sentence, for the end of `search --help`."""
+    column = 2 + max(map(len, STRATEGIES)) + 2
+    lines = ["strategies:"]
+    for name in sorted(STRATEGIES):
+        lines.append(textwrap.fill(STRATEGY_SENTENCES[name], width=HELP_WIDTH,
+                                   initial_indent=f"  {name}".ljust(column), subsequent_indent=" " * column))
+    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m apps.nas", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    search = commands.add_parser("search", help="search, train and export an image classifier")
+    # Raw: argparse would run the strategies' lines together into one paragraph.
+    search = commands.add_parser("search", help="search, train and export an image classifier",
+                                 epilog=strategies_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     search.add_argument("data_dir", help="folder with one sub-folder of images per class")
     search.add_argument("--budget", type=float, default=300.0, help="wall-clock seconds for everything")
-    search.add_argument("--strategy", default="auto", choices=sorted(STRATEGIES))
+    search.add_argument("--strategy", default="auto", choices=sorted(STRATEGIES),
+                        help="how the search picks candidates (default: auto; see strategies below)")
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--max-latency-ms", type=float, help="CPU latency limit per image (batch 1)")
     search.add_argument("--max-params", type=int, help="parameter count limit")

@@ -32,6 +32,23 @@ STRATEGIES = {
     "random": "Random",
 }
 
+# What each strategy does and when it is a good choice, in one sentence for a person with no machine-learning
+# background; the new-run page, the API schema and the CLI's --help show it beside the name.
+STRATEGY_SENTENCES = {
+    "auto": "Starts from networks known to work, including a quick test of a network pretrained on photos, then "
+            "spends the rest of the time on variations where the scores point, stopping weak ones early: the best "
+            "choice for almost every search.",
+    "tpe": "Keeps a statistical picture of which settings scored well so far and proposes each next candidate "
+           "from it, with no head start and no early stopping: a good choice to see what a search finds on its "
+           "own.",
+    "evolution": "Builds each new candidate by changing one detail of a strong recent one, after a first group "
+                 "drawn at random: a good choice for long searches, where small improvements add up.",
+    "rl": "A controller learns from every result which choices pay and makes them more likely in the next "
+          "candidates: it needs many candidates to learn, so it suits long searches.",
+    "random": "Tries candidates drawn at random, each independent of the others: a fair yardstick to measure the "
+              "other strategies against, rarely the best choice on its own.",
+}
+
 # What a finished run writes into its work_dir, by artifact name.
 ARTIFACT_FILES = {
     "bundle": "bundle.zip",

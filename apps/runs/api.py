@@ -14,7 +14,7 @@ from rest_framework_dataclasses.serializers import DataclassSerializer
 
 from apps.accounts.api import team_from_input, team_from_query
 from apps.datasets.selectors import dataset_get
-from apps.nas.names import ARTIFACT_FILES, BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
+from apps.nas.names import ARTIFACT_FILES, BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES, STRATEGY_SENTENCES
 from apps.nas.results import BestModel, Mistake, SearchResult
 
 from . import services
@@ -23,6 +23,13 @@ from .markdown import markdown_to_html
 from .models import RUN_BEST_FIELDS
 from .predict import run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
+
+
+def strategy_field() -> serializers.ChoiceField:
+    """The search strategy a script may choose, each explained in the schema."""
+    explained = "\n".join(f"- `{name}`: {sentence}" for name, sentence in STRATEGY_SENTENCES.items())
+    return serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto",
+                                   help_text=f"How the search picks the candidates it trains:\n\n{explained}")
 
 
 class BestOutput(DataclassSerializer):
@@ -85,7 +92,7 @@ class RunListApi(APIView):
     class RunCreateInput(serializers.Serializer):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField()
-        strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
+        strategy = strategy_field()
         seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
         max_latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
         max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -127,7 +134,7 @@ class RunEstimateApi(APIView):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField(min_value=MIN_BUDGET_SECONDS,
                                                 max_value=MAX_BUDGET_SECONDS)
-        strategy = serializers.ChoiceField(choices=list(STRATEGIES.items()), default="auto")
+        strategy = strategy_field()
         from_scratch_only = serializers.BooleanField(
             default=False, help_text="True when the run will have no pretrained networks (`backbones: []`): only "
                                      "then may auto train its proven network alone on a short budget.")

@@ -1,6 +1,6 @@
 from django import forms
 
-from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES
+from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES, STRATEGY_SENTENCES
 
 from .budgets import BUDGET_PRESETS, MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS
 
@@ -43,6 +43,13 @@ class RunForm(forms.Form):
         if data.get("budget") == "custom" and not data.get("custom_minutes"):
             self.add_error("custom_minutes", "How many minutes may the search take?")
         return data
+
+    def strategy_choices(self) -> list[tuple[str, str, str]]:
+        """Each strategy's value and label, with the sentence the page shows when it is chosen."""
+        return [(value, label, STRATEGY_SENTENCES[value]) for value, label in STRATEGIES.items()]
+
+    def chosen_strategy_sentence(self) -> str:
+        return STRATEGY_SENTENCES.get(self["strategy"].value(), "")
 
     def run_options(self) -> dict:
         data = self.cleaned_data

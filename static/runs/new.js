@@ -1,4 +1,5 @@
-// The new-run form: image sizes for the chosen dataset, and what the budget buys, asked of the estimate API.
+// The new-run form: image sizes for the chosen dataset, the chosen strategy's sentence, and what the budget buys,
+// asked of the estimate API.
 const form = document.getElementById("run-form");
 const ESTIMATE_DELAY_MS = 250;
 let pending;
@@ -23,6 +24,10 @@ function fillImageSizes(option) {
     }),
   );
   select.dataset.chosen = "";
+}
+
+function describeStrategy(select) {
+  document.getElementById("strategy-sentence").textContent = select.selectedOptions[0].dataset.sentence;
 }
 
 async function estimate() {
@@ -68,6 +73,7 @@ async function estimate() {
 
 function changed(event) {
   if (event.target.name === "dataset") fillImageSizes(event.target.selectedOptions[0]);
+  if (event.target.name === "strategy") describeStrategy(event.target);
   clearTimeout(pending);
   pending = setTimeout(estimate, ESTIMATE_DELAY_MS);
 }

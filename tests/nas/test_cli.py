@@ -3,7 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from apps.nas.__main__ import main
+import pytest
+
+from apps.nas.__main__ import main, parse_args
+from apps.nas.names import STRATEGY_SENTENCES
+from apps.nas.strategies import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,3 +34,17 @@ def test_cli_explains_a_bad_dataset_in_plain_words(tmp_path):
     )
     assert run.returncode == 2
     assert run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_cli_accepts_every_registered_strategy(strategy):
+    assert parse_args(["search", "images", "--out", "out", "--strategy", strategy]).strategy == strategy
+
+
+def test_cli_help_explains_every_registered_strategy(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["search", "--help"])
+
+    shown = " ".join(capsys.readouterr().out.split())  # the sentences are wrapped to the terminal
+    for strategy in STRATEGIES:
+        assert f"{strategy} {STRATEGY_SENTENCES[strategy]}" in shown

@@ -2,9 +2,10 @@
 budget buys."""
 
 import pytest
+from django.utils.html import escape
 
 from apps.datasets.models import Dataset
-from apps.nas.names import BACKBONE_NAMES
+from apps.nas.names import BACKBONE_NAMES, STRATEGY_SENTENCES
 from apps.nas.strategies import STRATEGIES
 from apps.runs.budgets import CPU_DEFAULT
 from apps.runs.models import Run
@@ -111,6 +112,37 @@ def test_every_strategy_of_the_engine_can_be_chosen_and_no_other(api_client, rea
 
     assert response.status_code == 400 and "hillclimb" in str(response.json())
     assert not Run.objects.exists()
+
+
+def test_a_script_chooses_the_reinforcement_learning_strategy(api_client, ready_dataset, fake_engine, drain):
+    response = create(api_client, ready_dataset, strategy="rl")
+    drain()
+
+    assert response.status_code == 201 and response.json()["strategy"] == "rl"
+    assert [config.strategy for config in fake_engine.configs] == ["rl"]
+
+
+def test_the_api_schema_explains_every_strategy(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    run_create = schema["components"]["schemas"]["RunCreateInput"]["properties"]["strategy"]
+    estimate_query = next(parameter for parameter in schema["paths"]["/api/runs/estimate/"]["get"]["parameters"]
+                          if parameter["name"] == "strategy")
+
+    for described in (run_create, estimate_query):
+        for strategy in STRATEGIES:
+            assert f"- `{strategy}`: {STRATEGY_SENTENCES[strategy]}" in described["description"]
+
+
+def test_the_new_run_page_explains_every_strategy_and_the_chosen_one_first(client, alice, ready_dataset):
+    client.force_login(alice)
+
+    page = client.get("/runs/new/").content.decode()
+    chosen = new_run_page(client, ready_dataset, strategy="rl", budget="custom").content.decode()  # refused: no minutes
+
+    for strategy in STRATEGIES:
+        assert f'<option value="{strategy}" data-sentence="{escape(STRATEGY_SENTENCES[strategy])}"' in page
+    assert f'id="strategy-sentence" aria-live="polite">{escape(STRATEGY_SENTENCES["auto"])}</p>' in page
+    assert f'id="strategy-sentence" aria-live="polite">{escape(STRATEGY_SENTENCES["rl"])}</p>' in chosen
 
 
 def estimate(api_client, dataset, **params):
