@@ -92,10 +92,6 @@ class FeatureCache:
             return torch.empty(0, model.backbone.network.num_features)
         return torch.stack([known[key] for key in keys])
 
-    def cached(self, backbone: str, side: int, *, mirrored: bool = False) -> int:
-        """How many images have features in this view (what a candidate on it would not compute again)."""
-        return len(self._load((backbone, side, mirrored)))
-
     def _image_keys(self, images: torch.Tensor) -> list[bytes]:
         seen = self._keys.get(id(images))
         if seen is not None and seen[0] is images:
