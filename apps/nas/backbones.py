@@ -92,17 +92,31 @@ class PretrainedNetwork(nn.Module):
         self.side = side
         self.frozen_stages = 0
 
-    def stages(self) -> list[nn.Module]:
+    def stages(self) -> list[nn.Sequential]:
         """The feature extractor in order: the stem, the seven stages of blocks, the 1x1 head convolution."""
         net = self.network
-        return [nn.ModuleList([net.conv_stem, net.bn1]), *net.blocks, nn.ModuleList([net.conv_head, net.bn2])]
+        return [nn.Sequential(net.conv_stem, net.bn1), *net.blocks, nn.Sequential(net.conv_head, net.bn2)]
 
-    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features (B, 1280) of raw pixels 0..255 (B, 1 or 3, H, W)."""
+    def frozen_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """What the frozen stages make of raw pixels 0..255 (B, 1 or 3, H, W): (B, C, h, w), which training never
+        changes; the input, scaled, when every stage learns."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = (x - 127.5) / 127.5  # the scaling the weights were trained with, to [-1, 1]
-        return self.network.forward_head(self.network.forward_features(x), pre_logits=True)  # (B, 1280)
+        for stage in self.stages()[:self.frozen_stages]:
+            x = stage(x)
+        return x
+
+    def pooled_from(self, activations: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, 1280) from frozen_activations: the learning stages, then the global pool."""
+        x = activations
+        for stage in self.stages()[self.frozen_stages:]:
+            x = stage(x)
+        return self.network.forward_head(x, pre_logits=True)
+
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, 1280) of raw pixels 0..255 (B, 1 or 3, H, W)."""
+        return self.pooled_from(self.frozen_activations(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: raw pixel values 0..255 (B, C, H, W) -> ImageNet logits (B, 1000)

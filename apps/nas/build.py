@@ -97,12 +97,19 @@ class PretrainedClassifier(nn.Module):
         """True when only the head learns: the backbone's features of an image never change, so they can be cached."""
         return self.finetune == 0
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled backbone features (B, F) of raw pixels 0..255 (B, C, H, W) at any side."""
-        return self.backbone.pooled_features(resize_to(x, self.input_side))
+    def frozen_part(self, x: torch.Tensor) -> torch.Tensor:
+        """What the frozen stages make of raw pixels 0..255 (B, C, H, W) at any side, which training never changes
+        and a trainer therefore caches: the pooled features (B, F) of a frozen backbone, else the activations
+        (B, C', h, w) the fine-tuned stages start from."""
+        activations = self.backbone.frozen_activations(resize_to(x, self.input_side))
+        return self.backbone.pooled_from(activations) if self.frozen else activations
+
+    def learned_part(self, frozen: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) from frozen_part's output: the fine-tuned stages, if any, and the head."""
+        return self.head(frozen if self.frozen else self.backbone.pooled_from(frozen))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))  # (B, num_classes)
+        return self.learned_part(self.frozen_part(x))  # (B, num_classes)
 
 
 class DeployedClassifier(nn.Module):

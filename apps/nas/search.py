@@ -120,7 +120,7 @@ class Search(RunState):
         self.strategy = create_strategy(
             self.config.strategy, storage=self.files.storage(), space=self.space, seed=self.config.seed,
             multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
-            probe=probe_genotype(self.space, image_side), finetune=finetune_genotype(self.space),
+            probe=probe_genotype(self.space, image_side), finetune=finetune_genotype(self.space, image_side),
         )
         self.best = self.load_best()
         self.emit(events.RunStarted(

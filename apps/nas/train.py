@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from apps.nas.build import PretrainedClassifier, build, deployed, resize_to
 from apps.nas.data import ImageDataset
-from apps.nas.features import FeatureCache, FeaturesInterrupted
+from apps.nas.features import FeatureCache, FeaturesInterrupted, cacheable
 from apps.nas.results import CurvePoint
 
 # One-cycle schedule: linear warm-up over the first 10% of steps, then cosine decay to zero.
@@ -158,10 +158,15 @@ class Trainer:
             self.model = build(genotype, train.input_shape, train.num_classes)
             self._rng_state = self._get_global_rng()
         self.model = self.model.to(self.device, memory_format=torch.channels_last)
-        # A frozen pretrained backbone only computes features (once, through the cache): the head is what learns.
-        self.frozen = isinstance(self.model, PretrainedClassifier) and self.model.frozen
-        self.learned = self.model.head if self.frozen else self.model
         self.feature_cache = features if features is not None else FeatureCache()
+        # A pretrained backbone's frozen stages run once per image and view (through the cache), where their output
+        # fits in memory: the steps run the rest, the head alone or the fine-tuned stages and the head.
+        self.views = (False, True) if self.hyper["flip"] else (False,)
+        self.cached = isinstance(self.model, PretrainedClassifier) and cacheable(
+            self.model, train.input_shape, len(train) + (len(val) if val is not None else 0), len(self.views))
+        self.forward_train = self.model.learned_part if self.cached else self.model
+        # What learns and is saved: a frozen backbone's weights come from its package.
+        self.learned = self.model.head if self.cached and self.model.frozen else self.model
         self.use_bf16 = self.on_cuda or (self.device.type == "cpu" and cpu_has_fast_bf16()
                                          and not has_depthwise_convolutions(self.learned))
         if self.on_cuda:
@@ -224,18 +229,17 @@ class Trainer:
 
     def _prepare_inputs(self) -> None:
         """What the steps read, on the device: the images at the network's side (uint8, 4x smaller than float), or
-        a frozen backbone's features of each image (N, views, F), the mirrored view too when training flips."""
+        the frozen stages' output for each image (N, views, ...), the mirrored view too when training flips."""
         if self.inputs is not None:
             return
-        if self.frozen:
-            views = (False, True) if self.hyper["flip"] else (False,)
+        if self.cached:
             try:
                 limits = {"should_stop": self.should_stop, "seconds_left": self.seconds_left}
                 inputs = torch.stack([self.feature_cache.features(self.model, self.train_images, mirrored=mirrored,
                                                                   **limits)
-                                      for mirrored in views], 1)
-                if self.val is not None:  # computed now, so the first epoch's time is the head's alone
-                    for mirrored in views:
+                                      for mirrored in self.views], 1)
+                if self.val is not None:  # computed now, so the first epoch's time is training's alone
+                    for mirrored in self.views:
                         self.feature_cache.features(self.model, self.val.images, mirrored=mirrored, **limits)
             except FeaturesInterrupted as stopped:
                 raise TrainingInterrupted(f"stopped while computing features: {stopped}") from stopped
@@ -252,11 +256,13 @@ class Trainer:
         self.inputs = inputs.to(self.device)
 
     def _training_batch(self, index: torch.Tensor) -> torch.Tensor:
-        """The inputs of one step, augmented: a random view of each image's features, or an augmented image."""
-        if self.frozen:
-            views = self.inputs[index]  # (B, V, F)
+        """The inputs of one step, augmented: a random view of each image's cached frozen output, or an augmented
+        image."""
+        if self.cached:
+            views = self.inputs[index]  # (B, V, ...)
             view = torch.randint(views.shape[1], (len(index),), generator=self.generator, device=self.device)
-            return views[torch.arange(len(index), device=self.device), view]
+            chosen = views[torch.arange(len(index), device=self.device), view]
+            return chosen.contiguous(memory_format=torch.channels_last) if chosen.ndim == 4 else chosen
         images = self.inputs[index].float()  # (B, C, H, W), 0..255
         images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]), self.generator)
         return images.contiguous(memory_format=torch.channels_last)
@@ -283,7 +289,7 @@ class Trainer:
                 inputs = self._training_batch(index)
                 labels = self.labels[index]
                 with self._autocast():
-                    logits = self.learned(inputs)
+                    logits = self.forward_train(inputs)
                 loss = self.loss_fn(logits.float(), labels)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -314,8 +320,10 @@ class Trainer:
     def predict_logits(self, images_uint8: torch.Tensor) -> torch.Tensor:
         """Logits (N, num_classes), float32 on the CPU, in eval mode; averaged with the mirror image if flip is on."""
         self.model.eval()
-        if self.frozen:
-            return self._predict_from_features(images_uint8)
+        if not len(images_uint8):
+            return torch.empty(0, self.num_classes)
+        if self.cached:
+            return self._predict_from_cache(images_uint8)
         network = deployed(self.model, self.genotype)  # with the shipped model's test-time flips
         outputs = []
         batch_size = eval_batch_size(images_uint8)
@@ -323,13 +331,16 @@ class Trainer:
             images = images_uint8[start:start + batch_size].to(self.device).float()
             with self._autocast(training=False):
                 outputs.append(network(images.contiguous(memory_format=torch.channels_last)).float().cpu())
-        return torch.cat(outputs) if outputs else torch.empty(0, self.num_classes)
+        return torch.cat(outputs)
 
-    def _predict_from_features(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        """predict_logits of a frozen backbone: the head on the cached features of each view."""
-        views = (False, True) if self.hyper["flip"] else (False,)
-        logits = [self.model.head(self.feature_cache.features(self.model, images_uint8, mirrored=mirrored)
-                                  .to(self.device)).float().cpu() for mirrored in views]
+    def _predict_from_cache(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """predict_logits of a backbone whose frozen output is cached: the rest of the network on each view's."""
+        batch_size = eval_batch_size(images_uint8)
+        logits = []
+        for mirrored in self.views:
+            frozen = self.feature_cache.features(self.model, images_uint8, mirrored=mirrored)
+            logits.append(torch.cat([self.model.learned_part(frozen[start:start + batch_size].to(self.device))
+                                     .float().cpu() for start in range(0, len(frozen), batch_size)]))
         return sum(logits) / len(logits)
 
     def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
@@ -346,7 +357,7 @@ class Trainer:
         Only tensors, numbers, strings, lists and dicts: loadable with torch.load(..., weights_only=True).
         """
         return copy.deepcopy({
-            "model": self.learned.state_dict(),  # a frozen backbone's weights come from its package
+            "model": self.learned.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epochs_done": self.epochs_done,
             "rng": {**self._rng_state, "generator": self.generator.get_state()},

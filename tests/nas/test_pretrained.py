@@ -2,6 +2,7 @@
 real photos that starts with the frozen-feature probe."""
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import apps.nas.features
 import apps.nas.search
 from apps.nas.build import build, deployed
 from apps.nas.config import Constraints
@@ -93,7 +95,39 @@ def test_fine_tuning_trains_only_the_last_stages_at_the_backbone_rate(colour_spl
     assert changed == {"conv_head", "bn2"}  # the last of the nine stages: the 1x1 head convolution
     rates = {group["lr"] / group["lr_scale"] for group in trainer.optimizer.param_groups}
     assert len(rates) == 1  # one schedule; the backbone's groups follow it at their scale
-    assert {group["lr_scale"] for group in trainer.optimizer.param_groups} == {1.0, 1e-4 / 0.003}
+    assert {group["lr_scale"] for group in trainer.optimizer.param_groups} == {1.0, 1e-4 / genotype["train"]["lr"]}
+
+
+def test_fine_tuning_the_last_stages_runs_the_frozen_ones_once_per_image_and_view_and_ships_the_same_model(
+        colour_splits):
+    genotype = head_genotype(backbone_lr=1e-3, flip=True, epochs=2)
+    genotype["finetune"] = 3
+    cache = FeatureCache()
+    trainer = Trainer(genotype, colour_splits.train, colour_splits.val, device="cpu", seed=0, features=cache)
+    before = {name: value.clone() for name, value in trainer.model.backbone.state_dict().items()}
+    trainer.fit()
+    assert trainer.cached
+    assert cache.computed == 2 * (len(colour_splits.train) + len(colour_splits.val))  # both views, once
+    after = trainer.model.backbone.state_dict()
+    changed = {re.match(r"network\.(blocks\.\d+|\w+)", name)[1] for name in before
+               if not torch.equal(before[name], after[name])}
+    assert changed == {"blocks.5", "blocks.6", "conv_head", "bn2"}
+    shipped = deployed(trainer.model, trainer.genotype).eval()
+    with torch.no_grad():
+        direct = shipped(colour_splits.test.images.float())
+    assert torch.allclose(trainer.predict_logits(colour_splits.test.images), direct, atol=1e-4)
+    assert cache.computed == 2 * (len(colour_splits.train) + len(colour_splits.val) + len(colour_splits.test))
+
+
+def test_activations_too_large_to_cache_run_through_the_frozen_stages_every_step(colour_splits, monkeypatch):
+    monkeypatch.setattr(apps.nas.features, "MAX_ACTIVATION_BYTES", 0)
+    genotype = head_genotype(backbone_lr=1e-3, epochs=1)
+    genotype["finetune"] = 3
+    cache = FeatureCache()
+    trainer = Trainer(genotype, colour_splits.train, colour_splits.val, device="cpu", seed=0, features=cache)
+    trainer.fit()
+    assert not trainer.cached and cache.computed == 0
+    assert trainer.history[0].val_accuracy is not None
 
 
 def test_a_killed_fine_tuning_resumes_bit_identically(colour_splits):
