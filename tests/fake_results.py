@@ -20,7 +20,7 @@ GENOTYPE = {"stem_width": 16, "activation": "relu",
 # A point of the engine's default SearchSpace: EfficientNet-Lite0 with its last 3 stages fine-tuned, an MLP head.
 PRETRAINED_GENOTYPE = {"backbone": "lite0", "side": 96, "finetune": 3, "head_hidden": 256,
                        "train": {"optimizer": "adamw", "lr": 0.003, "weight_decay": 0.01, "dropout": 0.1,
-                                 "batch_size": 32, "augment": 0.5, "flip": True, "label_smoothing": 0.1, "epochs": 30,
+                                 "batch_size": 32, "augment": 0.0, "flip": True, "label_smoothing": 0.1, "epochs": 30,
                                  "backbone_lr": 1e-4}}
 PRETRAINED_SUMMARY = ("EfficientNet-Lite0 last 3 stages fine-tuned > MLP head 256 · 96 px · adamw lr 0.003 · bs 32 · "
                       "30 ep")
