@@ -3,10 +3,10 @@
     .venv/bin/python -m benchmarks.multi_fidelity --dataset digits --trials 16 --seeds 0
 
 Both runs use the same seed, so they draw the same candidates in the same order; ASHA (successive halving,
-rungs at 1, 3, 9, 27 epochs, top third promoted) only decides how long each one trains. Plain random search
-trains `--trials` candidates fully; its best validation accuracy minus 0.5 points is the target. The ASHA run
-may draw up to three times as many candidates and stops once one reaches the target. Reported, in training
-epochs (independent of machine load, so stable on a shared CPU):
+rungs at a ninth and a third of each candidate's schedule, top third promoted) only decides how long each one
+trains. Plain random search trains `--trials` candidates fully; its best validation accuracy minus 0.5 points
+is the target. The ASHA run may draw up to three times as many candidates and stops once one reaches the target.
+Reported, in training epochs (independent of machine load, so stable on a shared CPU):
   ratio        ASHA's epochs to the target / plain random search's epochs (its whole run: what it spent to
                find that accuracy). The goal: at most 1/3.
   ratio@target ASHA's epochs to the target / random's epochs until its first candidate at the target (stricter:

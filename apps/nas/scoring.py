@@ -1,9 +1,14 @@
 """Performance estimation: hold-out validation accuracy per epoch, with multi-fidelity early stopping.
 
-Each candidate trains for its own epoch budget (genotype["train"]["epochs"]) and reports validation accuracy
-after every epoch. With multi-fidelity on, Optuna's SuccessiveHalvingPruner (asynchronous successive halving,
-ASHA) stops a candidate at rungs 1, 3, 9, 27... epochs unless it is in the top third of the candidates that
-reached that rung, so weak candidates get few epochs and the budget goes to promising ones.
+Each candidate trains for its own epoch budget (genotype["train"]["epochs"], 5 to 40) and reports validation
+accuracy as it goes. With multi-fidelity on, Optuna's SuccessiveHalvingPruner (asynchronous successive halving,
+ASHA) stops a candidate at a rung unless it is in the top third of the candidates that reached that rung, so weak
+candidates get little training and the budget goes to promising ones.
+
+Rungs sit at equal points of each candidate's own schedule (a ninth and a third of it), not at equal epoch
+counts: a candidate's learning rate follows its schedule, so after 3 epochs a 5-epoch candidate is nearly done
+and a 40-epoch one is still warming up. Counted in epochs, the rungs pruned random search's eventual winner, a
+long-schedule candidate (docs/benchmarks.md).
 """
 
 import time
@@ -17,10 +22,12 @@ import optuna
 from apps.nas.checkpoint import save_torch_atomic
 from apps.nas.train import EpochStats, Trainer, TrainingInterrupted
 
-# ASHA rungs at min_resource * reduction_factor**k epochs: 1, 3, 9, 27. A factor of 3 keeps the top third at
-# each rung, the setting of the Hyperband and ASHA papers.
+# Progress is reported in 27ths of the candidate's schedule, at the first epoch that reaches each 27th. ASHA's
+# rungs at min_resource * reduction_factor**k: 3 and 9 (a ninth and a third of the schedule), then the end. A
+# factor of 3 keeps the top third at each rung, the setting of the Hyperband and ASHA papers.
+SCHEDULE_STEPS = 27
 ASHA_REDUCTION_FACTOR = 3
-ASHA_MIN_EPOCHS = 1
+ASHA_MIN_STEP = 3
 
 
 def create_pruner(multi_fidelity: bool) -> optuna.pruners.BasePruner:
@@ -28,8 +35,21 @@ def create_pruner(multi_fidelity: bool) -> optuna.pruners.BasePruner:
     if not multi_fidelity:
         return optuna.pruners.NopPruner()
     return optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=ASHA_MIN_EPOCHS, reduction_factor=ASHA_REDUCTION_FACTOR
+        min_resource=ASHA_MIN_STEP, reduction_factor=ASHA_REDUCTION_FACTOR
     )
+
+
+def schedule_step(epochs_done: int, total_epochs: int) -> int:
+    """How far into its schedule a candidate is, in SCHEDULE_STEPS-ths (rounded down): the pruner's resource."""
+    return SCHEDULE_STEPS * epochs_done // total_epochs
+
+
+def report_epoch(trial: optuna.Trial, val_accuracy: float, epochs_done: int, total_epochs: int) -> None:
+    """Report the epoch's accuracy when it reaches a new step of the schedule (a long schedule's epochs share
+    steps; the first epoch to reach one speaks for it)."""
+    step = schedule_step(epochs_done, total_epochs)
+    if step > schedule_step(epochs_done - 1, total_epochs):
+        trial.report(val_accuracy, step=step)
 
 
 @dataclass
@@ -67,11 +87,11 @@ def train_candidate(
     started = time.monotonic()
     seconds_before = sum(stats["seconds"] for stats in curve)
     # A kill between saving the checkpoint and reporting can leave epochs unreported: report them again
-    # (Optuna ignores, with a warning, steps it already has). Step = epochs done, the pruner's resource.
+    # (Optuna ignores, with a warning, steps it already has).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for epochs_done, stats in enumerate(curve, start=1):
-            trial.report(stats["val_accuracy"], step=epochs_done)
+            report_epoch(trial, stats["val_accuracy"], epochs_done, trainer.total_epochs)
 
     def result(status: str, reason: str = "") -> CandidateResult:
         last = curve[-1]["val_accuracy"] if curve else None
@@ -85,7 +105,7 @@ def train_candidate(
             return result("interrupted", stop_reason(0.0) or str(interrupted))
         curve.append(asdict(stats))
         save_torch_atomic({"trial": trial.number, "trainer": trainer.state_dict(), "curve": curve}, checkpoint_path)
-        trial.report(stats.val_accuracy, step=trainer.epochs_done)
+        report_epoch(trial, stats.val_accuracy, trainer.epochs_done, trainer.total_epochs)
         on_epoch(stats)
         if pruning and trainer.epochs_done < trainer.total_epochs and trial.should_prune():
             return result("pruned", f"early stopping after {trainer.epochs_done} epochs (successive halving)")

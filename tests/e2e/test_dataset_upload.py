@@ -19,6 +19,9 @@ def log_in(page, url, username, password):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
 
 
+UPLOAD_CHUNKS = "**/api/datasets/*/upload/"
+
+
 def slow_chunks(page):
     """Hold each chunk a moment, as a slow connection would, so the progress bar can be seen."""
 
@@ -26,7 +29,20 @@ def slow_chunks(page):
         time.sleep(1.0)
         route.continue_()
 
-    page.route("**/api/datasets/*/upload/", delay)
+    page.route(UPLOAD_CHUNKS, delay)
+
+
+def hold_chunks(page) -> list:
+    """Hold every chunk until released, so a picture of the upload is not raced by the page opening the dataset."""
+    held = []
+    page.route(UPLOAD_CHUNKS, held.append)
+    return held
+
+
+def release_chunks(page, held: list) -> None:
+    page.unroute(UPLOAD_CHUNKS)
+    for route in held:
+        route.continue_()
 
 
 def test_a_user_uploads_a_zip_and_sees_what_nasweb_found(app_server, page, tmp_path):
@@ -43,11 +59,14 @@ def test_a_user_uploads_a_zip_and_sees_what_nasweb_found(app_server, page, tmp_p
     page.get_by_role("link", name="Upload your images").click()
     page.set_input_files("#archive-input", str(archive))
     expect(page.get_by_label("Name")).to_have_value("hardware")
-    slow_chunks(page)
+    held = hold_chunks(page)
     page.get_by_role("button", name="Upload").click()
     expect(page.locator("#upload-progress")).to_be_visible()
     expect(page.locator("#progress-text")).to_contain_text(" of ")
+    while not held:
+        page.wait_for_timeout(50)
     screenshot(page, "dataset-uploading")
+    release_chunks(page, held)
 
     expect(page.get_by_role("heading", name="What NASweb found")).to_be_visible(timeout=60_000)
     expect(page.locator('[data-code="exact_duplicates"]')).to_be_visible()

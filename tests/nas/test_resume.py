@@ -2,6 +2,7 @@ import pytest
 
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace
+from apps.nas.strategies import STRATEGIES
 from tests.nas.tiny_search import EventLog, tiny_config
 
 # Every candidate trains 3 or 4 epochs, so a kill after epoch 2 of a trial always lands mid-trial.
@@ -24,9 +25,10 @@ def kill_mid_trial(log: EventLog):
     return on_event
 
 
-def test_resumed_search_skips_finished_trials_and_continues_the_killed_one(make_image_folder, tmp_path):
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_resumed_search_skips_finished_trials_and_continues_the_killed_one(strategy, make_image_folder, tmp_path):
     data = make_image_folder()
-    config = tiny_config(space=SPACE, max_trials=4)
+    config = tiny_config(space=SPACE, max_trials=4, strategy=strategy)
     reference = run_search(config, data, tmp_path / "uninterrupted")
 
     first, second = EventLog(), EventLog()
