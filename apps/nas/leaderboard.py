@@ -55,6 +55,7 @@ def candidate(trial: FrozenTrial) -> Candidate:
         reason=attrs.get("reason", ""),
         genotype_summary=genotype_summary(genotype) if genotype else "",
         genotype=genotype,
+        origin=attrs.get("origin", "search"),
         curve=curve,
     )
 

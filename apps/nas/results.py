@@ -41,6 +41,9 @@ class Candidate:
     reason: str
     genotype_summary: str
     genotype: dict | None
+    # "probe", "recipe", "finetune" (a strategy's start points) or "search" (see Strategy.origin); results stored
+    # before origins were recorded have none.
+    origin: str = "search"
     curve: list[CurvePoint] = field(default_factory=list)
 
 

@@ -25,10 +25,11 @@ from apps.nas.build import build, is_pretrained
 from apps.nas.checkpoint import load_torch
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
-from apps.nas.features import CPU_BATCH_SIZE
+from apps.nas.features import CPU_BATCH_SIZE, cacheable
 from apps.nas.final import finish_run
 from apps.nas.leaderboard import genotype_summary
 from apps.nas.measure import backbone_costs, deployment_costs
+from apps.nas.names import BACKBONE_STAGES
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
@@ -265,11 +266,12 @@ class Search(RunState):
         The epoch is estimated from the batch-1 latency measured for the limits: a fully fine-tuned EfficientNet-Lite2
         on a thousand photos at 224 px needs minutes per epoch on a small CPU, and would take the whole budget
         before it could be compared. Only candidates whose epoch is a sizeable share of the search are judged: a
-        small one near the deadline starts and is stopped by it, as before. A frozen backbone trains its head on
-        cached features (seconds; its one pass to compute them stops early when it cannot finish, see
-        FeatureCache.features), and on a GPU the CPU latency says nothing about training time: neither is checked.
+        small one near the deadline starts and is stopped by it, as before. A pretrained candidate whose frozen
+        stages' output is cached trains only its head and last stages on it (its one pass to compute them stops
+        early when it cannot finish, see FeatureCache.features), and on a GPU the CPU latency says nothing about
+        training time: neither is checked.
         """
-        if self.device != "cpu" or (is_pretrained(genotype) and genotype["finetune"] == 0):
+        if self.device != "cpu" or self.trains_on_cache(genotype):
             return None
         forward_seconds = measured["latency_ms"] / 1000 / (2 if genotype["train"]["flip"] else 1)
         epoch_seconds = TRAINING_STEP_FORWARDS * forward_seconds * len(self.splits.train)
@@ -279,6 +281,15 @@ class Search(RunState):
             return None
         return (f"too slow for the time left: an epoch would take about {epoch_seconds:.0f} s, and "
                 f"{max(0.0, seconds_left):.0f} s of search are left")
+
+    def trains_on_cache(self, genotype: dict) -> bool:
+        """Whether the Trainer will run this candidate's frozen stages once per image and view (Trainer.cached)."""
+        if not is_pretrained(genotype) or genotype["finetune"] == BACKBONE_STAGES:
+            return False
+        train, val = self.splits.train, self.splits.val
+        model = build(genotype, train.input_shape, train.num_classes)
+        views = 2 if genotype["train"]["flip"] else 1
+        return cacheable(model, train.input_shape, len(train) + len(val), views)
 
     def skip_untrained(self, trial: optuna.Trial, reason: str) -> None:
         """Record and report a candidate that is not trained at all (told to the strategy as infeasible)."""

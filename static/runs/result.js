@@ -113,6 +113,42 @@ function pretrainedBoxes(pretrained, height, width) {
   ];
 }
 
+// What a strategy's start points are (apps.nas.strategies.base.Strategy.origin), in words.
+const START_POINTS = {
+  probe: ["a pretrained network's features as they are, with a new classifier", "pretrained network with a new classifier"],
+  recipe: ["NASweb's proven network, trained from scratch", "proven network"],
+  finetune: ["a pretrained network with its last stages fine-tuned", "fine-tuned pretrained network"],
+};
+
+function outcome(row) {
+  const accuracy = row.val_accuracy === null ? "" : pct(row.val_accuracy);
+  if (row.status === "complete") return `${accuracy} on validation`;
+  if (row.status === "pruned") return `stopped early at ${accuracy}`;
+  if (row.status === "interrupted") return `stopped by the clock${accuracy && ` at ${accuracy}`}`;
+  if (row.status === "infeasible") return "skipped: it breaks a limit or was too slow";
+  return "failed";
+}
+
+// What the search did, in order: the start points it tried first, what it chose itself, and which one it kept.
+function searchStory(result) {
+  if (result.summary.recipe_only) return "";
+  const rows = [...result.leaderboard].sort((a, b) => a.id - b.id);
+  const starts = rows.filter((row) => row.origin in START_POINTS);
+  const own = rows.filter((row) => !(row.origin in START_POINTS));
+  const sentences = [];
+  if (starts.length) sentences.push(`It first tried ${starts.map((row) => `${START_POINTS[row.origin][0]} (${outcome(row)})`).join(", then ")}.`);
+  if (own.length) {
+    const stopped = own.filter((row) => row.status === "pruned").length;
+    const scores = own.filter((row) => row.status === "complete").map((row) => row.val_accuracy);
+    sentences.push(`${starts.length ? "Then it" : "It"} tried ${own.length} candidate${own.length > 1 ? "s" : ""} of its own choosing`
+      + (stopped ? `, ${stopped} of them stopped early to save time` : "")
+      + (scores.length ? `; the best fully trained one reached ${pct(Math.max(...scores))} on validation.` : "."));
+  }
+  const kept = rows.find((row) => row.id === result.best.trial_id);
+  if (kept) sentences.push(`It kept the ${kept.origin in START_POINTS ? START_POINTS[kept.origin][1] : "best of the candidates it chose itself"}.`);
+  return sentences.join(" ");
+}
+
 function facts(list) {
   return list.flatMap(([term, value]) => [element("dt", { textContent: term }), element("dd", { textContent: value })]);
 }
@@ -147,6 +183,7 @@ export async function showResult(api) {
   const summary = result.summary;
   $("architecture-words").textContent = originWords(best.genotype, summary);
   $("architecture").replaceChildren(...architecture(best.genotype, summary.input_shape));
+  $("search-story").textContent = searchStory(result);
   const trials = Object.entries(summary.trials).map(([status, count]) => `${count} ${status}`).join(", ");
   $("search-summary").replaceChildren(...facts([
     ["Candidates", trials], ["Strategy", summary.strategy], ["Ran on", summary.device],

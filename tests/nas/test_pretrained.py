@@ -212,6 +212,21 @@ def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(co
     assert all(row.genotype["finetune"] == 9 for row in skipped)
 
 
+def test_a_fine_tune_of_the_last_stages_is_not_judged_by_the_whole_networks_speed(colour_splits, monkeypatch,
+                                                                                 tmp_path):
+    """Its frozen stages run once per image, then its epochs run the last stages alone: the whole network's latency
+    says nothing about its epoch."""
+    measure = apps.nas.search.deployment_costs
+    monkeypatch.setattr(apps.nas.search, "deployment_costs",
+                        lambda *args: {**measure(*args), "latency_ms": 10_000.0})
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(3,), pretrained_sides=(96,), min_epochs=2,
+                        max_epochs=3)
+    config = tiny_config(strategy="auto", space=space, budget_seconds=20.0, max_trials=1, device="cpu")
+    result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
+    [fine_tuned] = [row for row in result.leaderboard if row.origin == "finetune"]
+    assert fine_tuned.epochs > 0 and fine_tuned.genotype["finetune"] == 3
+
+
 def test_a_size_limit_below_every_backbone_keeps_the_search_to_networks_from_scratch(colour_splits, tmp_path):
     space = SearchSpace(widths=(8, 16), stem_widths=(8,), max_stages=2, max_depth=1, batch_sizes=(16,),
                         min_epochs=2, max_epochs=3)

@@ -5,10 +5,11 @@ from apps.nas.space import SearchSpace
 from apps.nas.strategies import STRATEGIES
 from tests.nas.tiny_search import EventLog, tiny_config
 
-# Every candidate trains 3 or 4 epochs, so a kill after epoch 2 of a trial always lands mid-trial.
+# Every candidate trains 3 or 4 epochs, so a kill after epoch 1 of a trial always lands mid-trial, and before early
+# stopping (auto's) can stop it.
 SPACE = SearchSpace(widths=(8, 16), stem_widths=(8,), expand_ratios=(2,), max_stages=2, max_depth=1,
                     batch_sizes=(16, 32), min_epochs=3, max_epochs=4, backbones=())
-KILLED_TRIAL, KILLED_AFTER_EPOCH = 2, 2
+KILLED_TRIAL, KILLED_AFTER_EPOCH = 2, 1
 
 
 class SimulatedKill(BaseException):

@@ -2,7 +2,7 @@ import optuna
 import pytest
 
 from apps.nas.search import run_search
-from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype
 from apps.nas.strategies import STRATEGIES, create_strategy
 from apps.nas.strategies.evolution import POPULATION_SIZE
 from tests.nas.tiny_search import TINY_SPACE, EventLog, tiny_config
@@ -42,6 +42,21 @@ def test_auto_starts_from_the_hand_designed_recipe():
     _, genotype = strategy.ask()
     assert genotype == baseline_genotype()
     assert strategy.multi_fidelity
+
+
+def test_each_candidate_says_whether_it_was_a_start_point_or_the_searchs_own_choice():
+    space = SearchSpace()
+    starts = {"probe": probe_genotype(space, 28), "baseline": baseline_genotype(),
+              "finetune": finetune_genotype(space, 28)}
+    auto = in_memory("auto", space=space, **starts)
+    random_search = in_memory("random", space=space, **starts)
+
+    origins = [auto.study.trials[t.number].user_attrs["origin"] for t in ask_and_tell(auto, [0.5] * 4)]
+    random_origins = {random_search.study.trials[t.number].user_attrs["origin"]
+                      for t in ask_and_tell(random_search, [0.5] * 4)}
+
+    assert origins == ["probe", "recipe", "finetune", "search"]
+    assert random_origins == {"search"}
 
 
 def test_auto_skips_the_recipe_when_the_space_excludes_it():

@@ -60,11 +60,21 @@ class Strategy:
         return []
 
     def ask(self) -> tuple[optuna.Trial, dict]:
-        """A new trial and its genotype (stored on the trial, so a resumed search can rebuild the candidate)."""
+        """A new trial and its genotype (stored on the trial, so a resumed search can rebuild the candidate), and
+        where the candidate came from (see origin)."""
         trial = self.study.ask()
         genotype = self.space.suggest(trial)
         trial.set_user_attr("genotype", genotype)
+        trial.set_user_attr("origin", self.origin(genotype))
         return trial, genotype
+
+    def origin(self, genotype: dict) -> str:
+        """"probe", "recipe" or "finetune" for one of this strategy's start points, else "search": the result page
+        tells people what the search tried first and what it found on its own."""
+        named = (("probe", self.probe), ("recipe", self.baseline), ("finetune", self.finetune))
+        starts = self.start_points()
+        return next((name for name, start in named if start is not None and start == genotype and start in starts),
+                    "search")
 
     def tell(self, trial: optuna.Trial, status: str, value: float | None = None) -> None:
         """Record the outcome: status is one of OPTUNA_STATES; value is the final validation accuracy."""
