@@ -5,6 +5,7 @@ import torch
 import apps.nas.budget
 import apps.nas.search
 from apps.nas.search import run_search
+from apps.nas.space import SearchSpace, baseline_genotype
 from apps.nas.train import Trainer
 from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
 
@@ -115,3 +116,15 @@ def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(m
     assert stopped["epochs"] < started["epochs"] and "cancelled" in stopped["reason"]
     assert result.best.trial_id == started["trial_id"] and not result.best.retrained
     assert log[-1]["type"] == "run_finished" and log[-1]["status"] == "cancelled"
+
+
+def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_image_folder, monkeypatch, tmp_path):
+    """On a slow CPU the recipe's 30 epochs do not fit after the frozen-feature probe: cut short, it finishes and
+    competes, where at full length it would be stopped after an epoch and leave the probe as the best."""
+    monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 2.0)
+    space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,), finetune_stages=(0,))
+    config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=2, device="cpu")
+    result = run_search(config, make_image_folder(), tmp_path / "work")
+    [recipe] = [row for row in result.leaderboard if row.origin == "recipe"]
+    assert space.min_epochs <= recipe.planned_epochs < baseline_genotype()["train"]["epochs"]
+    assert recipe.status == "complete" and recipe.epochs == recipe.planned_epochs

@@ -44,19 +44,28 @@ def test_auto_starts_from_the_hand_designed_recipe():
     assert strategy.multi_fidelity
 
 
+def origins(strategy, count: int) -> list[str]:
+    return [strategy.study.trials[t.number].user_attrs["origin"] for t in ask_and_tell(strategy, [0.5] * count)]
+
+
 def test_each_candidate_says_whether_it_was_a_start_point_or_the_searchs_own_choice():
     space = SearchSpace()
     starts = {"probe": probe_genotype(space, 28), "baseline": baseline_genotype(),
               "finetune": finetune_genotype(space, 28)}
-    auto = in_memory("auto", space=space, **starts)
-    random_search = in_memory("random", space=space, **starts)
 
-    origins = [auto.study.trials[t.number].user_attrs["origin"] for t in ask_and_tell(auto, [0.5] * 4)]
-    random_origins = {random_search.study.trials[t.number].user_attrs["origin"]
-                      for t in ask_and_tell(random_search, [0.5] * 4)}
+    assert origins(in_memory("auto", space=space, **starts), 4) == ["probe", "recipe", "finetune", "search"]
+    assert set(origins(in_memory("random", space=space, **starts), 4)) == {"search"}
 
-    assert origins == ["probe", "recipe", "finetune", "search"]
-    assert random_origins == {"search"}
+
+def test_auto_fine_tunes_before_the_recipe_on_colour_photos_unless_their_features_are_unaffordable():
+    space = SearchSpace()
+    starts = {"baseline": baseline_genotype(), "finetune": finetune_genotype(space, 64)}
+
+    with_probe = in_memory("auto", space=space, colour=True, probe=probe_genotype(space, 64), **starts)
+    without_probe = in_memory("auto", space=space, colour=True, **starts)
+
+    assert origins(with_probe, 3) == ["probe", "finetune", "recipe"]
+    assert origins(without_probe, 2) == ["recipe", "finetune"]
 
 
 def test_auto_skips_the_recipe_when_the_space_excludes_it():

@@ -40,6 +40,7 @@ class Strategy:
         baseline: dict | None = None,
         probe: dict | None = None,
         finetune: dict | None = None,
+        colour: bool = False,
     ):
         self.study = study
         self.space = space
@@ -48,6 +49,7 @@ class Strategy:
         self.baseline = baseline
         self.probe = probe
         self.finetune = finetune
+        self.colour = colour  # the images are in colour, like the photos pretrained networks learned from
 
     @staticmethod
     def create_sampler(seed: int) -> optuna.samplers.BaseSampler:

@@ -24,6 +24,7 @@ def create_strategy(
     baseline: dict | None = None,
     probe: dict | None = None,
     finetune: dict | None = None,
+    colour: bool = False,
     study_name: str = "search",
 ):
     """The named strategy on a new study in `storage`, or on the one already there (a resumed search).
@@ -36,7 +37,8 @@ def create_strategy(
         multi_fidelity: ASHA early stopping on or off; None takes the strategy's default.
         baseline: a known-good genotype strategies may start from (auto does).
         probe: a cheap first candidate that tells how far pretrained features go (auto starts with it).
-        finetune: a fine-tuning recipe (auto tries it third).
+        finetune: a fine-tuning recipe (auto tries it after the probe).
+        colour: the images are in colour (auto then tries the fine-tuning recipe before the hand-designed one).
         study_name: the study's name inside the storage.
     """
     if name not in STRATEGIES:
@@ -56,4 +58,4 @@ def create_strategy(
     attempt_seed = seed + 1_000_003 * len(study.trials)
     study.sampler = cls.create_sampler(attempt_seed)
     return cls(study, space, seed=attempt_seed, multi_fidelity=use_multi_fidelity, baseline=baseline,
-               probe=probe, finetune=finetune)
+               probe=probe, finetune=finetune, colour=colour)
