@@ -35,14 +35,18 @@ def slow_chunks(page):
 def hold_chunks(page) -> list:
     """Hold every chunk until released, so a picture of the upload is not raced by the page opening the dataset."""
     held = []
-    page.route(UPLOAD_CHUNKS, held.append)
+
+    def hold(route):
+        held.append(route)
+
+    page.route(UPLOAD_CHUNKS, hold)
     return held
 
 
 def release_chunks(page, held: list) -> None:
-    page.unroute(UPLOAD_CHUNKS)
     for route in held:
         route.continue_()
+    page.unroute(UPLOAD_CHUNKS)
 
 
 def test_a_user_uploads_a_zip_and_sees_what_nasweb_found(app_server, page, tmp_path):
