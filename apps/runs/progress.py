@@ -16,8 +16,10 @@ from apps.live.services import team_event_publish
 from .models import Run, RunEvent
 
 logger = logging.getLogger(__name__)
-# Epoch updates go out at most this often per run; every other event type is published at once.
+# Epoch updates and the supernet's progress go out at most this often per run (each type on its own clock); every
+# other event type is published at once.
 EPOCH_PUBLISH_INTERVAL_SECONDS = 0.5
+COALESCED_TYPES = ("epoch_finished", "supernet_progress")
 
 
 class RunProgress:
@@ -25,15 +27,17 @@ class RunProgress:
 
     def __init__(self, run: Run):
         self.run = run
-        self.last_epoch_publish = 0.0
+        self.last_publish = dict.fromkeys(COALESCED_TYPES, 0.0)
 
     def __call__(self, event: dict) -> None:
         stored = run_event_store(run=self.run, event=event)
         now = time.monotonic()
-        if event["type"] == "epoch_finished" and now - self.last_epoch_publish < EPOCH_PUBLISH_INTERVAL_SECONDS:
-            return
-        if event["type"] == "epoch_finished":
-            self.last_epoch_publish = now
+        kind = event["type"]
+        # The supernet's last event says where it ended: always published.
+        if kind in COALESCED_TYPES and not event.get("finished"):
+            if now - self.last_publish[kind] < EPOCH_PUBLISH_INTERVAL_SECONDS:
+                return
+            self.last_publish[kind] = now
         run_event_publish(run=self.run, seq=stored.seq, event=event)
 
 

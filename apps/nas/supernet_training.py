@@ -1,0 +1,203 @@
+"""Train a SuperNet (apps.nas.supernet): weights on the training split, architecture logits on the validation split.
+
+Each step is a weight step (SGD with momentum, cosine schedule) on a training batch through one sampled path, then
+an architecture step (Adam on the logits) on a validation batch through another: first-order, as in GDAS and
+ProxylessNAS, since the second-order DARTS gradient doubles the cost for a gain its own paper calls small.
+
+- The first WARMUP_SHARE of the steps train the weights alone, on uniformly drawn paths: judged on untrained
+  weights, the architecture would follow whatever learns fastest at first (the shallow, parameter-poor paths;
+  ProxylessNAS and FBNetV2 warm up likewise).
+- With a latency limit, the architecture loss adds LATENCY_WEIGHT * E[latency] / limit (ProxylessNAS, FBNet): the
+  expected latency under the current distribution, from a table of every layer slot's latency measured once on the
+  CPU (layer_latency_table). Linear rather than a hinge at the limit, because the table times layers alone (no stem
+  or head, no call overhead shared between layers) and cannot say exactly where the limit falls; the search still
+  measures every derived candidate as exported and skips one over the limit.
+- The phase stops early once the mean normalised entropy of the decisions falls below ENTROPY_STOP: the
+  distribution has made up its mind, and further steps only train the winning paths more, which is where the
+  rich-get-richer collapse of weight-sharing searches comes from (Zela et al. 2020, "Understanding and Robustifying
+  Differentiable Architecture Search").
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from apps.nas import events
+from apps.nas.blocks import BLOCKS
+from apps.nas.data import ImageDataset
+from apps.nas.measure import cpu_latency_ms
+from apps.nas.space import SearchSpace
+from apps.nas.supernet import SuperNet, normalised_entropy
+from apps.nas.train import augment_batch, resized_uint8
+
+# The phase plans this many passes over the training split, within [MIN_STEPS, MAX_STEPS] steps; the time share the
+# strategy gives it (apps.nas.strategies.oneshot) usually ends it first on a CPU.
+EPOCHS = 30
+MIN_STEPS = 60
+MAX_STEPS = 3000
+BATCH_SIZE = 64
+WARMUP_SHARE = 0.2
+WEIGHT_LR = 0.05
+WEIGHT_MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+AUGMENT = 0.5  # the recipe's strength (apps.nas.space.baseline_genotype)
+# Logits move by about ARCH_LR per step with Adam, so a few hundred steps can separate options by a few nats.
+# betas (0.5, 0.999) as in DARTS: the architecture follows its recent gradients more than Adam's default would.
+ARCH_LR = 0.01
+ARCH_BETAS = (0.5, 0.999)
+# The hard sample does not depend on tau (the argmax of logits + Gumbel noise); tau only scales and sharpens the
+# straight-through gradient, which Adam's normalisation mostly cancels, so GDAS's annealing of it buys nothing here.
+GUMBEL_TAU = 1.0
+LATENCY_WEIGHT = 0.5  # a network at the limit costs this much architecture loss (nats)
+# Two options at 90/10 have a normalised entropy of 0.47, at 95/5 of 0.29.
+ENTROPY_STOP = 0.3
+REPORT_EVERY_STEPS = 10
+
+
+@dataclass
+class SupernetResult:
+    """What the supernet phase learned: the logits of every decision, and how the phase went."""
+
+    logits: dict[str, list[float]]
+    steps: int
+    planned_steps: int
+    seconds: float
+    entropy: float
+    reason: str
+
+
+def layer_latency_table(supernet: SuperNet, activation: str) -> list[torch.Tensor]:
+    """Per stage, a (operations, widths) table of milliseconds: one layer slot as a stride-1 block at that width
+    and the stage's resolution, at batch 1 on one CPU thread (apps.nas.measure.cpu_latency_ms). The first layer of a
+    stage, strided and fed the previous width, is counted like the others: the table ranks options, it is not a
+    forecast of the exported network's latency."""
+    widths = [int(mask.sum()) for mask in supernet.stages[0].width_masks]
+    tables = []
+    for side in supernet.stage_sides:
+        table = torch.zeros(len(supernet.operations), len(widths))
+        for i, op in enumerate(supernet.operations):
+            for j, width in enumerate(widths):
+                block = BLOCKS[op.block](width, width, stride=1, kernel=op.kernel, se=False, activation=activation,
+                                         expand=op.expand)
+                table[i, j] = cpu_latency_ms(block, (width, side, side))
+        tables.append(table)
+    return tables
+
+
+def planned_steps(train_images: int, batch_size: int) -> int:
+    return min(MAX_STEPS, max(MIN_STEPS, EPOCHS * max(1, train_images // batch_size)))
+
+
+def distribution(supernet: SuperNet) -> list[dict]:
+    """Each decision's readable options and their probabilities, for the dashboard."""
+    return [{"name": d.name, "label": d.label, "options": d.option_labels,
+             "probabilities": [round(p, 4) for p in torch.softmax(supernet.logits[d.name].detach(), 0).tolist()]}
+            for d in supernet.decisions]
+
+
+def train_supernet(
+    space: SearchSpace,
+    train: ImageDataset,
+    val: ImageDataset,
+    *,
+    stem_width: int,
+    activation: str,
+    device: str,
+    seed: int,
+    should_stop: Callable[[], bool],
+    latency_limit_ms: float | None = None,
+    emit: Callable[[events.Event], None] | None = None,
+    steps: int | None = None,
+) -> SupernetResult:
+    """Learn a distribution over the from-scratch architectures of `space` with a weight-sharing supernet.
+
+    Args:
+        space: the search space (its pretrained backbones are ignored).
+        train: images the weights learn from; val: images the architecture logits learn from.
+        stem_width, activation: the fixed parts of every path (see apps.nas.strategies.oneshot).
+        device: "cpu", "cuda", ...
+        seed: fixes the weights' initialisation, the batches and the sampled paths.
+        should_stop: polled before every step (the phase's share of the time is over, or the search is cancelled).
+        latency_limit_ms: the deployment limit; when set, the architecture loss prefers faster options.
+        emit: receives a SupernetProgress every REPORT_EVERY_STEPS steps and at the end.
+        steps: the planned length; None plans it from the training split (planned_steps).
+    """
+    started = time.monotonic()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        supernet = SuperNet(space, train.input_shape, train.num_classes, stem_width=stem_width, activation=activation)
+    latency_table = layer_latency_table(supernet, activation) if latency_limit_ms else None
+    supernet = supernet.to(device)
+    generator = torch.Generator().manual_seed(seed)  # batches and paths
+    augment_generator = torch.Generator(device=device).manual_seed(seed)
+    train_images = resized_uint8(train.images, supernet.input_side).to(device)
+    val_images = resized_uint8(val.images, supernet.input_side).to(device)
+    train_labels, val_labels = train.labels.to(device), val.labels.to(device)
+    batch_size = min(BATCH_SIZE, len(train))
+    total = steps if steps is not None else planned_steps(len(train), batch_size)
+    warmup = round(WARMUP_SHARE * total)
+    weight_optimizer = torch.optim.SGD(supernet.weights(), lr=WEIGHT_LR, momentum=WEIGHT_MOMENTUM, nesterov=True,
+                                       weight_decay=WEIGHT_DECAY)
+    arch_optimizer = torch.optim.Adam(supernet.logits.parameters(), lr=ARCH_LR, betas=ARCH_BETAS)
+    loss_fn = nn.CrossEntropyLoss()
+    supernet.train()
+
+    def batch(images: torch.Tensor, labels: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randperm(len(labels), generator=generator)[:size].to(device)
+        return images[index].float(), labels[index]
+
+    def report(step: int, loss: float, reason: str = "") -> None:
+        if emit is not None:
+            emit(events.SupernetProgress(step=step, total_steps=total, entropy=round(normalised_entropy(
+                supernet.logits), 4), decisions=distribution(supernet), train_loss=round(loss, 4),
+                finished=bool(reason), reason=reason))
+
+    step, loss_value, reason = 0, math.nan, f"planned {total} steps done"
+    while step < total:
+        if should_stop():
+            reason = "its share of the search time is over"
+            break
+        learning_architecture = step >= warmup
+        for group in weight_optimizer.param_groups:
+            group["lr"] = WEIGHT_LR * 0.5 * (1 + math.cos(math.pi * step / total))
+        images, labels = batch(train_images, train_labels, batch_size)
+        images = augment_batch(images, AUGMENT, False, augment_generator)
+        if learning_architecture:
+            path = {name: option.detach() for name, option in supernet.sample_path(generator, GUMBEL_TAU).items()}
+        else:
+            path = uniform_path(supernet, generator)
+        loss = loss_fn(supernet(images, path), labels)
+        weight_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        weight_optimizer.step()
+        loss_value = loss.item()
+        if learning_architecture:
+            images, labels = batch(val_images, val_labels, batch_size)
+            arch_loss = loss_fn(supernet(images, supernet.sample_path(generator, GUMBEL_TAU)), labels)
+            if latency_table is not None:
+                arch_loss = arch_loss + LATENCY_WEIGHT * supernet.expected_latency_ms(latency_table) / latency_limit_ms
+            arch_optimizer.zero_grad(set_to_none=True)
+            weight_optimizer.zero_grad(set_to_none=True)
+            arch_loss.backward()
+            arch_optimizer.step()
+        step += 1
+        if learning_architecture and normalised_entropy(supernet.logits) < ENTROPY_STOP:
+            reason = "the architecture distribution settled early"
+            break
+        if step % REPORT_EVERY_STEPS == 0 and step < total:
+            report(step, loss_value)
+    report(step, loss_value, reason)
+    logits = {name: [float(v) for v in value.detach().cpu()] for name, value in supernet.logits.items()}
+    return SupernetResult(logits=logits, steps=step, planned_steps=total, seconds=time.monotonic() - started,
+                          entropy=normalised_entropy(supernet.logits), reason=reason)
+
+
+def uniform_path(supernet: SuperNet, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """A path drawn uniformly, whatever the logits: the warm-up trains every option's weights alike."""
+    return {name: torch.nn.functional.one_hot(torch.randint(len(logits), (), generator=generator),
+                                              len(logits)).float().to(logits.device)
+            for name, logits in supernet.logits.items()}
