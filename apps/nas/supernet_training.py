@@ -7,11 +7,15 @@ ProxylessNAS, since the second-order DARTS gradient doubles the cost for a gain 
 - The first WARMUP_SHARE of the steps train the weights alone, on uniformly drawn paths: judged on untrained
   weights, the architecture would follow whatever learns fastest at first (the shallow, parameter-poor paths;
   ProxylessNAS and FBNetV2 warm up likewise).
-- With a latency limit, the architecture loss adds LATENCY_WEIGHT * E[latency] / limit (ProxylessNAS, FBNet): the
-  expected latency under the current distribution, from a table of every layer slot's latency measured once on the
-  CPU (layer_latency_table). Linear rather than a hinge at the limit, because the table times layers alone (no stem
-  or head, no call overhead shared between layers) and cannot say exactly where the limit falls; the search still
-  measures every derived candidate as exported and skips one over the limit.
+- With a latency limit, the architecture loss adds LATENCY_WEIGHT * max(0, E[latency] / target - 1), where
+  E[latency] is the expected latency of the layer slots under the current distribution (differentiable in the
+  logits, as in ProxylessNAS and FBNet), from a table of every layer slot's latency measured once on the CPU
+  (layer_latency_table), and the target is LATENCY_TARGET_SHARE of the limit: the rest is left for the stem, the
+  head and what timing layers alone misses. A hinge, as MnasNet's hard-constraint form, rather than ProxylessNAS's
+  linear term: a limit is a constraint, not a price, so a distribution that meets it is judged on accuracy alone.
+  (A linear term cannot be made gentle: Adam normalises the logits' gradient, so under a loose limit, on data where
+  accuracy differs little between options, it still drove the widths to the narrowest.) The search measures every
+  derived candidate as exported and skips one over the limit all the same.
 - The phase stops early once the mean normalised entropy of the decisions falls below ENTROPY_STOP: the
   distribution has made up its mind, and further steps only train the winning paths more, which is where the
   rich-get-richer collapse of weight-sharing searches comes from (Zela et al. 2020, "Understanding and Robustifying
@@ -52,7 +56,8 @@ ARCH_BETAS = (0.5, 0.999)
 # The hard sample does not depend on tau (the argmax of logits + Gumbel noise); tau only scales and sharpens the
 # straight-through gradient, which Adam's normalisation mostly cancels, so GDAS's annealing of it buys nothing here.
 GUMBEL_TAU = 1.0
-LATENCY_WEIGHT = 0.5  # a network at the limit costs this much architecture loss (nats)
+LATENCY_TARGET_SHARE = 0.7
+LATENCY_WEIGHT = 1.0  # nats of architecture loss per target's worth of expected latency over the target
 # Two options at 90/10 have a normalised entropy of 0.47, at 95/5 of 0.29.
 ENTROPY_STOP = 0.3
 REPORT_EVERY_STEPS = 10
@@ -179,7 +184,9 @@ def train_supernet(
             images, labels = batch(val_images, val_labels, batch_size)
             arch_loss = loss_fn(supernet(images, supernet.sample_path(generator, GUMBEL_TAU)), labels)
             if latency_table is not None:
-                arch_loss = arch_loss + LATENCY_WEIGHT * supernet.expected_latency_ms(latency_table) / latency_limit_ms
+                target = LATENCY_TARGET_SHARE * latency_limit_ms
+                excess = supernet.expected_latency_ms(latency_table) / target - 1
+                arch_loss = arch_loss + LATENCY_WEIGHT * excess.clamp_min(0)
             arch_optimizer.zero_grad(set_to_none=True)
             weight_optimizer.zero_grad(set_to_none=True)
             arch_loss.backward()
