@@ -57,16 +57,8 @@ class Decision:
 
     name: str  # "s0_op", "s0_width", "s0_layer2": the key of its logits
     label: str  # what a person reads on the dashboard: "Stage 1: block"
-    stage: int
     options: tuple  # Operation, width (int) or whether the layer slot is kept (False, True)
-
-    @property
-    def option_labels(self) -> list[str]:
-        if self.name.endswith("_op"):
-            return [option.label for option in self.options]
-        if self.name.endswith("_width"):
-            return [str(option) for option in self.options]
-        return ["skip" if not option else "keep" for option in self.options]
+    option_labels: tuple[str, ...]  # "mbconv 5x5 x4", "32", "skip"
 
 
 def space_operations(space: SearchSpace) -> tuple[Operation, ...]:
@@ -81,9 +73,12 @@ def supernet_decisions(space: SearchSpace) -> list[Decision]:
     operations = space_operations(space)
     decisions = []
     for stage in range(space.max_stages):
-        decisions += [Decision(f"s{stage}_op", f"Stage {stage + 1}: block", stage, operations),
-                      Decision(f"s{stage}_width", f"Stage {stage + 1}: width", stage, tuple(space.widths))]
-        decisions += [Decision(f"s{stage}_layer{layer}", f"Stage {stage + 1}: layer {layer}", stage, (False, True))
+        named = f"Stage {stage + 1}"
+        decisions += [
+            Decision(f"s{stage}_op", f"{named}: block", operations, tuple(op.label for op in operations)),
+            Decision(f"s{stage}_width", f"{named}: width", tuple(space.widths), tuple(map(str, space.widths))),
+        ]
+        decisions += [Decision(f"s{stage}_layer{layer}", f"{named}: layer {layer}", (False, True), ("skip", "keep"))
                       for layer in range(2, space.max_depth + 1)]
     return decisions
 
@@ -122,6 +117,7 @@ class SuperNet(nn.Module):
         super().__init__()
         self.decisions = supernet_decisions(space)
         self.operations = space_operations(space)
+        self.widths = tuple(space.widths)
         self.logits = nn.ParameterDict({d.name: nn.Parameter(torch.zeros(len(d.options))) for d in self.decisions})
         channels, height, width = input_shape
         self.input_side = min(height, width, MAX_SCRATCH_SIDE)
@@ -155,10 +151,10 @@ class SuperNet(nn.Module):
             path[name] = hard - soft.detach() + soft
         return path
 
-    def most_likely_path(self) -> dict[str, torch.Tensor]:
-        """The one-hot vector of each decision's most likely option (no gradient)."""
-        return {name: F.one_hot(logits.detach().argmax(), len(logits)).float()
-                for name, logits in self.logits.items()}
+    def uniform_path(self, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A one-hot vector per decision drawn uniformly, whatever the logits (no gradient)."""
+        return {name: F.one_hot(torch.randint(len(logits), (), generator=generator), len(logits)).float()
+                .to(logits.device) for name, logits in self.logits.items()}
 
     def forward(self, x: torch.Tensor, path: dict[str, torch.Tensor]) -> torch.Tensor:
         # x: raw pixel values 0..255 (B, C, H, W); only the options `path` chose are computed.

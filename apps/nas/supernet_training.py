@@ -1,8 +1,9 @@
 """Train a SuperNet (apps.nas.supernet): weights on the training split, architecture logits on the validation split.
 
-Each step is a weight step (SGD with momentum, cosine schedule) on a training batch through one sampled path, then
-an architecture step (Adam on the logits) on a validation batch through another: first-order, as in GDAS and
-ProxylessNAS, since the second-order DARTS gradient doubles the cost for a gain its own paper calls small.
+Each step is a weight step (SGD with momentum, cosine schedule) on a training batch through one path drawn from the
+current distribution, then an architecture step (Adam on the logits) on a validation batch through another:
+first-order, as in GDAS and ProxylessNAS, since the second-order DARTS gradient doubles the cost for a gain its own
+paper calls small.
 
 - The first WARMUP_SHARE of the steps train the weights alone, on uniformly drawn paths: judged on untrained
   weights, the architecture would follow whatever learns fastest at first (the shallow, parameter-poor paths;
@@ -80,12 +81,11 @@ def layer_latency_table(supernet: SuperNet, activation: str) -> list[torch.Tenso
     and the stage's resolution, at batch 1 on one CPU thread (apps.nas.measure.cpu_latency_ms). The first layer of a
     stage, strided and fed the previous width, is counted like the others: the table ranks options, it is not a
     forecast of the exported network's latency."""
-    widths = [int(mask.sum()) for mask in supernet.stages[0].width_masks]
     tables = []
     for side in supernet.stage_sides:
-        table = torch.zeros(len(supernet.operations), len(widths))
+        table = torch.zeros(len(supernet.operations), len(supernet.widths))
         for i, op in enumerate(supernet.operations):
-            for j, width in enumerate(widths):
+            for j, width in enumerate(supernet.widths):
                 block = BLOCKS[op.block](width, width, stride=1, kernel=op.kernel, se=False, activation=activation,
                                          expand=op.expand)
                 table[i, j] = cpu_latency_ms(block, (width, side, side))
@@ -99,7 +99,7 @@ def planned_steps(train_images: int, batch_size: int) -> int:
 
 def distribution(supernet: SuperNet) -> list[dict]:
     """Each decision's readable options and their probabilities, for the dashboard."""
-    return [{"name": d.name, "label": d.label, "options": d.option_labels,
+    return [{"name": d.name, "label": d.label, "options": list(d.option_labels),
              "probabilities": [round(p, 4) for p in torch.softmax(supernet.logits[d.name].detach(), 0).tolist()]}
             for d in supernet.decisions]
 
@@ -174,7 +174,7 @@ def train_supernet(
         if learning_architecture:
             path = {name: option.detach() for name, option in supernet.sample_path(generator, GUMBEL_TAU).items()}
         else:
-            path = uniform_path(supernet, generator)
+            path = supernet.uniform_path(generator)
         loss = loss_fn(supernet(images, path), labels)
         weight_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -202,9 +202,3 @@ def train_supernet(
     return SupernetResult(logits=logits, steps=step, planned_steps=total, seconds=time.monotonic() - started,
                           entropy=normalised_entropy(supernet.logits), reason=reason)
 
-
-def uniform_path(supernet: SuperNet, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """A path drawn uniformly, whatever the logits: the warm-up trains every option's weights alike."""
-    return {name: torch.nn.functional.one_hot(torch.randint(len(logits), (), generator=generator),
-                                              len(logits)).float().to(logits.device)
-            for name, logits in supernet.logits.items()}
