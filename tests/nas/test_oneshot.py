@@ -10,13 +10,14 @@ import torch
 from torch.nn import functional as F
 
 from apps.nas import supernet_training
+from apps.nas.build import Network
 from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
-from apps.nas.strategies.oneshot import SUPERNET_ATTR, max_skipped_layers
+from apps.nas.strategies.oneshot import SUPERNET_ATTR, OneShotArchitectures, max_skipped_layers
 from apps.nas.supernet import SuperNet
 from apps.nas.supernet_training import ENTROPY_STOP, train_supernet
 from tests.nas.tiny_search import EventLog, tiny_config
@@ -80,6 +81,36 @@ def test_an_architecture_step_reaches_every_decision_and_only_the_sampled_weight
     first_slot = supernet.stages[0].slots[0]
     assert all(p.grad is not None for p in first_slot[chosen].parameters())
     assert all(p.grad is None for other, op in enumerate(first_slot) if other != chosen for p in op.parameters())
+
+
+def test_a_path_computes_the_network_derived_from_it_with_the_supernets_weights(tiny_dataset):
+    space = SearchSpace(block_types=("residual", "mbconv"), kernel_sizes=(3, 5), widths=(8, 12, 16),
+                        stem_widths=(16,), expand_ratios=(2, 3), max_stages=3, max_depth=2, backbones=())
+    supernet = SuperNet(space, tiny_dataset.input_shape, tiny_dataset.num_classes, stem_width=16,
+                        activation="relu").eval()
+    # Stage 1: residual 3x3 at width 8, two layers (from the 16-wide stem: the shortcut needs its projection);
+    # stage 2: mbconv 5x5 x3 at 16, one; stage 3: residual 5x5 at 12, one.
+    choices = {"s0_op": 0, "s0_width": 0, "s0_layer2": 1, "s1_op": 5, "s1_width": 2, "s1_layer2": 0,
+               "s2_op": 1, "s2_width": 1, "s2_layer2": 0}
+    path = {name: F.one_hot(torch.tensor(option), len(supernet.logits[name])).float()
+            for name, option in choices.items()}
+    genotype = OneShotArchitectures(space).genotype(choices)
+    assert [(s["block"], s["kernel"], s["expand"], s["width"], s["depth"]) for s in genotype["stages"]] == [
+        ("residual", 3, 1, 8, 2), ("mbconv", 5, 3, 16, 1), ("residual", 5, 1, 12, 1)]
+    network = Network(genotype, tiny_dataset.input_shape, tiny_dataset.num_classes).eval()
+    shared = supernet.state_dict()
+
+    def supernet_name(name: str) -> str:  # stages.<stage>.<layer>.<rest> -> stages.<stage>.slots.<layer>.<op>.<rest>
+        if not name.startswith("stages."):
+            return name
+        _, stage, layer, rest = name.split(".", 3)
+        return f"stages.{stage}.slots.{layer}.{choices[f's{stage}_op']}.{rest}"
+
+    network.load_state_dict({name: shared[supernet_name(name)][tuple(slice(0, size) for size in tensor.shape)]
+                             for name, tensor in network.state_dict().items()})
+    images = tiny_dataset.images[:8].float()
+    with torch.no_grad():
+        assert torch.allclose(supernet(images, path), network(images), atol=1e-5)
 
 
 def test_the_search_finds_the_larger_kernel_a_task_needs():
