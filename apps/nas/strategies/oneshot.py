@@ -2,9 +2,11 @@
 then the candidates come from it and are trained on their own like any other (GDAS, Dong & Yang 2019, with the
 latency term of ProxylessNAS; the supernet is apps.nas.supernet, its training apps.nas.supernet_training).
 
-- Before the first candidate (prepare), the supernet trains for at most SUPERNET_SHARE of the search time left.
-  A third: one step runs one path, so the phase costs about one candidate's training on a CPU, and the derived
-  candidate still needs its own full training, with room after it for more candidates and the final retrain.
+- Before the first candidate (prepare), the supernet trains for at most SUPERNET_SHARE of the search time left
+  (the final retrain's share is kept apart already). A third: the derived candidate then needs its own full
+  training, and more candidates from the distribution need room after it; more time gains little once the
+  distribution has settled (the phase then stops early), while much less leaves the supernet barely past its
+  warm-up. On a CPU the share, not the planned steps, usually ends the phase.
 - The first candidate is the most likely architecture (the argmax of every decision), with the skip cap below.
   Then candidates are drawn from the learned distribution, never one already tried; once draws keep repeating
   tried ones (a settled distribution), a uniform draw explores instead. Weight sharing ranks architectures only
