@@ -46,7 +46,7 @@ class SupernetProgress(Event):
     entropy: float  # mean normalised entropy of the decisions: 1 undecided, 0 certain
     # One entry per decision: {"name", "label", "options": [readable labels], "probabilities": [...]}.
     decisions: list[dict]
-    train_loss: float
+    train_loss: float | None  # of the last weight step (None before the first)
     finished: bool = False
     reason: str = ""  # why the phase ended, on the last event
 

@@ -155,13 +155,13 @@ def train_supernet(
         index = torch.randperm(len(labels), generator=generator)[:size].to(device)
         return images[index].float(), labels[index]
 
-    def report(step: int, loss: float, reason: str = "") -> None:
+    def report(step: int, loss: float | None, reason: str = "") -> None:
         if emit is not None:
             emit(events.SupernetProgress(step=step, total_steps=total, entropy=round(normalised_entropy(
-                supernet.logits), 4), decisions=distribution(supernet), train_loss=round(loss, 4),
-                finished=bool(reason), reason=reason))
+                supernet.logits), 4), decisions=distribution(supernet),
+                train_loss=None if loss is None else round(loss, 4), finished=bool(reason), reason=reason))
 
-    step, loss_value, reason = 0, math.nan, f"planned {total} steps done"
+    step, loss_value, reason = 0, None, f"planned {total} steps done"
     while step < total:
         if should_stop():
             reason = "its share of the search time is over"
@@ -188,8 +188,8 @@ def train_supernet(
                 excess = supernet.expected_latency_ms(latency_table) / target - 1
                 arch_loss = arch_loss + LATENCY_WEIGHT * excess.clamp_min(0)
             arch_optimizer.zero_grad(set_to_none=True)
-            weight_optimizer.zero_grad(set_to_none=True)
-            arch_loss.backward()
+            # Gradients for the logits only: autograd then skips the weights' (about a third of the backward pass).
+            arch_loss.backward(inputs=list(supernet.logits.values()))
             arch_optimizer.step()
         step += 1
         if learning_architecture and normalised_entropy(supernet.logits) < ENTROPY_STOP:
