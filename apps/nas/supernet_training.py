@@ -50,9 +50,11 @@ WEIGHT_LR = 0.05
 WEIGHT_MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
 AUGMENT = 0.5  # the recipe's strength (apps.nas.space.baseline_genotype)
-# Logits move by about ARCH_LR per step with Adam, so a few hundred steps can separate options by a few nats.
+# Logits move by up to ARCH_LR per step with Adam: a CPU's share of the search time buys about a hundred
+# architecture steps (digits at 60 s, the default space: 70-90), enough to separate options by a few nats where the
+# gradient agrees from step to step. At 0.01 the distribution there had hardly moved (normalised entropy 0.997).
 # betas (0.5, 0.999) as in DARTS: the architecture follows its recent gradients more than Adam's default would.
-ARCH_LR = 0.01
+ARCH_LR = 0.05
 ARCH_BETAS = (0.5, 0.999)
 # The hard sample does not depend on tau (the argmax of logits + Gumbel noise); tau only scales and sharpens the
 # straight-through gradient, which Adam's normalisation mostly cancels, so GDAS's annealing of it buys nothing here.
@@ -62,6 +64,10 @@ LATENCY_WEIGHT = 1.0  # nats of architecture loss per target's worth of expected
 # Two options at 90/10 have a normalised entropy of 0.47, at 95/5 of 0.29.
 ENTROPY_STOP = 0.3
 REPORT_EVERY_STEPS = 10
+# The phase is re-planned from the time of this many warm-up steps; a step that also learns the architecture (a
+# second forward pass, a backward pass to the logits alone) costs about ARCH_STEP_COST warm-up steps.
+TIMED_STEPS = 4
+ARCH_STEP_COST = 2.5
 
 
 @dataclass
@@ -114,6 +120,7 @@ def train_supernet(
     device: str,
     seed: int,
     should_stop: Callable[[], bool],
+    seconds: float | None = None,
     latency_limit_ms: float | None = None,
     emit: Callable[[events.Event], None] | None = None,
     steps: int | None = None,
@@ -126,7 +133,9 @@ def train_supernet(
         stem_width, activation: the fixed parts of every path (see apps.nas.strategies.oneshot).
         device: "cpu", "cuda", ...
         seed: fixes the weights' initialisation, the batches and the sampled paths.
-        should_stop: polled before every step (the phase's share of the time is over, or the search is cancelled).
+        should_stop: polled before every step (the search is cancelled or out of time).
+        seconds: how long the phase may take; the planned steps are cut to what fits once the first steps are timed,
+            so the warm-up and the schedules keep their shares. None: no time limit.
         latency_limit_ms: the deployment limit; when set, the architecture loss prefers faster options.
         emit: receives a SupernetProgress every REPORT_EVERY_STEPS steps and at the end.
         steps: the planned length; None plans it from the training split (planned_steps).
@@ -161,11 +170,18 @@ def train_supernet(
                 supernet.logits), 4), decisions=distribution(supernet),
                 train_loss=None if loss is None else round(loss, 4), finished=bool(reason), reason=reason))
 
-    step, loss_value, reason = 0, None, f"planned {total} steps done"
+    phase_end = math.inf if seconds is None else started + seconds
+    step, loss_value, reason = 0, None, ""
     while step < total:
-        if should_stop():
+        if should_stop() or time.monotonic() >= phase_end:
             reason = "its share of the search time is over"
             break
+        if step == 1:
+            timing_started = time.monotonic()
+        if step == 1 + TIMED_STEPS and seconds is not None:  # re-plan to what fits, timed after the first's setup
+            step_seconds = ARCH_STEP_COST * (time.monotonic() - timing_started) / TIMED_STEPS
+            total = max(step + 1, min(total, step + int((phase_end - time.monotonic()) / step_seconds)))
+            warmup = round(WARMUP_SHARE * total)
         learning_architecture = step >= warmup
         for group in weight_optimizer.param_groups:
             group["lr"] = WEIGHT_LR * 0.5 * (1 + math.cos(math.pi * step / total))
@@ -197,6 +213,7 @@ def train_supernet(
             break
         if step % REPORT_EVERY_STEPS == 0 and step < total:
             report(step, loss_value)
+    reason = reason or f"planned {total} steps done"
     report(step, loss_value, reason)
     logits = {name: [float(v) for v in value.detach().cpu()] for name, value in supernet.logits.items()}
     return SupernetResult(logits=logits, steps=step, planned_steps=total, seconds=time.monotonic() - started,

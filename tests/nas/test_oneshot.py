@@ -173,6 +173,16 @@ def test_the_supernet_stops_once_its_distribution_has_settled(tiny_dataset, monk
     assert log[-1].finished and log[-1].reason == result.reason == "the architecture distribution settled early"
 
 
+def test_a_supernet_cut_short_by_its_time_share_still_spends_most_of_it_learning_the_architecture(tiny_dataset):
+    log = []
+    result = train_supernet(DEEP_SPACE, tiny_dataset, tiny_dataset, stem_width=8, activation="relu", device="cpu",
+                            seed=0, should_stop=lambda: False, seconds=2.0, steps=100_000, emit=log.append)
+    assert result.planned_steps < 100_000  # re-planned to what two seconds buy, warm-up included
+    assert result.steps <= result.planned_steps
+    assert result.entropy < 1.0  # a warm-up planned for 100,000 steps would never have let the logits move
+    assert all(event.total_steps == result.planned_steps for event in log)
+
+
 class SimulatedKill(BaseException):
     """Like SIGKILL: nothing in the engine catches it."""
 

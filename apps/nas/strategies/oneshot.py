@@ -28,7 +28,6 @@ not checkpointed). Trial n's draw comes from its own generator seeded with (the 
 rl strategy, so a resumed search proposes what it would have proposed had it never stopped.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -138,12 +137,10 @@ class OneShot(Strategy):
                 emit: Callable[[events.Event], None]) -> None:
         if SUPERNET_ATTR in self.study.user_attrs:
             return
-        phase_end = time.monotonic() + SUPERNET_SHARE * max(0.0, seconds_left())
         result = train_supernet(
             self.space, train, val, stem_width=self.architectures.stem_width,
-            activation=self.architectures.activation, device=device, seed=self.seed,
-            should_stop=lambda: should_stop() or time.monotonic() >= phase_end,
-            latency_limit_ms=constraints.max_latency_ms, emit=emit,
+            activation=self.architectures.activation, device=device, seed=self.seed, should_stop=should_stop,
+            seconds=SUPERNET_SHARE * max(0.0, seconds_left()), latency_limit_ms=constraints.max_latency_ms, emit=emit,
         )
         self.study.set_user_attr(SUPERNET_ATTR, asdict(result))
 
