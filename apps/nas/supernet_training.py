@@ -80,6 +80,9 @@ class SupernetResult:
     seconds: float
     entropy: float
     reason: str
+    # Seconds of one warm-up step (a training step of a uniformly drawn path on a batch of BATCH_SIZE): what a
+    # training step of an average candidate costs here. None when the phase stopped before it was timed.
+    path_step_seconds: float | None = None
 
 
 def layer_latency_table(supernet: SuperNet, activation: str) -> list[torch.Tensor]:
@@ -171,17 +174,19 @@ def train_supernet(
                 train_loss=None if loss is None else round(loss, 4), finished=bool(reason), reason=reason))
 
     phase_end = math.inf if seconds is None else started + seconds
-    step, loss_value, reason = 0, None, ""
+    step, loss_value, reason, path_step_seconds = 0, None, "", None
     while step < total:
         if should_stop() or time.monotonic() >= phase_end:
             reason = "its share of the search time is over"
             break
         if step == 1:
             timing_started = time.monotonic()
-        if step == 1 + TIMED_STEPS and seconds is not None:  # re-plan to what fits, timed after the first's setup
-            step_seconds = ARCH_STEP_COST * (time.monotonic() - timing_started) / TIMED_STEPS
-            total = max(step + 1, min(total, step + int((phase_end - time.monotonic()) / step_seconds)))
-            warmup = round(WARMUP_SHARE * total)
+        if step == 1 + TIMED_STEPS and step <= warmup:  # timed after the first step's one-off setup
+            path_step_seconds = (time.monotonic() - timing_started) / TIMED_STEPS
+            if seconds is not None:  # re-plan to what fits
+                affordable = int((phase_end - time.monotonic()) / (ARCH_STEP_COST * path_step_seconds))
+                total = max(step + 1, min(total, step + affordable))
+                warmup = round(WARMUP_SHARE * total)
         learning_architecture = step >= warmup
         for group in weight_optimizer.param_groups:
             group["lr"] = WEIGHT_LR * 0.5 * (1 + math.cos(math.pi * step / total))
@@ -217,5 +222,6 @@ def train_supernet(
     report(step, loss_value, reason)
     logits = {name: [float(v) for v in value.detach().cpu()] for name, value in supernet.logits.items()}
     return SupernetResult(logits=logits, steps=step, planned_steps=total, seconds=time.monotonic() - started,
-                          entropy=normalised_entropy(supernet.logits), reason=reason)
+                          entropy=normalised_entropy(supernet.logits), reason=reason,
+                          path_step_seconds=path_step_seconds)
 

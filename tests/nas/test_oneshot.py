@@ -15,11 +15,11 @@ from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace
-from apps.nas.strategies import create_strategy
+from apps.nas.strategies import create_strategy, oneshot
 from apps.nas.strategies.base import fits_space
 from apps.nas.strategies.oneshot import SUPERNET_ATTR, OneShotArchitectures, max_skipped_layers
-from apps.nas.supernet import SuperNet
-from apps.nas.supernet_training import ENTROPY_STOP, train_supernet
+from apps.nas.supernet import SuperNet, supernet_decisions
+from apps.nas.supernet_training import ENTROPY_STOP, SupernetResult, train_supernet
 from tests.nas.tiny_search import EventLog, tiny_config
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -181,6 +181,24 @@ def test_a_supernet_cut_short_by_its_time_share_still_spends_most_of_it_learning
     assert result.steps <= result.planned_steps
     assert result.entropy < 1.0  # a warm-up planned for 100,000 steps would never have let the logits move
     assert all(event.total_steps == result.planned_steps for event in log)
+
+
+@pytest.mark.parametrize(("seconds_left", "epochs"), [(10_000.0, 30), (400.0, 20), (10.0, 5)])
+def test_candidates_train_fewer_epochs_when_the_recipes_would_not_fit_in_the_time_left(
+        tiny_dataset, monkeypatch, seconds_left, epochs):
+    space = SearchSpace(widths=(8,), stem_widths=(8,), batch_sizes=(16,), max_stages=1, max_depth=1, min_epochs=5,
+                        backbones=())  # tiny_dataset: 72 images, 4 batches of 16
+    undecided = {d.name: [0.0] * len(d.options) for d in supernet_decisions(space)}
+    timed = SupernetResult(logits=undecided, steps=10, planned_steps=10, seconds=1.0, entropy=1.0, reason="",
+                           path_step_seconds=2.5)  # 10 s an epoch
+    monkeypatch.setattr(oneshot, "train_supernet", lambda *args, **kwargs: timed)
+    strategy = in_memory(space)
+    strategy.prepare(train=tiny_dataset, val=tiny_dataset, device="cpu", constraints=Constraints(),
+                     seconds_left=lambda: seconds_left, should_stop=lambda: False, emit=lambda event: None)
+
+    _, genotype = strategy.ask()
+    assert genotype["train"]["epochs"] == epochs  # the recipe's 30, half the time left, the space's minimum
+    assert fits_space(space, genotype)
 
 
 class SimulatedKill(BaseException):

@@ -18,7 +18,11 @@ latency term of ProxylessNAS; the supernet is apps.nas.supernet, its training ap
   half leaves a network as deep as the space's average candidate at least.
 - Training hyperparameters are not searched: every candidate trains with the hand-designed recipe's
   (apps.nas.space.baseline_genotype), fitted to the space, so candidates differ only in what the supernet judged.
-  Its stem width and activation are fixed the same way.
+  Its stem width and activation are fixed the same way. The one exception is the schedule: where the recipe's
+  epochs of an average path (as the supernet's warm-up timed it) would take more than CANDIDATE_SHARE of the time
+  left after the phase, candidates train fewer (never below the space's minimum); the final retrain stretches the
+  winner's schedule again. Without it, on digits at 60 s, the one candidate the time allowed was stopped by the
+  clock before the end of its schedule.
 - Pretrained backbones are out of scope (their weights cannot be shared with networks from scratch); the search
   proposes networks from scratch only.
 
@@ -38,13 +42,14 @@ from optuna.trial import TrialState
 from apps.nas import events
 from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
-from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.space import SearchSpace, baseline_genotype, with_epochs
 from apps.nas.strategies.base import Strategy
 from apps.nas.strategies.registry import register
 from apps.nas.supernet import Decision, supernet_decisions
 from apps.nas.supernet_training import train_supernet
 
 SUPERNET_SHARE = 1 / 3
+CANDIDATE_SHARE = 0.5
 MAX_SKIPPED_SHARE = 0.5
 DRAWS_BEFORE_EXPLORING = 20
 SUPERNET_ATTR = "supernet"
@@ -142,17 +147,28 @@ class OneShot(Strategy):
             activation=self.architectures.activation, device=device, seed=self.seed, should_stop=should_stop,
             seconds=SUPERNET_SHARE * max(0.0, seconds_left()), latency_limit_ms=constraints.max_latency_ms, emit=emit,
         )
-        self.study.set_user_attr(SUPERNET_ATTR, asdict(result))
+        epochs = self.architectures.train["epochs"]
+        if result.path_step_seconds:
+            epoch_seconds = result.path_step_seconds * max(1, len(train) // self.architectures.train["batch_size"])
+            affordable = int(CANDIDATE_SHARE * max(0.0, seconds_left()) / epoch_seconds)
+            epochs = max(self.space.min_epochs, min(epochs, affordable))
+        self.study.set_user_attr(SUPERNET_ATTR, {**asdict(result), "epochs": epochs})
+
+    def candidate(self, choices: dict[str, int]) -> dict:
+        """The genotype of these choices, on the schedule prepare fitted to the time left."""
+        learned = self.study.user_attrs.get(SUPERNET_ATTR, {})
+        genotype = self.architectures.genotype(choices)
+        return with_epochs(genotype, learned.get("epochs", genotype["train"]["epochs"]))
 
     def derived(self) -> dict:
         """The most likely architecture, within the skip cap."""
         probabilities = probabilities_of(self.logits)
         choices = {name: int(np.argmax(p)) for name, p in probabilities.items()}
-        return self.architectures.genotype(capped(choices, probabilities, self.skip_cap))
+        return self.candidate(capped(choices, probabilities, self.skip_cap))
 
     def draw(self, rng: np.random.Generator, probabilities: dict[str, np.ndarray]) -> dict:
         choices = {name: int(rng.choice(len(p), p=p)) for name, p in probabilities.items()}
-        return self.architectures.genotype(capped(choices, probabilities, self.skip_cap))
+        return self.candidate(capped(choices, probabilities, self.skip_cap))
 
     def propose(self, number: int) -> dict:
         """Trial `number`'s genotype: the derived one first, then draws from the distribution not tried yet."""
