@@ -163,7 +163,7 @@ function renderSupernet() {
     const id = `supernet-${decision.name}`;
     if (!document.getElementById(id)) container.append(Object.assign(document.createElement("div"), { id, className: "chart chart--decision" }));
     Plotly.react(id, [{ type: "bar", x: decision.options, y: decision.probabilities.map((p) => 100 * p), marker: { color: "#4f46e5" } }],
-      { ...PLOT_LAYOUT, margin: { t: 30, r: 10, b: 50, l: 40 }, title: { text: decision.label, font: { size: 12 } }, yaxis: { title: { text: "%" }, range: [0, 100] } }, PLOT_CONFIG);
+      { ...PLOT_LAYOUT, margin: { t: 30, r: 10, b: 50, l: 40 }, title: { text: decision.label, font: { size: 12 } }, xaxis: { type: "category" }, yaxis: { title: { text: "%" }, range: [0, 100] } }, PLOT_CONFIG);
   }
 }
 
