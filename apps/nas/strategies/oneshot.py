@@ -131,7 +131,7 @@ class OneShot(Strategy):
 
     @property
     def logits(self) -> dict[str, list[float]]:
-        """What the supernet learned; uniform before it has trained (the search then draws at random)."""
+        """What the supernet learned; uniform before it has trained (prepare not called: the draws are uniform)."""
         learned = self.study.user_attrs.get(SUPERNET_ATTR)
         if learned is not None:
             return learned["logits"]
