@@ -83,6 +83,8 @@ class ProgressBar:
             self.trial = f"{where} epoch {event['epoch']}/{event['total_epochs']}"
         elif kind == "final_training_started":
             self.trial = "final retrain" if event["retrain"] else "exporting"
+        elif kind == "supernet_progress":
+            self.trial = f"supernet step {event['step']}/{event['total_steps']}"
         filled = round(BAR_WIDTH * event["progress"])
         best = f"best val {100 * self.best:.1f}%" if self.best is not None else "no result yet"
         line = (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {100 * event['progress']:3.0f}% "

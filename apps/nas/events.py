@@ -37,6 +37,21 @@ class RunStarted(Event):
 
 
 @dataclass(kw_only=True)
+class SupernetProgress(Event):
+    """The one-shot strategy's supernet (apps.nas.supernet) as it learns, every few steps and once at the end."""
+
+    type: ClassVar[str] = "supernet_progress"
+    step: int
+    total_steps: int  # planned; the phase may stop earlier (finished says so)
+    entropy: float  # mean normalised entropy of the decisions: 1 undecided, 0 certain
+    # One entry per decision: {"name", "label", "options": [readable labels], "probabilities": [...]}.
+    decisions: list[dict]
+    train_loss: float | None  # of the last weight step (None before the first)
+    finished: bool = False
+    reason: str = ""  # why the phase ended, on the last event
+
+
+@dataclass(kw_only=True)
 class TrialStarted(Event):
     type: ClassVar[str] = "trial_started"
     trial_id: int

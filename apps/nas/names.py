@@ -29,6 +29,7 @@ STRATEGIES = {
     "tpe": "Bayesian (TPE)",
     "evolution": "Evolution",
     "rl": "Reinforcement learning",
+    "oneshot": "One-shot (gradient-based)",
     "random": "Random",
 }
 
@@ -45,6 +46,9 @@ STRATEGY_SENTENCES = {
                  "drawn at random: a good choice for long searches, where small improvements add up.",
     "rl": "A controller learns from every result which choices pay and makes them more likely in the next "
           "candidates: it needs many candidates to learn, so it suits long searches.",
+    "oneshot": "First trains one large network that contains every candidate built from scratch and learns which "
+               "choices help, then trains the most promising candidates on their own: quick to point the way, "
+               "but it leaves pretrained networks aside.",
     "random": "Tries candidates drawn at random, each independent of the others: a fair yardstick to measure the "
               "other strategies against, rarely the best choice on its own.",
 }

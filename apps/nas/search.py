@@ -227,6 +227,9 @@ class Search(RunState):
         }
 
     def search(self) -> None:
+        self.strategy.prepare(train=self.splits.train, val=self.splits.val, device=self.device,
+                              constraints=self.config.constraints, seconds_left=self.search_seconds_left,
+                              should_stop=self.out_of_search_time, emit=self.emit)
         # A killed run left its candidate RUNNING: continue it from its last epoch checkpoint.
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             # Optuna re-attaches to a trial by its storage id (there is no public lookup by number).

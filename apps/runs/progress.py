@@ -6,7 +6,9 @@ asks the API for the events after the last one it has.
 """
 
 import logging
+import math
 import time
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import F
@@ -16,24 +18,29 @@ from apps.live.services import team_event_publish
 from .models import Run, RunEvent
 
 logger = logging.getLogger(__name__)
-# Epoch updates go out at most this often per run; every other event type is published at once.
-EPOCH_PUBLISH_INTERVAL_SECONDS = 0.5
+# Epoch updates and the supernet's progress go out at most this often per run (each type on its own clock); every
+# other event type is published at once.
+COALESCED_PUBLISH_INTERVAL_SECONDS = 0.5
+COALESCED_TYPES = ("epoch_finished", "supernet_progress")
 
 
 class RunProgress:
     """Receives the engine's events for one run (the engine's on_event callback)."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, clock: Callable[[], float] = time.monotonic):
         self.run = run
-        self.last_epoch_publish = 0.0
+        self.clock = clock
+        self.last_publish = dict.fromkeys(COALESCED_TYPES, -math.inf)
 
     def __call__(self, event: dict) -> None:
         stored = run_event_store(run=self.run, event=event)
-        now = time.monotonic()
-        if event["type"] == "epoch_finished" and now - self.last_epoch_publish < EPOCH_PUBLISH_INTERVAL_SECONDS:
-            return
-        if event["type"] == "epoch_finished":
-            self.last_epoch_publish = now
+        now = self.clock()
+        kind = event["type"]
+        # The supernet's last event says where it ended: always published.
+        if kind in COALESCED_TYPES and not event.get("finished"):
+            if now - self.last_publish[kind] < COALESCED_PUBLISH_INTERVAL_SECONDS:
+                return
+            self.last_publish[kind] = now
         run_event_publish(run=self.run, seq=stored.seq, event=event)
 
 

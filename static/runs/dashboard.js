@@ -11,7 +11,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
 
-const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [], done: false };
+const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [], done: false, supernet: null };
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -28,6 +28,11 @@ function apply(event) {
     case "run_started":
       addLog(event, `Search started on ${event.device} with ${event.dataset.num_images} images, ${event.dataset.num_classes} classes${event.resumed ? " (resumed after an interruption)" : ""}.`);
       $("run-device").textContent = `· on ${event.device}`;
+      break;
+    case "supernet_progress":
+      state.supernet = event;
+      if (event.finished) addLog(event, `The supernet stopped after ${event.step} of ${event.total_steps} steps: ${event.reason}.`);
+      else if (event.step <= 10) addLog(event, "Training the supernet that holds every candidate, to learn which choices help.");
       break;
     case "trial_started":
       Object.assign(t, { summary: event.genotype_summary, params: event.params, latency: event.latency_ms, size: event.size_mb,
@@ -117,6 +122,7 @@ function render() {
   $("log").replaceChildren(...state.log.slice(-200).reverse().map((line) => Object.assign(document.createElement("li"), { textContent: line })));
   $("history-note").hidden = !state.final?.recipeOnly;
   if (!window.Plotly) return;
+  renderSupernet();
   let best = -1;
   const running = state.history.map((p) => (best = Math.max(best, p.y)));
   Plotly.react("chart-history", [
@@ -143,6 +149,22 @@ function render() {
   Plotly.react("chart-pareto", [{ x: done.map((t) => t.latency), y: done.map((t) => 100 * t.accuracy), mode: "markers",
     text: done.map((t) => `candidate ${t.id} · ${fmtParams(t.params)} params`), marker: { size: done.map((t) => 6 + Math.log10(1 + (t.params ?? 1))), color: "#0ea5e9" } }],
   { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log", dtick: 1 }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
+}
+
+// The one-shot strategy's architecture weights: one small bar chart per decision, redrawn as they move.
+function renderSupernet() {
+  const supernet = state.supernet;
+  if (!supernet) return;
+  $("supernet").hidden = false;
+  $("supernet-status").textContent = `Step ${supernet.step} of ${supernet.total_steps} · undecided ${Math.round(100 * supernet.entropy)}%`
+    + (supernet.finished ? ` · stopped: ${supernet.reason}` : "");
+  const container = $("supernet-decisions");
+  for (const decision of supernet.decisions.filter((d) => d.options.length > 1)) {
+    const id = `supernet-${decision.name}`;
+    if (!document.getElementById(id)) container.append(Object.assign(document.createElement("div"), { id, className: "chart chart--decision" }));
+    Plotly.react(id, [{ type: "bar", x: decision.options, y: decision.probabilities.map((p) => 100 * p), marker: { color: "#4f46e5" } }],
+      { ...PLOT_LAYOUT, margin: { t: 30, r: 10, b: 50, l: 40 }, title: { text: decision.label, font: { size: 12 } }, xaxis: { type: "category" }, yaxis: { title: { text: "%" }, range: [0, 100] } }, PLOT_CONFIG);
+  }
 }
 
 async function catchUp() {

@@ -2,11 +2,15 @@
 
 import random
 import warnings
+from collections.abc import Callable
 from typing import ClassVar
 
 import optuna
 from optuna.trial import TrialState
 
+from apps.nas import events
+from apps.nas.config import Constraints
+from apps.nas.data import ImageDataset
 from apps.nas.space import SearchSpace
 
 # How a candidate's outcome is told to Optuna. Infeasible candidates (over a deployment limit, never trained)
@@ -60,6 +64,22 @@ class Strategy:
         of its schedule the recipe still warms up and loses to a frozen-feature head that is nearly done, though
         trained to the end it wins on digits by 4-5 points (MNIST-5k)."""
         return []
+
+    def prepare(self, *, train: ImageDataset, val: ImageDataset, device: str, constraints: Constraints,
+                seconds_left: Callable[[], float], should_stop: Callable[[], bool],
+                emit: Callable[[events.Event], None]) -> None:
+        """Called once before the first candidate of a search (and again on every resume), for a strategy that learns
+        from the data itself before it proposes anything (oneshot trains its supernet here). The others learn from
+        the candidates' outcomes alone and do nothing.
+
+        Args:
+            train: images candidates train on; val: images they are scored on.
+            device: "cpu", "cuda", ...
+            constraints: the deployment limits candidates must meet.
+            seconds_left: the search time left, in seconds (the final training and the export are kept apart).
+            should_stop: true once the search must stop (out of time, cancelled).
+            emit: sends an event (apps.nas.events) to the run's listeners.
+        """
 
     def ask(self) -> tuple[optuna.Trial, dict]:
         """A new trial and its genotype (stored on the trial, so a resumed search can rebuild the candidate), and
