@@ -1,5 +1,5 @@
-"""Zero-cost proxies: how well a from-scratch candidate will train, guessed from its untrained network in
-milliseconds.
+"""Zero-cost proxies: how well a from-scratch candidate will train, guessed from its untrained network in a
+fraction of a second.
 
 naswot (Mellor et al. 2021, "Neural Architecture Search without Training"): one minibatch goes through the
 freshly initialised network; at every activation each image leaves a binary code (which units are on). Images
@@ -18,6 +18,10 @@ gate are functions, not modules, and are not read: they rescale channels rather 
 
 Only networks from scratch are scored: a pretrained candidate's ImageNet weights are not an initialisation these
 proxies were designed for, and it costs a forward pass of a large backbone.
+
+No strategy uses them: on benchmarks/zero_cost.py's figures (docs/benchmarks.md) neither ranks random candidates
+of the space better than their parameter count does; the candidates' training hyperparameters, which the proxies
+do not see, decided more than their architecture.
 """
 
 import math
