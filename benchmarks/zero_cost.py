@@ -1,8 +1,8 @@
 """Zero-cost proxies against trained accuracy: do naswot or synflow rank from-scratch candidates better than their
 parameter count does?
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.zero_cost --dataset digits --candidates 40 --epochs 5
-    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.zero_cost --dataset mnist5k --candidates 30 --epochs 3 \
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.zero_cost --dataset digits --candidates 40 --epochs 3
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.zero_cost --dataset mnist5k --candidates 24 --epochs 2 \
         --training own
 
 Candidates are drawn at random from the from-scratch space (SearchSpace(backbones=())), as auto's random start-up
@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
     parser.add_argument("--candidates", type=int, default=40)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--training", nargs="+", default=list(TRAININGS), choices=list(TRAININGS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=1200,
