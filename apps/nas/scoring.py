@@ -71,7 +71,8 @@ def train_candidate(
     curve: list[dict],
     pruning: bool,
     stop_reason: Callable[[float], str | None],
-    on_epoch: Callable[[EpochStats], None],
+    replan: Callable[[float], None] | None = None,
+    on_epoch: Callable[[int, EpochStats], None],
 ) -> CandidateResult:
     """Train a candidate epoch by epoch, checkpointing and reporting validation accuracy after each.
 
@@ -82,7 +83,9 @@ def train_candidate(
         curve: the epochs finished before a resume ([] for a fresh candidate).
         pruning: whether to ask the pruner after each epoch.
         stop_reason: given the projected seconds still needed, a reason to stop now (e.g. out of time) or None.
-        on_epoch: called with every finished epoch's stats.
+        replan: given the last epoch's seconds, may change trainer.total_epochs (a start point fits its schedule
+            to the time left); None: the schedule stays.
+        on_epoch: called with the schedule's epochs and every finished epoch's stats.
     """
     started = time.monotonic()
     seconds_before = sum(stats["seconds"] for stats in curve)
@@ -104,9 +107,11 @@ def train_candidate(
         except TrainingInterrupted as interrupted:
             return result("interrupted", stop_reason(0.0) or str(interrupted))
         curve.append(asdict(stats))
+        if replan is not None:
+            replan(stats.seconds)
         save_torch_atomic({"trial": trial.number, "trainer": trainer.state_dict(), "curve": curve}, checkpoint_path)
         report_epoch(trial, stats.val_accuracy, trainer.epochs_done, trainer.total_epochs)
-        on_epoch(stats)
+        on_epoch(trainer.total_epochs, stats)
         if pruning and trainer.epochs_done < trainer.total_epochs and trial.should_prune():
             return result("pruned", f"early stopping after {trainer.epochs_done} epochs (successive halving)")
         epochs_left = trainer.total_epochs - trainer.epochs_done

@@ -53,9 +53,10 @@ SLOW_EPOCH_SHARE = 0.05
 # only when its pass over train+validation would take at most this share of the time left for training.
 PROBE_FEATURE_IMAGES = 24
 PROBE_FEATURES_SHARE = 0.5
-# The recipe, as a start point, trains for at most this share of the search time left when it starts, so that it
-# finishes and leaves time for the start point after it and for the search.
-RECIPE_SEARCH_SHARE = 0.5
+# A start point (the recipe, the fine-tuning recipe) trains for at most the epochs this share of the search time
+# left buys, planned before it starts and again from its first real epoch, so that it finishes and leaves time for
+# the start point after it and for the search.
+START_POINT_SEARCH_SHARE = 0.5
 
 
 def run_search(
@@ -319,8 +320,12 @@ class Search(RunState):
             return
         if not resume and (reason := self.too_slow(genotype, measured)) is not None:
             return self.skip_untrained(trial, reason)
-        if not resume and trial.user_attrs.get("origin") == "recipe":
-            genotype = self.recipe_fitted_to_time(trial, genotype)
+        if not resume and trial.user_attrs.get("origin") == "recipe" and self.recipe_epoch_seconds is not None:
+            epochs = self.start_point_epochs(trial, epochs_done=0, epoch_seconds=self.recipe_epoch_seconds)
+            if epochs < self.space.min_epochs and self.best is not None and self.best.complete:
+                return self.skip_untrained(trial, f"too little time left: {epochs} epochs of it would fit, and it "
+                                                  f"needs at least {self.space.min_epochs} to learn from scratch")
+            genotype = self.fit_schedule(trial, genotype, max(self.space.min_epochs, epochs))
         checkpoint = load_torch(self.files.trial_path(number)) if resume else None
         self.emit(events.TrialStarted(
             trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,
@@ -357,11 +362,13 @@ class Search(RunState):
                 if checkpoint is not None:
                     trainer.load_state_dict(checkpoint["trainer"])
                     curve = checkpoint["curve"]
+                start_point = trial.user_attrs.get("origin", "search") != "search"
                 return train_candidate(
                     trial, trainer, checkpoint_path=self.files.trial_path(trial.number), curve=curve,
-                    pruning=self.strategy.multi_fidelity and trial.user_attrs.get("origin", "search") == "search",
+                    pruning=self.strategy.multi_fidelity and not start_point,
                     stop_reason=self.stop_reason,
-                    on_epoch=partial(self.emit_epoch, trial.number, "search", trainer.total_epochs),
+                    replan=partial(self.replan_start_point, trial, trainer) if start_point else None,
+                    on_epoch=partial(self.emit_epoch, trial.number, "search"),
                 )
             except torch.cuda.OutOfMemoryError:
                 if attempt == 2 or genotype["train"]["batch_size"] < 2:
@@ -374,21 +381,33 @@ class Search(RunState):
                 checkpoint = None
         raise AssertionError("unreachable")
 
-    def recipe_fitted_to_time(self, trial: optuna.Trial, genotype: dict) -> dict:
-        """The recipe with as many epochs as RECIPE_SEARCH_SHARE of the search time left buys, at most its own.
+    def start_point_epochs(self, trial: optuna.Trial, *, epochs_done: int, epoch_seconds: float) -> int:
+        """The epochs a start point's schedule spans when START_POINT_SEARCH_SHARE of the search time left buys the
+        rest of it, at most its own schedule's.
 
-        A recipe that cannot finish is stopped, and on digits one cut short still beats the frozen-feature probe
-        it would leave as the best (MNIST-5k on a busy CPU: the recipe's epoch took 14 s after the probe's 87 s,
-        it was stopped after one, and the probe shipped with 95%)."""
-        if self.recipe_epoch_seconds is None:
-            return genotype
-        affordable = int(RECIPE_SEARCH_SHARE * self.search_seconds_left() / self.recipe_epoch_seconds)
-        epochs = max(self.space.min_epochs, min(genotype["train"]["epochs"], affordable))
-        if epochs == genotype["train"]["epochs"]:
-            return genotype
-        genotype = with_epochs(genotype, epochs)
-        trial.set_user_attr("genotype", genotype)
+        A start point that cannot finish is stopped, and one cut short after an epoch loses what it would have
+        shown: on digits the recipe stopped after 1 of its 30 epochs left the frozen-feature probe's 95% to ship
+        (MNIST-5k, busy CPU), and on EuroSAT the fine-tuning recipe stopped after 1 of its 10 at 89%."""
+        own_epochs = self.strategy.start_point(trial.user_attrs["origin"])["train"]["epochs"]
+        affordable = int(START_POINT_SEARCH_SHARE * self.search_seconds_left() / epoch_seconds)
+        return min(own_epochs, epochs_done + affordable)
+
+    def fit_schedule(self, trial: optuna.Trial, genotype: dict, epochs: int) -> dict:
+        """The genotype with its schedule over `epochs`, recorded on the trial (a resumed search rebuilds it)."""
+        if epochs != genotype["train"]["epochs"]:
+            genotype = with_epochs(genotype, epochs)
+            trial.set_user_attr("genotype", genotype)
         return genotype
+
+    def replan_start_point(self, trial: optuna.Trial, trainer: Trainer, epoch_seconds: float) -> None:
+        """After a start point's first epoch, fit its schedule to the time left from that epoch's real time (the
+        recipe's plan came from a probe on a slice; the fine-tuning recipe's from nothing). Later, its learning rate
+        has left the warm-up and its schedule stays."""
+        if trainer.epochs_done != 1:
+            return
+        epochs = self.start_point_epochs(trial, epochs_done=1, epoch_seconds=epoch_seconds)
+        epochs = max(min(self.space.min_epochs, trainer.total_epochs), epochs)
+        trainer.total_epochs = self.fit_schedule(trial, trainer.genotype, epochs)["train"]["epochs"]
 
     def stop_reason(self, seconds_needed: float) -> str | None:
         """Why a running candidate must stop now (cancelled, out of time, cannot finish in time), or None."""

@@ -22,7 +22,7 @@ from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 from apps.nas.strategies.base import fits_space
 from apps.nas.train import Trainer
-from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
+from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, epochs_take, tiny_config
 
 CALTECH = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "caltech10.zip"
 PHOTO_CLASSES = ("airplanes", "Motorbikes", "watch")
@@ -225,6 +225,33 @@ def test_a_fine_tune_of_the_last_stages_is_not_judged_by_the_whole_networks_spee
     result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
     [fine_tuned] = [row for row in result.leaderboard if row.origin == "finetune"]
     assert fine_tuned.epochs > 0 and fine_tuned.genotype["finetune"] == 3
+
+
+def test_the_fine_tuning_start_point_trains_for_what_the_time_left_buys(colour_splits, monkeypatch, tmp_path):
+    """Once its first epoch is timed, its schedule shrinks to fit the time left: it finishes and competes, where
+    at full length it would be stopped after that epoch (EuroSAT on a CPU: 1 of 10 epochs, at 89%)."""
+    epochs_take(monkeypatch, 6.0, of=lambda genotype: genotype.get("finetune") == 3)
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 3), pretrained_sides=(96,), min_epochs=2,
+                        max_epochs=10)
+    config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=2, device="cpu")
+    result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
+    [fine_tuned] = [row for row in result.leaderboard if row.origin == "finetune"]
+    assert space.min_epochs <= fine_tuned.planned_epochs < 10
+    assert fine_tuned.status == "complete" and fine_tuned.epochs == fine_tuned.planned_epochs
+
+
+def test_the_recipe_is_skipped_when_the_time_left_buys_too_few_of_its_epochs(colour_splits, monkeypatch, tmp_path):
+    """After the probe and the fine-tuning recipe on photos, a from-scratch recipe that could train only a few epochs
+    would spend the search's time for nothing: it is recorded as skipped, with the reason."""
+    monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 12.0)
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 3), pretrained_sides=(96,), min_epochs=3)
+    config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=3, device="cpu")
+    result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
+    by_id = sorted(result.leaderboard, key=lambda row: row.id)
+    assert [row.origin for row in by_id][:3] == ["probe", "finetune", "recipe"]
+    recipe = by_id[2]
+    assert recipe.status == "infeasible" and recipe.epochs == 0
+    assert recipe.reason.startswith("too little time left")
 
 
 def test_a_size_limit_below_every_backbone_keeps_the_search_to_networks_from_scratch(colour_splits, tmp_path):

@@ -27,7 +27,7 @@ class PlannedTrainer:
 def train(study, trainer, tmp_path):
     trial = study.ask()
     return train_candidate(trial, trainer, checkpoint_path=tmp_path / f"{trial.number}.pt", curve=[],
-                           pruning=True, stop_reason=lambda seconds: None, on_epoch=lambda stats: None)
+                           pruning=True, stop_reason=lambda seconds: None, on_epoch=lambda total_epochs, stats: None)
 
 
 def test_a_long_schedule_ahead_at_equal_points_is_not_stopped_by_a_short_schedules_early_lead(tmp_path):

@@ -7,7 +7,7 @@ import apps.nas.search
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
 from apps.nas.train import Trainer
-from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
+from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, epochs_take, tiny_config
 
 EVENT_TYPES = {"run_started", "trial_started", "epoch_finished", "trial_finished", "trial_pruned", "trial_failed",
                "new_best", "final_training_started", "run_finished"}
@@ -122,6 +122,7 @@ def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_ima
     """On a slow CPU the recipe's 30 epochs do not fit after the frozen-feature probe: cut short, it finishes and
     competes, where at full length it would be stopped after an epoch and leave the probe as the best."""
     monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 2.0)
+    epochs_take(monkeypatch, 2.0, of=lambda genotype: "backbone" not in genotype)
     space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,), finetune_stages=(0,))
     config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=2, device="cpu")
     result = run_search(config, make_image_folder(), tmp_path / "work")

@@ -1,7 +1,13 @@
 """A search small enough for tests: tiny networks from scratch, few epochs, no export unless a test asks for it."""
 
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
 from apps.nas.config import SearchConfig
 from apps.nas.space import SearchSpace
+from apps.nas.train import Trainer
 
 TINY_SPACE = SearchSpace(
     widths=(8, 16), stem_widths=(8,), expand_ratios=(2,), max_stages=2, max_depth=1,
@@ -34,3 +40,15 @@ def assert_scored_on_the_test_split(result) -> None:
     assert report.accuracy_low < report.accuracy_high
     assert report.accuracy_low <= report.accuracy <= report.accuracy_high
     assert len(result.misclassified) == min(report.images - right, 48)
+
+
+def epochs_take(monkeypatch: pytest.MonkeyPatch, seconds: float, of: Callable[[dict], bool]) -> None:
+    """Make every epoch of the candidates whose genotype `of` accepts report that it took `seconds`: the search
+    plans with those figures, as on a slow CPU, while the test runs fast."""
+    run_epoch = Trainer.run_epoch
+
+    def timed(trainer: Trainer):
+        stats = run_epoch(trainer)
+        return replace(stats, seconds=seconds) if of(trainer.genotype) else stats
+
+    monkeypatch.setattr(Trainer, "run_epoch", timed)

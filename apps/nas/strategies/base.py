@@ -23,6 +23,8 @@ OPTUNA_STATES = {
     "infeasible": TrialState.PRUNED,
     "failed": TrialState.FAIL,
 }
+# Where a start point came from (Strategy.start_point), in the order origin() tells them apart.
+ORIGINS = ("probe", "recipe", "finetune")
 
 
 class Strategy:
@@ -93,16 +95,28 @@ class Strategy:
     def origin(self, genotype: dict) -> str:
         """"probe", "recipe" or "finetune" for one of this strategy's start points, else "search": the result page
         tells people what the search tried first and what it found on its own."""
-        named = (("probe", self.probe), ("recipe", self.baseline), ("finetune", self.finetune))
         starts = self.start_points()
-        return next((name for name, start in named if start is not None and start == genotype and start in starts),
-                    "search")
+        return next((name for name in ORIGINS if (start := self.start_point(name)) is not None
+                     and start == genotype and start in starts), "search")
+
+    def start_point(self, origin: str) -> dict | None:
+        """The genotype of the start point a trial's origin names, as the strategy was given it."""
+        return {"probe": self.probe, "recipe": self.baseline, "finetune": self.finetune}[origin]
 
     def tell(self, trial: optuna.Trial, status: str, value: float | None = None) -> None:
         """Record the outcome: status is one of OPTUNA_STATES; value is the final validation accuracy."""
         trial.set_user_attr("status", status)
         state = OPTUNA_STATES[status]
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+
+
+def first_attempt_seed(study: optuna.Study, attr: str, seed: int) -> int:
+    """The seed of the search's first attempt, kept in the study under `attr`: create_strategy reseeds a resumed
+    search, and a strategy that draws trial n from (this seed, n) then draws it the same whether or not the search
+    stopped before it."""
+    if attr not in study.user_attrs:
+        study.set_user_attr(attr, seed)
+    return study.user_attrs[attr]
 
 
 def fits_space(space: SearchSpace, genotype: dict) -> bool:

@@ -43,7 +43,7 @@ from apps.nas import events
 from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
 from apps.nas.space import SearchSpace, baseline_genotype, with_epochs
-from apps.nas.strategies.base import Strategy
+from apps.nas.strategies.base import Strategy, first_attempt_seed
 from apps.nas.strategies.registry import register
 from apps.nas.supernet import Decision, supernet_decisions
 from apps.nas.supernet_training import train_supernet
@@ -123,9 +123,7 @@ class OneShot(Strategy):
 
     def __init__(self, study: optuna.Study, space: SearchSpace, *, seed: int, **options):
         super().__init__(study, space, seed=seed, **options)
-        if SEED_ATTR not in study.user_attrs:
-            study.set_user_attr(SEED_ATTR, seed)
-        self.seed = study.user_attrs[SEED_ATTR]
+        self.seed = first_attempt_seed(study, SEED_ATTR, seed)
         self.architectures = OneShotArchitectures(space)
         self.skip_cap = max_skipped_layers(space)
 

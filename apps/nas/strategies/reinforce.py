@@ -33,7 +33,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from apps.nas.space import Chooser, SearchSpace
-from apps.nas.strategies.base import Strategy
+from apps.nas.strategies.base import Strategy, first_attempt_seed
 from apps.nas.strategies.registry import register
 
 NUMERIC_BINS = 4
@@ -184,11 +184,7 @@ class Reinforce(Strategy):
 
     def __init__(self, study: optuna.Study, space: SearchSpace, *, seed: int, **options):
         super().__init__(study, space, seed=seed, **options)
-        # create_strategy reseeds a resumed search; the controller keeps the first attempt's seed, so that trial n
-        # is drawn the same whether or not the search stopped before it.
-        if SEED_ATTR not in study.user_attrs:
-            study.set_user_attr(SEED_ATTR, seed)
-        self.seed = study.user_attrs[SEED_ATTR]
+        self.seed = first_attempt_seed(study, SEED_ATTR, seed)
         self.policy = Policy()
         self.learned: set[int] = set()
         self.learn_from_finished()
