@@ -67,7 +67,12 @@ def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
     return {"test_accuracy": result.best.test_accuracy, "seconds": result.summary.elapsed_seconds,
             "trials": sum(count for status, count in trials.items() if status != "infeasible"),
             "best": result.best.genotype_summary, "best_val_accuracy": result.best.val_accuracy,
-            "final_epochs": result.best.final_epochs, "retrained": result.best.retrained}
+            "final_epochs": result.best.final_epochs, "retrained": result.best.retrained,
+            # What the search did, candidate by candidate: what to read when a seed stands out.
+            "candidates": [{"id": row.id, "origin": row.origin, "status": row.status, "val": row.val_accuracy,
+                            "epochs": row.epochs, "planned": row.planned_epochs, "seconds": row.seconds,
+                            "reason": row.reason, "network": row.genotype_summary}
+                           for row in sorted(result.leaderboard, key=lambda row: row.id)]}
 
 
 def engine_splits(dataset: ImageDataset, seed: int):

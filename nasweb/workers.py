@@ -13,8 +13,10 @@ def worker_prepare() -> None:
     import apps.datasets.processing  # noqa: F401
     import apps.runs.execution  # noqa: F401
     from apps.nas.train import default_cpu_threads
+    from apps.runs.gpus import worker_device
 
     torch.set_num_threads(settings.NASWEB_TORCH_THREADS or default_cpu_threads())
+    worker_device()  # claim this worker's GPU at boot, before a search needs it
 
 
 class WorkerBoot(Middleware):

@@ -29,7 +29,7 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["name", "members__username"]
     fieldsets = [
         (None, {"fields": ["name", "is_personal"]}),
-        ("Quotas", {"fields": ["max_concurrent_runs", "max_stored_bytes"],
+        ("Quotas", {"fields": ["max_concurrent_runs", "max_stored_bytes", "max_workers_per_run"],
                     "description": "Leave empty to follow the deployment's defaults."}),
     ]
     inlines = [MembershipInline, TeamInviteInline]

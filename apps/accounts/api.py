@@ -91,6 +91,7 @@ class TeamDetailApi(APIView):
     class TeamDetailOutput(TeamOutput):
         max_concurrent_runs = serializers.IntegerField(source="run_quota")
         max_stored_bytes = serializers.IntegerField(source="storage_quota")
+        workers_per_run = serializers.IntegerField()
         active_runs = serializers.IntegerField()
         stored_bytes = serializers.IntegerField()
 

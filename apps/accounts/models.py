@@ -14,6 +14,8 @@ class Team(models.Model):
         null=True, blank=True, help_text="Runs queued or running at once. Empty: NASWEB_TEAM_MAX_CONCURRENT_RUNS.")
     max_stored_bytes = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Bytes of uploaded datasets. Empty: NASWEB_TEAM_MAX_STORED_BYTES.")
+    max_workers_per_run = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Workers one run trains on at once. Empty: all (NASWEB_WORKERS).")
 
     class Meta:
         ordering = ["name"]
@@ -25,6 +27,12 @@ class Team(models.Model):
     def run_quota(self) -> int:
         limit = self.max_concurrent_runs
         return settings.NASWEB_TEAM_MAX_CONCURRENT_RUNS if limit is None else limit
+
+    @property
+    def workers_per_run(self) -> int:
+        """Workers a run of this team trains candidates on at once: the deployment's, or fewer if the team says."""
+        limit = self.max_workers_per_run
+        return settings.NASWEB_WORKERS if limit is None else max(1, min(limit, settings.NASWEB_WORKERS))
 
     @property
     def storage_quota(self) -> int:

@@ -41,12 +41,15 @@ class SearchConfig:
     max_trials: int | None = None  # stop after this many trained candidates; None: the budget alone decides
     final_retrain: bool = True  # retrain the best candidate on train+validation when time allows
     export: bool = True  # ONNX, TorchScript and the bundle; off only to save time in tests
+    workers: int = 1  # processes evaluating candidates at once (see apps.nas.slots)
     val_fraction: float = VAL_FRACTION
     test_fraction: float = TEST_FRACTION  # grown for small datasets: apps.nas.shares.fraction_to_test
 
     def __post_init__(self) -> None:
         if not self.budget_seconds > 0:
             raise ValueError(f"The budget must be a positive number of seconds, got {self.budget_seconds!r}.")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers!r}.")
         if self.max_trials is not None and self.max_trials < 1:
             raise ValueError(f"max_trials must be at least 1, got {self.max_trials!r}.")
 

@@ -63,6 +63,7 @@ class TrialStarted(Event):
     latency_ms: float
     size_mb: float
     device: str
+    worker: str = ""  # host:pid of the process that trains it ("" when the caller did not say)
     resumed_from_epoch: int = 0  # > 0 when a killed run continues this candidate from its checkpoint
 
 

@@ -57,6 +57,11 @@ def candidate(trial: FrozenTrial) -> Candidate:
         genotype=genotype,
         origin=attrs.get("origin", "search"),
         curve=curve,
+        worker=attrs.get("worker", ""),
+        slot=attrs.get("slot", 0),
+        started_at=attrs.get("started_at"),
+        finished_at=attrs.get("finished_at"),
+        retry_of=attrs.get("retry_of"),
     )
 
 

@@ -45,6 +45,12 @@ class Candidate:
     # before origins were recorded have none.
     origin: str = "search"
     curve: list[CurvePoint] = field(default_factory=list)
+    # Which process trained it (SearchConfig.workers > 1 runs several at once), and when, in Unix seconds.
+    worker: str = ""
+    slot: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+    retry_of: int | None = None  # the candidate of a dead worker that this one continued
 
 
 @dataclass

@@ -5,9 +5,11 @@ would be exported (a candidate over a limit, or on a CPU too slow for the time l
 trains with per-epoch checkpoints and early stopping, and its outcome is told back. Once a candidate has
 finished, a share of the budget is kept for the end of the run (apps.nas.final: the final training, the test
 score, the export). Every step is recorded in work_dir, so calling run_search again with the same work_dir
-continues a killed search where it stopped.
+continues a killed search where it stopped. With SearchConfig.workers > 1, other processes evaluate candidates
+beside this loop (run_trial_slot, see apps.nas.slots).
 """
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -17,10 +19,11 @@ from pathlib import Path
 
 import optuna
 import torch
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from apps.nas import events
-from apps.nas.budget import SearchControl, check_budget, recipe_only_epochs, search_deadline
+from apps.nas import events, slots
+from apps.nas.budget import Budget, SearchControl, check_budget, recipe_only_epochs, search_deadline
 from apps.nas.build import build, is_pretrained
 from apps.nas.checkpoint import load_torch
 from apps.nas.config import SearchConfig
@@ -35,7 +38,7 @@ from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
 from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype, with_epochs
 from apps.nas.state import BestCandidate, RunState
-from apps.nas.strategies import create_strategy
+from apps.nas.strategies import Strategy, create_strategy
 from apps.nas.strategies.base import fits_space
 from apps.nas.train import Trainer
 
@@ -57,6 +60,8 @@ PROBE_FEATURES_SHARE = 0.5
 # left buys, planned before it starts and again from its first real epoch, so that it finishes and leaves time for
 # the start point after it and for the search.
 START_POINT_SEARCH_SHARE = 0.5
+# The coordinator checks this often whether the other slots' last candidates have ended.
+SLOTS_POLL_SECONDS = 1.0
 
 
 def run_search(
@@ -66,6 +71,10 @@ def run_search(
     *,
     on_event: Callable[[dict], None] | None = None,
     control: SearchControl | None = None,
+    open_slot: Callable[[int], None] | None = None,
+    storage_url: str | None = None,
+    worker: str = "",
+    stale_seconds: float = slots.STALE_SECONDS,
 ) -> SearchResult:
     """Search for the best image classifier the budget allows, then retrain, test and export it.
 
@@ -77,6 +86,14 @@ def run_search(
             run_search again with the same work_dir resumes a killed search.
         on_event: receives every event (see apps.nas.events) as a JSON-able dict.
         control: lets the caller cancel the search or extend its budget while it runs.
+        open_slot: with config.workers > 1, called with 1, 2, ... once the search is ready for other processes
+            to evaluate candidates beside it: each must call run_trial_slot with that slot (a duplicate call does
+            no harm only if the caller keeps it from running twice). None: this process alone.
+        storage_url: a database (PostgreSQL) for the study, which slots on other machines reach; None: a journal
+            file in work_dir.
+        worker: who runs this process (host:pid), recorded on its candidates and events.
+        stale_seconds: a slot's candidate whose heartbeat is older than this belongs to a dead worker (see
+            apps.nas.slots); the same for every slot of a search.
 
     Raises:
         DatasetError: the data cannot be used (empty, a single class, too few images).
@@ -85,7 +102,33 @@ def run_search(
     """
     # Optuna logs every trial at INFO; the events already tell that story.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return Search(config, Path(work_dir), on_event, control).run(data)
+    search = Search(config, Path(work_dir), on_event, control, worker=worker, storage_url=storage_url,
+                    stale_seconds=stale_seconds)
+    search.open_slot = open_slot
+    return search.run(data)
+
+
+def run_trial_slot(
+    config: SearchConfig,
+    data: ImageDataset | str | Path,
+    work_dir: str | Path,
+    *,
+    slot: int,
+    on_event: Callable[[dict], None] | None = None,
+    control: SearchControl | None = None,
+    storage_url: str | None = None,
+    worker: str = "",
+    stale_seconds: float = slots.STALE_SECONDS,
+) -> None:
+    """Evaluate candidates of the search run_search is running in work_dir, beside it, until its search time is
+    over; the coordinator keeps the best of every slot's candidates. Returns at once when the search has not opened
+    its slots, has moved on to its end, or uses a strategy that learns in one process (oneshot).
+
+    Args: as run_search's (the same config, data, work_dir and storage_url); slot: 1, 2, ... as open_slot gave it.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    Search(config, Path(work_dir), on_event, control, slot=slot, worker=worker, storage_url=storage_url,
+           stale_seconds=stale_seconds).run_slot(data)
 
 
 def error_reason(error: BaseException) -> str:
@@ -97,6 +140,8 @@ def error_reason(error: BaseException) -> str:
 
 class Search(RunState):
     """The candidate loop of one run; the state it inherits is what the end of the run (finish_run) reads."""
+
+    open_slot: Callable[[int], None] | None = None
 
     def search_deadline(self) -> float:
         """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and the end."""
@@ -117,18 +162,17 @@ class Search(RunState):
         dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
                                     test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
-        image_side = min(dataset.input_shape[1:])
-        self.space = self.fitted_space(image_side)
-        self.recipe_epoch_seconds = None
+        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        if not resumed and self.storage_url is not None:
+            # A database restored or recreated reuses run folders' names: a study of this name is someone else's.
+            with contextlib.suppress(KeyError):
+                optuna.delete_study(study_name=self.study_name, storage=self.files.storage(self.storage_url))
         if not resumed:
-            epoch_seconds = self.recipe_epoch_seconds = self.probe_epoch_seconds()
+            epoch_seconds = self.probe_epoch_seconds()
             check_budget(self.budget, epoch_seconds=epoch_seconds, finish_seconds=self.finish_seconds)
-        self.strategy = create_strategy(
-            self.config.strategy, storage=self.files.storage(), space=self.space, seed=self.config.seed,
-            multi_fidelity=self.config.multi_fidelity, baseline=baseline_genotype(),
-            probe=probe_genotype(self.space, image_side), finetune=finetune_genotype(self.space, image_side),
-            colour=dataset.input_shape[0] == 3,
-        )
+        self.strategy = self.open_strategy(dataset)
+        if not resumed:
+            self.study.set_user_attr("recipe_epoch_seconds", epoch_seconds)
         self.best = self.load_best()
         self.emit(events.RunStarted(
             strategy=self.config.strategy, budget_seconds=self.budget.total(), device=self.device,
@@ -143,6 +187,38 @@ class Search(RunState):
             self.search()
             self.phase = "final"
         return finish_run(self)
+
+    def run_slot(self, data: ImageDataset | str | Path) -> None:
+        """Slot `self.slot`'s part of the search (see run_trial_slot)."""
+        if not self.files.started() or self.phase != "search":
+            return
+        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
+        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
+                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
+        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        self.strategy = self.open_strategy(dataset)
+        clock_zero = self.study.user_attrs.get("clock_zero")
+        if clock_zero is None or not self.strategy.parallel:
+            return
+        # The coordinator's clock: the budget counts from when its search began, wherever this slot runs.
+        self.budget = Budget(self.config.budget_seconds, used_before=time.time() - clock_zero, control=self.control)
+        self.evaluate_candidates()
+
+    def open_strategy(self, dataset: ImageDataset) -> Strategy:
+        """The configured strategy on the search's study (created by the first call), seeded per slot."""
+        image_side = min(dataset.input_shape[1:])
+        return create_strategy(
+            self.config.strategy, storage=self.files.storage(self.storage_url), space=self.space,
+            seed=self.config.seed + slots.SLOT_SEED_STRIDE * self.slot, multi_fidelity=self.config.multi_fidelity,
+            baseline=baseline_genotype(), probe=probe_genotype(self.space, image_side),
+            finetune=finetune_genotype(self.space, image_side), colour=dataset.input_shape[0] == 3,
+            study_name=self.study_name,
+        )
+
+    @property
+    def recipe_epoch_seconds(self) -> float | None:
+        """The probe's time for one epoch of the recipe on the training split (measured once, by the coordinator)."""
+        return self.study.user_attrs.get("recipe_epoch_seconds")
 
     def fitted_space(self, side: int) -> SearchSpace:
         """The configured space for images of this side, without the backbones that alone break a size limit (a
@@ -231,8 +307,11 @@ class Search(RunState):
         self.strategy.prepare(train=self.splits.train, val=self.splits.val, device=self.device,
                               constraints=self.config.constraints, seconds_left=self.search_seconds_left,
                               should_stop=self.out_of_search_time, emit=self.emit)
-        # A killed run left its candidate RUNNING: continue it from its last epoch checkpoint.
+        # A killed run left its candidate RUNNING: continue it from its last epoch checkpoint. The other slots'
+        # running candidates are theirs (see retry_stale_trials).
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.user_attrs.get("slot", 0) != 0:
+                continue
             # Optuna re-attaches to a trial by its storage id (there is no public lookup by number).
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             if "genotype" in frozen.user_attrs:
@@ -240,9 +319,68 @@ class Search(RunState):
             else:
                 trial.set_user_attr("reason", "the process stopped before the candidate was chosen")
                 self.strategy.tell(trial, "failed")
+        self.evaluate_candidates()
+        self.wait_for_slots()
+
+    def evaluate_candidates(self) -> None:
+        """Ask and evaluate candidates until the search time is over (every slot, the coordinator's included)."""
         while not self.out_of_search_time() and not self.reached_max_trials():
+            self.retry_stale_trials()
+            self.best = self.load_best()  # other slots may have found a better one: it sets the deadline
             trial, genotype = self.strategy.ask()
-            self.evaluate(trial, genotype)
+            self.open_slots()  # after the first ask: the strategy has queued its start points
+            if (dead := slots.retry_of(trial)) is not None:
+                self.continue_dead_trial(trial, self.study.trials[dead])
+            else:
+                self.evaluate(trial, genotype)
+
+    def open_slots(self) -> None:
+        """Once per attempt of the coordinator: tell the slots its clock, then have the caller start them."""
+        if self.open_slot is None or self.config.workers == 1 or not self.strategy.parallel:
+            return
+        open_slot, self.open_slot = self.open_slot, None
+        self.study.set_user_attr("clock_zero", time.time() - self.budget.elapsed())
+        for slot in range(1, self.config.workers):
+            open_slot(slot)
+
+    def retry_stale_trials(self) -> None:
+        """Record the candidates of dead workers as failed, and queue them again while retries and time are left."""
+        stale = slots.stale_trials(self.study, time.time(), self.stale_seconds)
+        if not stale:
+            return
+        with self.files.lock("stale"):
+            for dead in stale:
+                again = slots.can_retry(dead) and not self.out_of_search_time()
+                trial = optuna.trial.Trial(self.study, dead._trial_id)
+                reason = slots.stale_reason(dead, again, self.stale_seconds)
+                try:
+                    trial.set_user_attr("reason", reason)
+                    self.strategy.tell(trial, "failed")
+                except (UpdateFinishedTrialError, ValueError):  # another slot recorded it first
+                    continue
+                if again:
+                    slots.retry(self.study, dead)
+                self.emit(events.TrialFailed(trial_id=dead.number, reason=reason,
+                                             seconds=time.time() - dead.user_attrs["started_at"]))
+
+    def continue_dead_trial(self, trial: optuna.Trial, dead: optuna.trial.FrozenTrial) -> None:
+        """Evaluate a dead worker's candidate again, from its last epoch checkpoint where it has one."""
+        genotype = dead.user_attrs["genotype"]
+        trial.set_user_attr("genotype", genotype)
+        trial.set_user_attr("origin", dead.user_attrs.get("origin", "search"))
+        self.evaluate(trial, genotype, resume=self.files.take_over_trial(dead.number, trial.number))
+
+    def wait_for_slots(self) -> None:
+        """The other slots stop at the same deadline: wait for their last candidates (failing those of dead
+        workers) so that the run ends with the best of them all."""
+        if self.config.workers == 1 or not self.strategy.parallel:
+            return
+        while self.budget.remaining() > self.finish_seconds and not self.budget.cancelled():
+            self.retry_stale_trials()
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            time.sleep(SLOTS_POLL_SECONDS)
+        self.best = self.load_best()
 
     def reached_max_trials(self) -> bool:
         if self.config.max_trials is None:
@@ -309,7 +447,15 @@ class Search(RunState):
         return None
 
     def evaluate(self, trial: optuna.Trial, genotype: dict, *, resume: bool = False) -> None:
-        """Measure, check the limits, train and tell the outcome of one candidate; failures are recorded."""
+        """Measure, check the limits, train and tell the outcome of one candidate, under a heartbeat that tells
+        other slots this process still works on it; failures are recorded."""
+        trial.set_user_attr("slot", self.slot)
+        trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr("started_at", time.time())
+        with slots.TrialHeartbeat(trial, self.stale_seconds / slots.HEARTBEATS_BEFORE_STALE):
+            self.train_and_tell(trial, genotype, resume=resume)
+
+    def train_and_tell(self, trial: optuna.Trial, genotype: dict, *, resume: bool) -> None:
         started = time.monotonic()
         number = trial.number
         try:
@@ -329,7 +475,7 @@ class Search(RunState):
         checkpoint = load_torch(self.files.trial_path(number)) if resume else None
         self.emit(events.TrialStarted(
             trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,
-            epochs=genotype["train"]["epochs"], device=self.device,
+            epochs=genotype["train"]["epochs"], device=self.device, worker=self.worker,
             resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
         ))
         try:
@@ -428,23 +574,28 @@ class Search(RunState):
         self.emit(events.TrialFailed(trial_id=trial.number, reason=reason, seconds=time.monotonic() - started))
 
     def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, measured: dict) -> None:
-        """Keep the candidate's trained state when it beats the best so far (fully trained ones rank first)."""
+        """Keep the candidate's trained state when it beats the best so far of every slot (fully trained ones rank
+        first)."""
         if not result.curve:
             return self.files.discard_trial(number)
         complete = result.status == "complete"
-        if self.best is not None and (complete, result.val_accuracy) <= (self.best.complete, self.best.val_accuracy):
-            return self.files.discard_trial(number)
-        self.files.keep_as_best(number)
+        with self.files.lock("best"):
+            best = self.files.best_record()
+            if best is not None and (complete, result.val_accuracy) <= (best["complete"], best["val_accuracy"]):
+                return self.files.discard_trial(number)
+            self.files.keep_as_best(number, complete=complete, val_accuracy=result.val_accuracy)
         self.best = BestCandidate.from_curve(number, complete, result.curve, genotype, measured)
         self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],
                                  latency_ms=measured["latency_ms"]))
 
     def load_best(self) -> BestCandidate | None:
-        """The best candidate recorded by an earlier attempt of this run (None for a fresh run)."""
-        state = load_torch(self.files.best_trial_path)
-        if state is None:
+        """The best candidate kept so far, by any slot or an earlier attempt of this run (None before the first)."""
+        best = self.files.best_record()
+        if best is None:
             return None
-        trial = self.study.trials[state["trial"]]
-        return BestCandidate.from_curve(state["trial"], trial.state == TrialState.COMPLETE, state["curve"],
+        if self.best is not None and self.best.trial == best["trial"]:
+            return self.best
+        trial = self.study.trials[best["trial"]]
+        return BestCandidate.from_curve(best["trial"], best["complete"], trial.user_attrs["curve"],
                                         trial.user_attrs["genotype"], trial.user_attrs["measurements"])

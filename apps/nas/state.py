@@ -14,6 +14,7 @@ from apps.nas.checkpoint import SearchFiles
 from apps.nas.config import SearchConfig
 from apps.nas.data import DatasetSplits
 from apps.nas.features import FeatureCache
+from apps.nas.slots import STALE_SECONDS
 from apps.nas.space import SearchSpace
 from apps.nas.strategies import Strategy
 from apps.nas.train import EpochStats
@@ -54,13 +55,23 @@ class RunState:
     space: SearchSpace  # the configured space, fitted to the dataset's image side
 
     def __init__(self, config: SearchConfig, work_dir: Path, on_event: Callable[[dict], None] | None,
-                 control: SearchControl | None):
+                 control: SearchControl | None, *, slot: int = 0, worker: str = "", storage_url: str | None = None,
+                 stale_seconds: float = STALE_SECONDS):
+        """Args: as run_search's; slot: 0 for the coordinator, which alone keeps the run's state, 1, 2, ... for the
+        processes that evaluate candidates beside it (see apps.nas.slots)."""
         self.config = config
         self.work_dir = work_dir
         self.files = SearchFiles(work_dir)
         saved = self.files.state()
         self.phase = saved["phase"]  # "search", "recipe" (auto trains its recipe alone) or "final"
+        self.control = control
         self.budget = Budget(config.budget_seconds, used_before=saved["seconds_used"], control=control)
+        self.slot = slot
+        self.worker = worker
+        self.storage_url = storage_url
+        self.stale_seconds = stale_seconds
+        # The study's name in a shared database: one per run folder.
+        self.study_name = "search" if storage_url is None else f"run-{work_dir.name}"
         self.on_event = on_event
         self.device = resolve_device(config.device)
         self.best: BestCandidate | None = None
@@ -88,7 +99,8 @@ class RunState:
         finished = isinstance(event, events.RunFinished)  # may end before the budget (max_trials, cancel)
         event.progress = 1.0 if finished else round(self.budget.progress(), 4)
         event.eta_seconds = 0.0 if finished else round(self.budget.remaining(), 1)
-        self.files.save_state(seconds_used=self.budget.elapsed(), phase=self.phase)
+        if self.slot == 0:
+            self.files.save_state(seconds_used=self.budget.elapsed(), phase=self.phase)
         if self.on_event is not None:
             self.on_event(event.to_dict())
 

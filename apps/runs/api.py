@@ -22,7 +22,7 @@ from .budgets import MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS, candidates_estimate
 from .markdown import markdown_to_html
 from .models import RUN_BEST_FIELDS
 from .predict import run_predict
-from .selectors import note_get, note_list, run_event_list, run_get, run_list, worker_speed
+from .selectors import note_get, note_list, run_event_list, run_get, run_list, run_trial_list, worker_speed
 
 
 def strategy_field() -> serializers.ChoiceField:
@@ -76,6 +76,7 @@ class RunOutput(serializers.Serializer):
     space = serializers.DictField()
     resolution = serializers.IntegerField(allow_null=True)
     device = serializers.CharField()
+    workers = serializers.IntegerField(help_text="Workers training its candidates at once, at most.")
     attempts = serializers.IntegerField()
     best = BestOutput(allow_null=True)
     artifacts = serializers.SerializerMethodField()
@@ -209,6 +210,24 @@ class RunEventsApi(APIView):
     def get(self, request, run_id):
         run = run_get(user=request.user, run_id=run_id)
         return Response(self.RunEventOutput(run_event_list(run=run, after=after_param(request)), many=True).data)
+
+
+class RunTrialsApi(APIView):
+    class TrialOutput(serializers.Serializer):
+        number = serializers.IntegerField(help_text="The candidate's number in the search (the events' trial_id).")
+        status = serializers.ChoiceField(
+            choices=["running", "complete", "pruned", "infeasible", "failed"],
+            help_text="pruned: stopped before the end of its schedule (early stopping, or out of time); "
+                      "infeasible: skipped untrained (over a deployment limit, or too slow for the time left).")
+        worker = serializers.CharField(help_text="host:pid of the worker that trained it; empty if never trained.")
+        started_at = serializers.DateTimeField()
+        finished_at = serializers.DateTimeField(allow_null=True)
+        val_accuracy = serializers.FloatField(allow_null=True)
+
+    @extend_schema(responses=TrialOutput(many=True))
+    def get(self, request, run_id):
+        run = run_get(user=request.user, run_id=run_id)
+        return Response(self.TrialOutput(run_trial_list(run=run), many=True).data)
 
 
 def after_param(request) -> int:

@@ -1,4 +1,5 @@
-"""What a worker does with a run: claim it, keep its lease alive, run the engine, store what it produced.
+"""What a worker does with a run: claim it, keep its lease alive, run the engine, store what it produced; or, as
+one of its other slots (Run.workers > 1), evaluate its candidates beside the worker that coordinates it.
 
 Only workers import this module: it loads PyTorch, which the web process never needs.
 """
@@ -17,6 +18,7 @@ import torch
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import IntegrityError
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -24,9 +26,11 @@ from django.utils import timezone
 from apps.datasets.processing import dataset_training_load
 from apps.nas import BudgetTooSmall, Constraints, DatasetError, SearchConfig, SearchFailed, run_search
 from apps.nas.names import ARTIFACT_FILES
+from apps.nas.search import run_trial_slot
 from apps.nas.space import SearchSpace
 
-from .models import RUN_BEST_FIELDS, Run
+from .gpus import worker_device
+from .models import RUN_BEST_FIELDS, Run, RunSlot
 from .progress import RunProgress, run_status_publish
 
 logger = logging.getLogger(__name__)
@@ -131,18 +135,79 @@ def run_execute(*, run_id: int) -> None:
         lease.stop()
 
 
-def search_run(run: Run, lease: RunLease):
-    config = SearchConfig(
+def search_config(run: Run) -> SearchConfig:
+    return SearchConfig(
         budget_seconds=run.budget_seconds, strategy=run.strategy, seed=run.seed,
         constraints=Constraints(max_params=run.max_params, max_model_mb=run.max_model_mb,
                                 max_latency_ms=run.max_latency_ms),
         space=SearchSpace(**{key: tuple(value) for key, value in run.space.items()}),
+        device=worker_device(), workers=run.workers,
     )
+
+
+def study_storage_url() -> str | None:
+    """Where a run's Optuna study lives so that workers on several machines share it: the project's PostgreSQL
+    database (SQLAlchemy's form of its URL). None in embedded mode: a journal file in the run's folder."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    from sqlalchemy.engine import URL
+
+    return URL.create("postgresql+psycopg", username=database["USER"] or None,
+                      password=database["PASSWORD"] or None, host=database["HOST"] or None,
+                      port=int(database["PORT"]) if database["PORT"] else None,
+                      database=database["NAME"]).render_as_string(hide_password=False)
+
+
+def search_run(run: Run, lease: RunLease):
+    from .tasks import evaluate_run_candidates
+
     progress = RunProgress(run)
     with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:  # holds the mapped pixels: kept to the end
         dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
-        return run_search(config, dataset, run.work_dir, control=lease,
-                          on_event=lambda event: progress({**event, **worker_memory()}))
+        return run_search(search_config(run), dataset, run.work_dir, control=lease,
+                          on_event=lambda event: progress({**event, **worker_memory()}),
+                          open_slot=lambda slot: evaluate_run_candidates.send(run.pk, slot),
+                          storage_url=study_storage_url(), worker=lease.worker,
+                          stale_seconds=settings.NASWEB_LEASE_SECONDS)
+
+
+class SlotControl:
+    """The engine's SearchControl for a slot: cancel and budget extensions read from the run's row (the engine
+    polls at most once a second); a run that ended stops the slot."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+
+    def cancelled(self) -> bool:
+        return not Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING, cancel_requested=False).exists()
+
+    def budget_seconds(self) -> float:
+        return Run.objects.values_list("budget_seconds", flat=True).get(pk=self.run_id)
+
+
+def slot_execute(*, run_id: int, slot: int) -> None:
+    """Evaluate a running run's candidates as its slot `slot`; a duplicated message finds the slot claimed."""
+    worker = worker_identity()
+    run = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).first()
+    if run is None:
+        return
+    try:
+        claim = RunSlot.objects.create(run=run, slot=slot, worker=worker)
+    except IntegrityError:
+        return
+    progress = RunProgress(run)
+    try:
+        with tempfile.TemporaryDirectory(prefix="nasweb-slot-") as scratch:
+            dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
+            run_trial_slot(search_config(run), dataset, run.work_dir, slot=slot, control=SlotControl(run.pk),
+                           on_event=lambda event: progress({**event, **worker_memory()}),
+                           storage_url=study_storage_url(), worker=worker,
+                           stale_seconds=settings.NASWEB_LEASE_SECONDS)
+    except Exception:  # the coordinator records this slot's candidate as failed once its heartbeat stops
+        logger.exception("run %s: slot %s failed", run.pk, slot)
+    finally:
+        RunSlot.objects.filter(pk=claim.pk).update(finished=timezone.now())
 
 
 def run_store_result(run: Run, result: dict) -> None:

@@ -56,6 +56,7 @@ class Run(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     device = models.CharField(max_length=100, blank=True)
+    workers = models.PositiveSmallIntegerField(default=1)  # trial slots: workers training its candidates at once
 
     progress = models.FloatField(default=0.0)  # 0..1 of the budget
     eta_seconds = models.FloatField(null=True, blank=True)
@@ -89,6 +90,24 @@ class Run(models.Model):
         """The engine's checkpoints and exports; on several machines this folder must be shared so another worker
         can resume."""
         return Path(settings.NASWEB_RUNS_DIR) / str(self.pk)
+
+
+class RunSlot(models.Model):
+    """A worker evaluating a run's candidates beside the one that coordinates it (slot 1, 2, ...); the row is the
+    slot's claim, so a duplicated message for the same slot does nothing."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="slots")
+    slot = models.PositiveSmallIntegerField()
+    worker = models.CharField(max_length=200)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["slot"]
+        constraints = [models.UniqueConstraint(fields=["run", "slot"], name="one_claim_per_run_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} slot {self.slot} on {self.worker}"
 
 
 class RunEvent(models.Model):

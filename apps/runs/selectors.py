@@ -30,6 +30,35 @@ def run_event_list(*, run: Run, after: int = 0, limit: int = 1000) -> QuerySet[R
     return run.events.filter(seq__gt=after).order_by("seq")[:limit]
 
 
+TRIAL_EVENT_TYPES = ("trial_started", "trial_finished", "trial_pruned", "trial_failed")
+
+
+def trial_status(kind: str, payload: dict) -> str:
+    if kind == "trial_finished":
+        return "complete"
+    if kind == "trial_failed":
+        return "failed"
+    return "infeasible" if payload.get("infeasible") else "pruned"
+
+
+def run_trial_list(*, run: Run) -> list[dict]:
+    """Every candidate of a run so far, from its events, in number order: which worker trained it, when, and how it
+    ended (status "running" until it has)."""
+    trials: dict[int, dict] = {}
+    events = run.events.filter(type__in=TRIAL_EVENT_TYPES).order_by("seq").values_list("type", "payload", "created")
+    for kind, payload, created in events:
+        row = trials.setdefault(payload["trial_id"], {
+            "number": payload["trial_id"], "status": "running", "worker": "", "started_at": created,
+            "finished_at": None, "val_accuracy": None,
+        })
+        if kind == "trial_started":
+            row["worker"] = payload.get("worker") or row["worker"]
+        else:
+            row.update(status=trial_status(kind, payload), finished_at=created,
+                       val_accuracy=payload.get("val_accuracy"))
+    return [trials[number] for number in sorted(trials)]
+
+
 def worker_speed(*, dataset) -> WorkerSpeed:
     """How fast this deployment's workers train, from its most recent finished runs: on this dataset if any."""
     finished = Run.objects.filter(status=Run.Status.FINISHED, result__isnull=False).order_by("-finished")
@@ -62,8 +91,8 @@ def shared_artifact_list(*, link: ShareLink) -> list[str]:
 
 
 def shared_event_payload(event: RunEvent) -> dict:
-    """An event as a share link shows it: without the worker's file paths."""
-    return {key: value for key, value in event.payload.items() if key != "files"}
+    """An event as a share link shows it: without the worker's file paths, or which machine ran what."""
+    return {key: value for key, value in event.payload.items() if key not in ("files", "worker")}
 
 
 def note_list(*, run: Run) -> QuerySet[Note]:

@@ -65,6 +65,7 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
         max_latency_ms=max_latency_ms, max_params=max_params, max_model_mb=max_model_mb,
         space=space,
         resolution=None if resolution == dataset.stats["resolution"] else resolution,
+        workers=team.workers_per_run,
     )
     activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     transaction.on_commit(lambda: run_enqueue(run))

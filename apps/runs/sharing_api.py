@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_dataclasses.serializers import DataclassSerializer
 
-from apps.nas.results import SearchResult
+from apps.nas.results import Candidate, SearchResult
 
 from . import services
 from .api import BestOutput, after_param, artifact_response
@@ -87,8 +87,18 @@ class SharedRunApi(SharedApi):
         return Response(SharedRunOutput(shared_link_get(token=token)).data)
 
 
+class SharedCandidateOutput(DataclassSerializer):
+    class Meta:
+        dataclass = Candidate
+        exclude = ("worker",)
+        ref_name = "SharedCandidate"
+
+
 class SharedResultOutput(DataclassSerializer):
-    """What a share link shows of a result: the model and its scores, not the team's images or file paths."""
+    """What a share link shows of a result: the model and its scores, not the team's images, file paths, or which
+    machine trained what."""
+
+    leaderboard = SharedCandidateOutput(many=True)
 
     class Meta:
         dataclass = SearchResult

@@ -9,3 +9,12 @@ def execute_run(run_id: int) -> None:
     from .execution import run_execute
 
     run_execute(run_id=run_id)
+
+
+@dramatiq.actor(max_retries=0, queue_name="runs")
+def evaluate_run_candidates(run_id: int, slot: int) -> None:
+    """Evaluate a running run's candidates beside the worker that coordinates it, as its slot `slot` (1, 2, ...);
+    a duplicate delivery finds the slot claimed and does nothing."""
+    from .execution import slot_execute
+
+    slot_execute(run_id=run_id, slot=slot)

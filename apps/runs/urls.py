@@ -8,6 +8,7 @@ api_urlpatterns = [
     path("runs/<int:run_id>/", api.RunDetailApi.as_view(), name="api-run-detail"),
     path("runs/<int:run_id>/result/", api.RunResultApi.as_view(), name="api-run-result"),
     path("runs/<int:run_id>/events/", api.RunEventsApi.as_view(), name="api-run-events"),
+    path("runs/<int:run_id>/trials/", api.RunTrialsApi.as_view(), name="api-run-trials"),
     path("runs/<int:run_id>/cancel/", api.RunCancelApi.as_view(), name="api-run-cancel"),
     path("runs/<int:run_id>/extend/", api.RunExtendApi.as_view(), name="api-run-extend"),
     path("runs/<int:run_id>/artifacts/<str:kind>/", api.RunArtifactApi.as_view(), name="api-run-artifact"),

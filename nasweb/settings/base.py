@@ -166,6 +166,14 @@ NASWEB_REAPER_SECONDS = float(os.environ.get("NASWEB_REAPER_SECONDS", 15))
 NASWEB_TORCH_THREADS = int(os.environ.get("NASWEB_TORCH_THREADS", 0))
 # A running search whose worker sent no heartbeat for this long is presumed dead and re-queued.
 NASWEB_LEASE_SECONDS = float(os.environ.get("NASWEB_LEASE_SECONDS", 45))
+# Worker processes deployed (one per GPU, say): a run trains up to this many candidates at once, one per worker,
+# unless its team allows fewer (Team.max_workers_per_run).
+NASWEB_WORKERS = int(os.environ.get("NASWEB_WORKERS", 1))
+# Where a worker trains: "auto" or "cuda" (a GPU no other worker on the host claimed, see apps.runs.gpus; the CPU
+# when there is none, for "auto"), "cpu", "cuda:1", ...
+NASWEB_DEVICE = os.environ.get("NASWEB_DEVICE", "auto")
+# Workers that may share one GPU (several small searches fit on a large one).
+NASWEB_GPU_SLOTS = int(os.environ.get("NASWEB_GPU_SLOTS", 1))
 
 if os.environ.get("NASWEB_S3_BUCKET"):
     # Web and GPU workers on other machines then read the same files (pip install ".[s3]").
@@ -193,6 +201,10 @@ if REDIS_URL:
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
         "OPTIONS": {"url": REDIS_URL, "namespace": "nasweb-dramatiq"},
     }
+    # A worker process takes one message of a queue at a time (Dramatiq's default is two per thread, read from
+    # this variable when `rundramatiq` starts the worker): one busy coordinating a run would otherwise hold the
+    # messages of that run's other slots, which free workers should take.
+    os.environ.setdefault("dramatiq_queue_prefetch", "1")
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}

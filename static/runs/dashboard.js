@@ -36,7 +36,7 @@ function apply(event) {
       break;
     case "trial_started":
       Object.assign(t, { summary: event.genotype_summary, params: event.params, latency: event.latency_ms, size: event.size_mb,
-        planned: event.epochs, status: "running", started: event.elapsed_seconds });
+        planned: event.epochs, status: "running", started: event.elapsed_seconds, worker: event.worker });
       state.current = t.id;
       addLog(event, `Candidate ${t.id}: ${event.genotype_summary}${event.resumed_from_epoch ? ` (continues at epoch ${event.resumed_from_epoch + 1})` : ""}.`);
       break;
@@ -103,6 +103,10 @@ function showProgress(progress, eta) {
 
 function render() {
   const rows = [...state.trials.values()].sort((a, b) => (b.accuracy ?? -1) - (a.accuracy ?? -1));
+  // Which worker trained each candidate matters once several train at once: a line under its status (host:pid).
+  const workers = new Set(rows.map((t) => t.worker).filter(Boolean));
+  const workersNote = $("run-workers");
+  if (workersNote && workers.size) workersNote.textContent = `· ${workers.size} of up to ${workersNote.dataset.max} workers training`;
   const body = $("leaderboard").tBodies[0];
   body.replaceChildren(...rows.map((t, rank) => {
     const row = document.createElement("tr");
@@ -115,6 +119,9 @@ function render() {
       cell.textContent = value;
       if ([2, 3, 4, 5, 7].includes(i)) cell.className = "num";
       if (i === 8) cell.className = "genotype";
+      if (i === 6 && workers.size > 1 && t.worker) {
+        cell.append(Object.assign(document.createElement("span"), { className: "cell-note", textContent: `on ${t.worker.split(":").slice(0, 2).join(":")}` }));
+      }
       row.append(cell);
     }
     return row;

@@ -1,7 +1,5 @@
 """The run page of a one-shot search shows the supernet's architecture weights, one bar chart per decision."""
 
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
@@ -9,45 +7,31 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 
 from .conftest import screenshot
-from .processes import REPO
+from .stored_runs import stored_run
 from .test_dataset_upload import log_in
 
 pytestmark = pytest.mark.e2e
 
-# A running one-shot run of alice's whose supernet has reported twice: undecided, then settled on the 5x5 kernel.
-# Prints its id.
-STORED_RUN = f"""
-from django.contrib.auth import get_user_model
-from apps.datasets.models import Dataset
-from apps.runs.models import Run
-from apps.runs.progress import run_event_store
-alice = get_user_model().objects.create_user(username="alice", password={PASSWORD!r})
-team = alice.teams.get(is_personal=True)
-dataset = Dataset.objects.create(team=team, created_by=alice, name="Parts", status="ready", num_images=10,
-                                 classes=[{{"name": "a", "count": 5}}, {{"name": "b", "count": 5}}])
-run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name="Parts", budget_seconds=600,
-                         original_budget_seconds=600, status="running", strategy="oneshot")
+# The supernet of a running one-shot run has reported twice: undecided, then settled on the 5x5 kernel.
+SUPERNET_EVENTS = """
 def progress(step, kernel, width, finished):
-    return {{"type": "supernet_progress", "elapsed_seconds": step / 10, "progress": step / 1000, "eta_seconds": 500,
+    return {"type": "supernet_progress", "elapsed_seconds": step / 10, "progress": step / 1000, "eta_seconds": 500,
             "step": step, "total_steps": 100, "entropy": 0.5, "train_loss": 1.0, "finished": finished,
             "reason": "the architecture distribution settled early" if finished else "",
-            "decisions": [{{"name": "s0_op", "label": "Stage 1: block", "options": ["plain 3x3", "plain 5x5"],
-                            "probabilities": kernel}},
-                          {{"name": "s0_width", "label": "Stage 1: width", "options": ["16", "32"],
-                            "probabilities": width}},
-                          {{"name": "s1_width", "label": "Stage 2: width", "options": ["16"],
-                            "probabilities": [1.0]}}]}}
+            "decisions": [{"name": "s0_op", "label": "Stage 1: block", "options": ["plain 3x3", "plain 5x5"],
+                            "probabilities": kernel},
+                          {"name": "s0_width", "label": "Stage 1: width", "options": ["16", "32"],
+                            "probabilities": width},
+                          {"name": "s1_width", "label": "Stage 2: width", "options": ["16"],
+                            "probabilities": [1.0]}]}
 run_event_store(run=run, event=progress(10, [0.5, 0.5], [0.5, 0.5], False))
 run_event_store(run=run, event=progress(40, [0.1, 0.9], [0.3, 0.7], True))
-print(run.pk)
 """
 
 
 def test_the_run_page_shows_where_the_supernets_architecture_weights_went(app_server, page):
     url = app_server["url"]
-    stored = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORED_RUN], cwd=REPO,
-                            env=app_server["env"], check=True, capture_output=True, text=True, timeout=120)
-    run_id = stored.stdout.split()[-1]
+    run_id = stored_run(app_server, SUPERNET_EVENTS, strategy="oneshot")
     log_in(page, url, "alice", PASSWORD)
 
     page.goto(f"{url}/runs/{run_id}/")

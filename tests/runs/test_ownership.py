@@ -9,6 +9,7 @@ ROUTES = [
     ("delete", "/api/runs/{id}/"),
     ("get", "/api/runs/{id}/result/"),
     ("get", "/api/runs/{id}/events/"),
+    ("get", "/api/runs/{id}/trials/"),
     ("post", "/api/runs/{id}/cancel/"),
     ("post", "/api/runs/{id}/extend/"),
     ("get", "/api/runs/{id}/artifacts/bundle/"),

@@ -49,6 +49,17 @@ def test_events_are_numbered_and_can_be_read_after_any_seq(api_client, ready_dat
     assert api_client.get(f"/api/runs/{run_id}/events/?after=x").status_code == 400
 
 
+def test_the_trials_say_which_worker_trained_each_candidate_and_when(api_client, ready_dataset, fake_engine,
+                                                                     drain):
+    run_id = create(api_client, ready_dataset).json()["id"]
+    drain()
+
+    [trial] = api_client.get(f"/api/runs/{run_id}/trials/").json()
+    assert trial["number"] == 0 and trial["status"] == "complete" and trial["val_accuracy"] == 0.8
+    assert trial["worker"] == Run.objects.get(pk=run_id).worker != ""
+    assert trial["started_at"] <= trial["finished_at"]
+
+
 @pytest.mark.parametrize("budget", [5, 10 * 24 * 3600])
 def test_a_budget_out_of_range_is_refused(api_client, ready_dataset, budget):
     response = create(api_client, ready_dataset, budget_seconds=budget)

@@ -41,15 +41,17 @@ def test_a_link_opens_its_runs_result_api_without_an_account(finished_run, alice
     assert events.status_code == 200
 
 
-def test_a_link_shows_neither_the_teams_images_nor_file_paths(finished_run, alice):
-    finished_run.events.create(seq=1, type="run_finished", payload={"type": "run_finished", "files": {"onnx": "/srv"}})
+def test_a_link_shows_neither_the_teams_images_nor_file_paths_nor_machines(finished_run, alice):
+    finished_run.events.create(seq=1, type="trial_started", payload={"type": "trial_started", "worker": "gpu-7:41"})
+    finished_run.events.create(seq=2, type="run_finished", payload={"type": "run_finished", "files": {"onnx": "/srv"}})
     _, token = share(finished_run, alice)
 
     result = Client().get(f"/api/shared/{token}/result/").json()
     events = Client().get(f"/api/shared/{token}/events/").json()
 
     assert "misclassified" not in result and "files" not in result
-    assert events[0]["payload"] == {"type": "run_finished"}
+    assert all("worker" not in row for row in result["leaderboard"])
+    assert [event["payload"] for event in events] == [{"type": "trial_started"}, {"type": "run_finished"}]
 
 
 def test_only_the_hash_of_the_token_is_stored(finished_run, alice):

@@ -1,6 +1,7 @@
 """The ask/tell interface every strategy shares, on top of one Optuna study that is the search's ledger."""
 
 import random
+import time
 import warnings
 from collections.abc import Callable
 from typing import ClassVar
@@ -35,6 +36,9 @@ class Strategy:
     # True: on a budget too small for a search to pay (see budget.RECIPE_ONLY_MAX_EPOCHS), the search trains the
     # baseline recipe alone, on train+validation, for the whole budget.
     recipe_on_small_budgets: ClassVar[bool] = False
+    # True: processes may evaluate its candidates at once, each with its own copy of the strategy reading the one
+    # study (apps.nas.slots); False for a strategy that learns from the data in one process (oneshot).
+    parallel: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class Strategy:
     def tell(self, trial: optuna.Trial, status: str, value: float | None = None) -> None:
         """Record the outcome: status is one of OPTUNA_STATES; value is the final validation accuracy."""
         trial.set_user_attr("status", status)
+        trial.set_user_attr("finished_at", time.time())
         state = OPTUNA_STATES[status]
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
 

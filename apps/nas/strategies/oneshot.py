@@ -121,6 +121,8 @@ def probabilities_of(logits: dict[str, list[float]]) -> dict[str, np.ndarray]:
 class OneShot(Strategy):
     name = "oneshot"
 
+    parallel = False  # the supernet learns in one process
+
     def __init__(self, study: optuna.Study, space: SearchSpace, *, seed: int, **options):
         super().__init__(study, space, seed=seed, **options)
         self.seed = first_attempt_seed(study, SEED_ATTR, seed)

@@ -1,0 +1,85 @@
+"""Trial slots: several processes evaluating one search's candidates at the same time.
+
+A run's coordinator (run_search with SearchConfig.workers > 1) prepares the search, asks its caller to start the
+other slots once its strategy has queued its start points, evaluates candidates in slot 0 itself, waits for the
+other slots' last candidates, then ends the run alone (final training, test, export). Each other slot is a call of
+run_trial_slot in another process, on this machine or another one that shares the run's work_dir and the study's
+storage. The study is the slots' ledger: Optuna hands each trial to one slot, and TPE's constant liar keeps slots
+from proposing the same candidate while others train.
+
+A slot marks its running trial with a heartbeat HEARTBEATS_BEFORE_STALE times per stale_seconds (STALE_SECONDS
+unless the caller says). A trial whose heartbeat is older than that belongs to a dead worker: the first slot to
+notice records it as failed, with the reason, and queues it again (at most MAX_RETRIES times), to continue from
+its last epoch checkpoint.
+"""
+
+import threading
+import time
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+STALE_SECONDS = 45.0
+HEARTBEATS_BEFORE_STALE = 4
+MAX_RETRIES = 3
+# Slot k's strategy is seeded with seed + k * SLOT_SEED_STRIDE: slots started together must not propose alike.
+SLOT_SEED_STRIDE = 7919
+
+
+class TrialHeartbeat:
+    """Writes the time into a running trial's "heartbeat" attribute every `seconds`, from a thread, while the trial
+    trains (a `with` block)."""
+
+    def __init__(self, trial: optuna.Trial, seconds: float):
+        self.trial = trial
+        self.seconds = seconds
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-trial-{trial.number}")
+
+    def __enter__(self) -> "TrialHeartbeat":
+        self.trial.set_user_attr("heartbeat", time.time())
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while not self.stopping.wait(self.seconds):
+            try:
+                self.trial.set_user_attr("heartbeat", time.time())
+            except UpdateFinishedTrialError:  # told between the wait and the write: nothing left to mark
+                return
+
+
+def stale_trials(study: optuna.Study, now: float, stale_seconds: float) -> list[FrozenTrial]:
+    """Running trials of the other slots (1, 2, ...) whose heartbeat stopped. Slot 0's are the coordinator's: its
+    next attempt continues them in place."""
+    return [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if trial.user_attrs.get("slot", 0) > 0 and now - trial.user_attrs.get("heartbeat", now) > stale_seconds]
+
+
+def stale_reason(trial: FrozenTrial, retried: bool, stale_seconds: float) -> str:
+    """Plain words for the leaderboard."""
+    worker = trial.user_attrs.get("worker") or f"slot {trial.user_attrs['slot']}"
+    then = "queued again, to continue from its last checkpoint" if retried else (
+        f"not retried: it was tried {MAX_RETRIES + 1} times, or the search time is over")
+    return f"its worker ({worker}) stopped answering for {stale_seconds:.0f} s; {then}"
+
+
+def retry_of(trial: optuna.Trial) -> int | None:
+    """The number of the dead worker's trial this one continues, or None."""
+    return trial.user_attrs.get("retry_of")
+
+
+def retry(study: optuna.Study, dead: FrozenTrial) -> None:
+    """Queue the dead worker's candidate again; the slot that takes it continues from its checkpoint."""
+    study.enqueue_trial(dead.params, user_attrs={
+        "retry_of": dead.number, "retries": dead.user_attrs.get("retries", 0) + 1,
+    })
+
+
+def can_retry(dead: FrozenTrial) -> bool:
+    return dead.user_attrs.get("retries", 0) < MAX_RETRIES

@@ -1,0 +1,80 @@
+"""Parallel workers: one search on one worker process vs the same search on two, side by side in one script.
+
+    .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 120 --strategy random --seeds 0 1
+
+Each process trains with one thread (two processes, one core each, is what a 2-core machine gives two workers).
+The second process is a slot of the first's search (apps.nas.slots), started when the search opens its slots,
+sharing its work folder and study, as a second Dramatiq worker would. Prints a markdown table: candidates trained
+(not counting those skipped untrained), the final test accuracy, and the wall time; goal: two workers train at
+least 1.8x as many candidates as one, with at least the same accuracy.
+"""
+
+import argparse
+import multiprocessing
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from apps.nas.config import SearchConfig
+from apps.nas.search import run_search, run_trial_slot
+from benchmarks.datasets import digits_folder, mnist5k_folder, shared_photos_folder
+
+DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder, "eurosat": lambda: shared_photos_folder("eurosat")}
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def slot_process(config: SearchConfig, folder: Path, work_dir: Path, slot: int) -> None:
+    torch.set_num_threads(1)
+    run_trial_slot(config, folder, work_dir, slot=slot, worker=f"slot-{slot}")
+
+
+def search(folder: Path, workers: int, budget: float, strategy: str, seed: int) -> dict:
+    config = SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed, workers=workers)
+    processes = []
+    with tempfile.TemporaryDirectory() as work:
+        work_dir = Path(work)
+
+        def open_slot(slot: int) -> None:
+            process = SPAWN.Process(target=slot_process, args=(config, folder, work_dir, slot))
+            process.start()
+            processes.append(process)
+
+        started = time.monotonic()
+        result = run_search(config, folder, work_dir, open_slot=open_slot, worker="slot-0")
+        seconds = time.monotonic() - started
+        for process in processes:
+            process.join()
+    trained = [row for row in result.leaderboard if row.epochs > 0]
+    return {"candidates": len(trained), "test_accuracy": result.best.test_accuracy, "seconds": seconds,
+            "slots": sorted({row.slot for row in trained})}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="mnist5k", choices=sorted(DATASETS))
+    parser.add_argument("--budget", type=float, default=120)
+    parser.add_argument("--strategy", default="random")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    folder = DATASETS[args.data]()
+    runs = {workers: [search(folder, workers, args.budget, args.strategy, seed) for seed in args.seeds]
+            for workers in (1, 2)}
+    print(f"\n{args.data}, {args.strategy}, {args.budget:g} s, seeds {args.seeds}, one thread per process\n")
+    print("| workers | candidates trained (per seed) | test accuracy % (per seed) | seconds |")
+    print("|---|---|---|---|")
+    for workers, results in runs.items():
+        print(f"| {workers} | {statistics.mean(r['candidates'] for r in results):.1f} "
+              f"({', '.join(str(r['candidates']) for r in results)}) | "
+              f"{statistics.mean(100 * r['test_accuracy'] for r in results):.2f} "
+              f"({', '.join(format(100 * r['test_accuracy'], '.2f') for r in results)}) | "
+              f"{statistics.mean(r['seconds'] for r in results):.0f} |")
+    ratio = statistics.mean(r["candidates"] for r in runs[2]) / statistics.mean(r["candidates"] for r in runs[1])
+    print(f"\ntwo workers trained {ratio:.2f}x as many candidates as one")
+
+
+if __name__ == "__main__":
+    main()
