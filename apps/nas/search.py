@@ -159,10 +159,7 @@ class Search(RunState):
 
     def run(self, data: ImageDataset | str | Path) -> SearchResult:
         resumed = self.files.started()
-        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
-        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
-                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
-        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        dataset = self.load(data)
         if not resumed and self.storage_url is not None:
             # A database restored or recreated reuses run folders' names: a study of this name is someone else's.
             with contextlib.suppress(KeyError):
@@ -192,10 +189,7 @@ class Search(RunState):
         """Slot `self.slot`'s part of the search (see run_trial_slot)."""
         if not self.files.started() or self.phase != "search":
             return
-        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
-        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
-                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
-        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        dataset = self.load(data)
         self.strategy = self.open_strategy(dataset)
         clock_zero = self.study.user_attrs.get("clock_zero")
         if clock_zero is None or not self.strategy.parallel:
@@ -203,6 +197,14 @@ class Search(RunState):
         # The coordinator's clock: the budget counts from when its search began, wherever this slot runs.
         self.budget = Budget(self.config.budget_seconds, used_before=time.time() - clock_zero, control=self.control)
         self.evaluate_candidates()
+
+    def load(self, data: ImageDataset | str | Path) -> ImageDataset:
+        """The dataset, split as every slot of this search splits it, and the space fitted to its images."""
+        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
+        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
+                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
+        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        return dataset
 
     def open_strategy(self, dataset: ImageDataset) -> Strategy:
         """The configured strategy on the search's study (created by the first call), seeded per slot."""
