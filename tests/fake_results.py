@@ -29,15 +29,18 @@ PRETRAINED_SUMMARY = ("EfficientNet-Lite0 last 3 stages fine-tuned > MLP head 25
 def fake_result(*, status: str = "finished", misclassified: list[Mistake] = (), pretrained: bool = False
                 ) -> SearchResult:
     """A result of the engine's own types for a two-class, ten-image search with one candidate: a network from
-    scratch on grey 28 px images, or a pretrained one on colour 128 px photos."""
+    scratch on grey 28 px images and retrained, or a pretrained one on colour 128 px photos whose training continued
+    for 4 more epochs on train+validation."""
     costs = {"params": 1000, "flops": 10, "latency_ms": 0.5, "size_mb": 0.01}
     if pretrained:
         genotype, genotype_summary, input_shape = PRETRAINED_GENOTYPE, PRETRAINED_SUMMARY, [3, 128, 128]
+        final_epochs = PRETRAINED_GENOTYPE["train"]["epochs"] + 4
     else:
         genotype, genotype_summary, input_shape = GENOTYPE, "plain 16", [1, 28, 28]
+        final_epochs = 4
     return SearchResult(
         best=BestModel(trial_id=0, genotype=genotype, genotype_summary=genotype_summary, val_accuracy=0.8,
-                       test_accuracy=0.75, retrained=True, final_epochs=4, **costs),
+                       test_accuracy=0.75, retrained=not pretrained, final_epochs=final_epochs, **costs),
         test_report=TestReport(accuracy=0.75, images=4, accuracy_low=0.3, accuracy_high=0.95, macro_f1=0.73,
                                per_class=[ClassScores("a", 1.0, 0.5, 0.67, 2), ClassScores("b", 0.67, 1.0, 0.8, 2)],
                                confusion=[[1, 1], [0, 2]]),
@@ -48,7 +51,8 @@ def fake_result(*, status: str = "finished", misclassified: list[Mistake] = (), 
                                   genotype_summary=genotype_summary)],
         summary=Summary(status=status, strategy="auto", seed=0, device="cpu", multi_fidelity=True, budget_seconds=60,
                         elapsed_seconds=12, candidates_trained=1, epochs_trained=2, training_seconds=1.0, best_trial=0,
-                        best_val_accuracy=0.8, retrained=True, recipe_only=False, input_shape=input_shape,
+                        best_val_accuracy=0.8, retrained=not pretrained, continued=pretrained, recipe_only=False,
+                        input_shape=input_shape,
                         trials={"complete": 1}, constraints={}, splits={"train": 4, "val": 2, "test": 4},
                         onnx_parity=Parity(images=4, prediction_agreement=1.0, max_abs_logit_diff=1e-6)),
         baseline=Baseline(method="logistic regression on the pixels", test_accuracy=0.5),

@@ -34,6 +34,15 @@ MAX_FINAL_STRETCH = 3
 # 99.27% after 120, 99.0% after 240 (two seeds); at 300 s (about 150 epochs, three seeds) the recipe scored 99.51%
 # where searching first and retraining the winner had scored 98.93%.
 RECIPE_ONLY_MAX_EPOCHS = 200
+# When retraining from scratch no longer fits (a fine-tuned start point that took half the budget), the best
+# candidate's own training continues on train+validation, its learning rates scaled by CONTINUED_LR_SHARE: the search
+# keeps time for CONTINUED_SHARE of its schedule, and at the end it takes what is left, up to its whole schedule
+# again. Measured with a fine-tuned Lite0 trained 7 epochs on the training split, test accuracy after 3 more epochs
+# (one seed each): EuroSAT 93.67% before, 94.17% on train+validation at 0.3x its rates, 93.67% on train alone,
+# 94.00% on either at 0.1x; Caltech-10 99.53% before, 99.53% on train+validation at 0.1x or 0.3x, 99.07% on train
+# alone at either.
+CONTINUED_SHARE = 0.5
+CONTINUED_LR_SHARE = 0.3
 # The search stops this much earlier than the retrain estimate strictly needs, so the final decision ("does the
 # retrain fit?") still says yes after the last candidate overran a little or the machine got busier.
 RETRAIN_MARGIN = 1.1
@@ -157,38 +166,58 @@ def check_budget(budget: Budget, *, epoch_seconds: float, finish_seconds: float)
         raise BudgetTooSmall(budget.total(), minimum)
 
 
-def search_deadline(*, total_seconds: float, finish_seconds: float, final_epoch_seconds: float,
-                    best_epochs: int) -> float:
-    """Elapsed seconds at which the search stops, leaving time for the final retrain (if planned) and the end.
+def search_deadline(*, total_seconds: float, elapsed_seconds: float, finish_seconds: float,
+                    final_epoch_seconds: float, best_epochs: int) -> float:
+    """Elapsed seconds at which the search stops, leaving time for the final training and the end of the run.
+
+    The final training is the best candidate retrained from scratch when that is planned and still fits, else its
+    own training continued (see continued_epochs).
 
     Args:
         total_seconds: the whole budget.
+        elapsed_seconds: the time used so far.
         finish_seconds: time set aside for the end of the run (export included when on).
-        final_epoch_seconds: one epoch of the best candidate on train+validation; 0 when no retrain is planned.
+        final_epoch_seconds: one epoch of the best candidate on train+validation; 0 when no final training is
+            planned.
         best_epochs: epochs the best candidate trained for in the search.
     """
     retrain = RETRAIN_MARGIN * final_epoch_seconds * best_epochs
-    if not 0 < retrain <= MAX_RETRAIN_SHARE * total_seconds:
-        return total_seconds - finish_seconds  # no retrain planned: the search keeps the time
-    # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
-    reserve = max(retrain, min(FINAL_TRAINING_SHARE * total_seconds, MAX_FINAL_STRETCH * retrain))
-    setup = min(FINAL_SETUP_SECONDS, FINAL_SETUP_SHARE * total_seconds)
-    return total_seconds - finish_seconds - reserve - setup
+    setup = min(FINAL_SETUP_SECONDS, FINAL_SETUP_SHARE * total_seconds) if final_epoch_seconds else 0.0
+    still_fits = elapsed_seconds + retrain + setup + finish_seconds <= total_seconds
+    if 0 < retrain <= MAX_RETRAIN_SHARE * total_seconds and still_fits:
+        # At least the plain retrain, ideally FINAL_TRAINING_SHARE, never more than the stretched schedule can use.
+        reserve = max(retrain, min(FINAL_TRAINING_SHARE * total_seconds, MAX_FINAL_STRETCH * retrain))
+        return total_seconds - finish_seconds - reserve - setup
+    continued = RETRAIN_MARGIN * final_epoch_seconds * math.ceil(CONTINUED_SHARE * best_epochs)
+    return total_seconds - finish_seconds - continued - setup
 
 
-def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float) -> int:
+def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float,
+                 most_epochs: int | None = None) -> int:
     """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit.
 
     Args:
         searched_epochs: the best candidate's schedule in the search.
         epoch_seconds: one epoch of it on train+validation (0: no retrain planned).
         seconds_left: the time the final training may use.
+        most_epochs: the longest stretch; None: MAX_FINAL_STRETCH times the searched schedule.
     """
     if epoch_seconds == 0 or seconds_left < searched_epochs * epoch_seconds:
         return 0
     # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
     stretched = epochs_with_margin(seconds_left, epoch_seconds)
-    return max(searched_epochs, min(stretched, MAX_FINAL_STRETCH * searched_epochs))
+    return max(searched_epochs, min(stretched, most_epochs or MAX_FINAL_STRETCH * searched_epochs))
+
+
+def continued_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float) -> int:
+    """Epochs for which the best candidate's training continues on train+validation when a retrain from scratch
+    does not fit: what the time left buys, at most its searched schedule again; 0 if not one epoch.
+
+    Args: as final_epochs'.
+    """
+    if epoch_seconds == 0:
+        return 0
+    return min(searched_epochs, epochs_with_margin(seconds_left, epoch_seconds))
 
 
 def epochs_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: float, epoch_seconds: float) -> int:

@@ -1,9 +1,10 @@
 """The end of a run: the final model's training, its one score on the test split, the export and the result.
 
 After the search, the best candidate is retrained on train+validation with its schedule stretched to fill the
-time kept for it (or, when even its own schedule does not fit, kept as trained). On a budget too small for a
-search to pay, auto instead trains its recipe alone on train+validation for the whole budget. Either way the
-final training checkpoints every epoch, so a killed run continues it.
+time kept for it; when even its own schedule no longer fits (a fine-tuned start point that took half the budget),
+its own training continues on train+validation, at lower rates, for the epochs that fit; else it is kept as
+trained. On a budget too small for a search to pay, auto instead trains its recipe alone on train+validation for
+the whole budget. Either way the final training checkpoints every epoch, so a killed run continues it.
 """
 
 import statistics
@@ -17,7 +18,14 @@ from optuna.trial import TrialState
 
 from apps.nas import events
 from apps.nas.baseline import linear_baseline_accuracy
-from apps.nas.budget import epochs_that_fit, final_epochs, recipe_epochs_replanned
+from apps.nas.budget import (
+    CONTINUED_LR_SHARE,
+    RECIPE_ONLY_MAX_EPOCHS,
+    continued_epochs,
+    epochs_that_fit,
+    final_epochs,
+    recipe_epochs_replanned,
+)
 from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
 from apps.nas.export import export_model
@@ -46,8 +54,9 @@ class FinalModel:
     trial: optuna.trial.FrozenTrial
     trainer: Trainer
     val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
-    retrained: bool  # trained on train+validation (else: the candidate as the search trained it)
+    retrained: bool  # trained again from scratch on train+validation
     epochs: int
+    continued: bool = False  # the candidate's own training continued on train+validation
 
 
 def finish_run(run: RunState) -> SearchResult:
@@ -102,6 +111,7 @@ def run_summary(run: RunState, rows: list[Candidate], final: FinalModel) -> Summ
         epochs_trained=sum(row.epochs for row in rows),
         training_seconds=round(sum(row.seconds for row in rows), 2),
         best_trial=final.trial.number, best_val_accuracy=final.val_accuracy, retrained=final.retrained,
+        continued=final.continued,
         recipe_only=run.phase == "recipe", input_shape=list(run.splits.test.input_shape),
         trials=dict(Counter(row.status for row in rows)), constraints=asdict(run.config.constraints),
         splits=run.split_sizes(),
@@ -109,30 +119,41 @@ def run_summary(run: RunState, rows: list[Candidate], final: FinalModel) -> Summ
 
 
 def final_model(run: RunState) -> FinalModel:
-    """The best candidate retrained on train+validation when that fits in the time left, else as trained."""
+    """The best candidate retrained on train+validation when that fits in the time left, else its training continued
+    on train+validation for the epochs that fit, else as trained."""
     best_state = load_torch(run.files.best_trial_path)
     if best_state is None:
         raise SearchFailed(failure_message(run.study.trials))
     frozen = run.study.trials[best_state["trial"]]
     genotype = frozen.user_attrs["genotype"]
+    searched_epochs = len(best_state["curve"])
     cancelled = run.budget.cancelled()
-    # A killed run continues its final retrain with the schedule it had chosen.
+    # A killed run continues its final training with the plan it had chosen.
     earlier = load_torch(run.files.final_path)
-    epochs = 0 if cancelled else earlier["epochs"] if earlier else final_epochs(
-        searched_epochs=genotype["train"]["epochs"], epoch_seconds=run.final_epoch_seconds(),
-        seconds_left=run.training_seconds_left())
-    reason = (f"retraining it on training + validation images for {epochs} epochs" if epochs else
+    epochs, continued = (0, False) if cancelled else (
+        (earlier["epochs"], earlier.get("continued", False)) if earlier else final_plan(run, frozen))
+    reason = (f"continuing its training on training + validation images for {epochs} more epochs" if continued else
+              f"retraining it on training + validation images for {epochs} epochs" if epochs else
               "cancelled: exporting the best candidate as trained" if cancelled else
               "retraining is off" if not run.config.final_retrain else
               "too little time left to retrain: exporting the best candidate as trained")
-    trained = with_epochs(genotype, epochs) if epochs else genotype
+    trained = with_epochs(genotype, epochs) if epochs and not continued else genotype
     run.emit(events.FinalTrainingStarted(
         trial_id=frozen.number, genotype_summary=genotype_summary(trained), retrain=epochs > 0, epochs=epochs,
         reason=reason,
     ))
     val_accuracy = best_state["curve"][-1]["val_accuracy"]
-    if epochs:
-        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier)
+    if continued:
+        trainer, _ = retrain(run, frozen.number, continued_genotype(genotype, epochs), epochs, earlier,
+                             start_from=best_state["trainer"]["model"])
+        # Stopped mid-epoch, its learning rate had not come down: the candidate as trained is the better model.
+        if trainer.epochs_done == trainer.total_epochs > 0:
+            return FinalModel(frozen, trainer, val_accuracy, retrained=False, continued=True,
+                              epochs=searched_epochs + trainer.epochs_done)
+    elif epochs:
+        # auto's recipe is planned again from its real epochs, as when it trains alone.
+        recipe = frozen.user_attrs.get("origin") == "recipe"
+        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier, replan=recipe)
         # Shortened to fit the time left, it must still train at least the searched schedule to be the better
         # model; else the candidate as the search trained it is.
         if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
@@ -140,7 +161,28 @@ def final_model(run: RunState) -> FinalModel:
     trainer = Trainer(genotype, run.splits.train, run.splits.val, device=run.device,
                       seed=run.config.seed + frozen.number, features=run.features)
     trainer.load_state_dict(best_state["trainer"])
-    return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=len(best_state["curve"]))
+    return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=searched_epochs)
+
+
+def final_plan(run: RunState, best: optuna.trial.FrozenTrial) -> tuple[int, bool]:
+    """(epochs, continued) of the best candidate's final training: a retrain from scratch stretched to fill the
+    time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
+    searched_epochs, epoch_seconds = best.user_attrs["genotype"]["train"]["epochs"], run.final_epoch_seconds()
+    seconds_left = run.training_seconds_left()
+    # auto's recipe keeps gaining from longer training up to about RECIPE_ONLY_MAX_EPOCHS (see budget.py).
+    most_epochs = RECIPE_ONLY_MAX_EPOCHS if best.user_attrs.get("origin") == "recipe" else None
+    if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=epoch_seconds, seconds_left=seconds_left,
+                              most_epochs=most_epochs):
+        return epochs, False
+    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=epoch_seconds, seconds_left=seconds_left)
+    return epochs, epochs > 0
+
+
+def continued_genotype(genotype: dict, epochs: int) -> dict:
+    """The genotype as its continued training runs: a schedule of `epochs` at CONTINUED_LR_SHARE of its rates."""
+    train = with_epochs(genotype, epochs)["train"]
+    rates = {name: train[name] * CONTINUED_LR_SHARE for name in ("lr", "backbone_lr") if name in train}
+    return {**genotype, "train": {**train, **rates}}
 
 
 def train_recipe_alone(run: RunState) -> FinalModel:
@@ -171,8 +213,8 @@ def train_recipe_alone(run: RunState) -> FinalModel:
 
 
 def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
-            replan: bool = False) -> tuple[Trainer, list[dict]]:
-    """The genotype trained from scratch on train+validation, and its curve; fewer epochs when time ran out.
+            replan: bool = False, start_from: dict | None = None) -> tuple[Trainer, list[dict]]:
+    """The genotype trained on train+validation, and its curve; fewer epochs when time ran out.
 
     Args:
         run: the run's state.
@@ -183,10 +225,13 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
             recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
             and one epoch slowed by other work must not shorten the whole plan).
+        start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
     """
     trainer = Trainer(with_epochs(genotype, epochs), run.splits.train_and_val, None, device=run.device,
                       seed=run.config.seed, should_stop=run.out_of_final_time, features=run.features)
     curve, epoch_seconds = [], []
+    if start_from is not None:
+        trainer.learned.load_state_dict(start_from)
     if earlier is not None:
         trainer.load_state_dict(earlier["trainer"])
         curve = earlier["curve"]
@@ -195,8 +240,8 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             started = time.monotonic()
             stats = trainer.run_epoch()
             curve.append(asdict(stats))
-            save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve},
-                              run.files.final_path)
+            save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve,
+                               "continued": start_from is not None}, run.files.final_path)
             run.emit_epoch(number, "final", trainer.total_epochs, stats)
             epoch_seconds.append(time.monotonic() - started)
             # Planned again from real epochs while the learning rate still warms up, and after the first epoch of a

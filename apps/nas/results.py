@@ -151,6 +151,7 @@ class Summary:
     constraints: dict[str, float | None]
     splits: dict[str, int]  # images in train, val, test
     onnx_parity: Parity | None = None  # None when export is off
+    continued: bool = False  # the best candidate's own training continued on train+validation (no retrain)
 
 
 @dataclass

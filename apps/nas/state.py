@@ -13,6 +13,7 @@ from apps.nas.build import is_pretrained
 from apps.nas.checkpoint import SearchFiles
 from apps.nas.config import SearchConfig
 from apps.nas.data import DatasetSplits
+from apps.nas.export import PARITY_IMAGES
 from apps.nas.features import FeatureCache
 from apps.nas.slots import STALE_SECONDS
 from apps.nas.space import SearchSpace
@@ -80,15 +81,16 @@ class RunState:
     @property
     def finish_seconds(self) -> float:
         """Seconds kept for the end of the run: the test score, and the export of the best candidate so far (which
-        scores the test split again, to check the exported file)."""
+        checks the exported file on a sample of the test split)."""
         if self.best is None:
             return FINISH_SECONDS + (EXPORT_SECONDS if self.config.export else 0.0)
-        # Batch-1 latency overstates batched inference: a margin for a pretrained network's slow test pass.
-        scoring = self.best.latency_ms / 1000 * len(self.splits.test)
+        # The test pass, and with export the parity check's two passes (PyTorch and onnxruntime) over a sample.
+        images = len(self.splits.test) + (2 * min(PARITY_IMAGES, len(self.splits.test)) if self.config.export else 0)
+        scoring = self.best.latency_ms / 1000 * images
         if not self.config.export:
             return FINISH_SECONDS + scoring
         export = PRETRAINED_EXPORT_SECONDS if self.best.pretrained else EXPORT_SECONDS
-        return FINISH_SECONDS + export + 2 * scoring
+        return FINISH_SECONDS + export + scoring
 
     @property
     def study(self):

@@ -189,7 +189,9 @@ export async function showResult(api) {
     ["Candidates", trials], ["Strategy", summary.strategy], ["Ran on", summary.device],
     ["Time", `${Math.round(summary.elapsed_seconds)} s of ${Math.round(summary.budget_seconds)} s`],
     ["Final model", summary.recipe_only ? `NASweb's proven network, trained on training + validation images for ${best.final_epochs} rounds: the budget was too short to search`
-      : summary.retrained ? "retrained on training + validation images" : "the best candidate as trained"],
+      : summary.retrained ? "retrained on training + validation images"
+      : summary.continued ? `the best candidate, trained ${best.final_epochs - best.genotype.train.epochs} more rounds on training + validation images`
+      : "the best candidate as trained"],
     ["Export check", summary.onnx_parity ? `ONNX agrees with PyTorch on ${pct(summary.onnx_parity.prediction_agreement)} of ${summary.onnx_parity.images} test images` : "–"],
   ]));
   $("downloads")?.replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},

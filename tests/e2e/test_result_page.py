@@ -48,6 +48,8 @@ def test_the_result_page_says_where_the_network_came_from(app_server, page):
     expect(boxes).to_have_text(["Input128 × 128 px, colour", "Resizedto 96 × 96 px",
                                 "EfficientNet-Lite0pretrained on ImageNet — last 3 of 9 stages fine-tuned",
                                 "HeadMLP, 256 hidden units → dropout 0.1 → classes"])
+    expect(page.locator("#search-summary")).to_contain_text(
+        "the best candidate, trained 4 more rounds on training + validation images")
     screenshot(page, "run-result-pretrained")
 
     page.goto(f"{url}/runs/{from_scratch}/")

@@ -1,6 +1,7 @@
 """auto on a budget too small for a search to pay: the recipe alone, trained on train+validation for all of it."""
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -153,3 +154,29 @@ def test_a_recipe_over_the_deployment_limits_leaves_the_budget_to_the_search(
     recipe = next(row for row in result.leaderboard if row.id == 0)
     assert recipe.status == "infeasible" and recipe.genotype == baseline_genotype()
     assert result.best.trial_id != 0 and result.best.val_accuracy is not None
+
+
+@pytest.mark.parametrize(("probe_accuracy", "search_ends"), [(0.90, True), (0.98, False)])
+def test_a_recipe_that_clearly_beats_the_probe_ends_the_search_on_a_short_budget(
+        make_image_folder, tmp_path, monkeypatch, probe_accuracy, search_ends):
+    """On digits the pretrained features lose to the recipe by 5 points: a search after it would only shorten the
+    recipe's final training. A close win leaves the search to go on (to the fine-tuning start point next)."""
+    run_epoch = Trainer.run_epoch
+
+    def scored(trainer: Trainer):
+        stats = run_epoch(trainer)
+        # Epochs as slow as on a 2-core CPU, so that the rest of the budget buys few of the recipe's.
+        stats = replace(stats, seconds=0.5)
+        if trainer.val is None:
+            return stats
+        return replace(stats, val_accuracy=probe_accuracy if "backbone" in trainer.genotype else 0.99)
+
+    monkeypatch.setattr(Trainer, "run_epoch", scored)
+    space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,), finetune_stages=(0, 3))
+    config = tiny_config(strategy="auto", space=space, budget_seconds=30.0, max_trials=4)
+    result = run_search(config, make_image_folder(), tmp_path)
+
+    rows = sorted(result.leaderboard, key=lambda row: row.id)
+    assert [row.origin for row in rows[:2]] == ["probe", "recipe"]
+    assert (len(rows) == 2) == search_ends
+    assert result.best.trial_id == rows[1].id and result.best.retrained
