@@ -160,12 +160,12 @@ class Search(RunState):
         return self.search_deadline() - self.budget.elapsed()
 
     def out_of_search_time(self) -> bool:
-        return (self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
-                or self.recipe_takes_the_rest())
+        return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
 
     def recipe_takes_the_rest(self) -> bool:
         """Whether auto's recipe, fully trained, beat the frozen-feature probe by RECIPE_CLEAR_WIN on validation,
-        on a budget whose rest buys at most RECIPE_ONLY_MAX_EPOCHS of it on train+validation."""
+        on a budget whose rest buys at most RECIPE_ONLY_MAX_EPOCHS of it on train+validation. Asked between
+        candidates only: it reads the study, which may be a database."""
         if self.best is None or not self.best.complete:
             return False
         trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -347,7 +347,7 @@ class Search(RunState):
 
     def evaluate_candidates(self) -> None:
         """Ask and evaluate candidates until the search time is over (every slot, the coordinator's included)."""
-        while not self.out_of_search_time() and not self.reached_max_trials():
+        while not self.out_of_search_time() and not self.reached_max_trials() and not self.recipe_takes_the_rest():
             self.retry_stale_trials()
             self.best = self.load_best()  # other slots may have found a better one: it sets the deadline
             trial, genotype = self.strategy.ask()
