@@ -374,17 +374,8 @@ class Search(RunState):
         with self.files.lock("stale"):
             for dead in stale:
                 again = slots.can_retry(dead) and not self.out_of_search_time()
-                trial = optuna.trial.Trial(self.study, dead._trial_id)
-                reason = slots.stale_reason(dead, again, self.stale_seconds)
-                try:
-                    trial.set_user_attr("reason", reason)
-                    self.strategy.tell(trial, "failed")
-                except (UpdateFinishedTrialError, ValueError):  # another slot recorded it first
-                    continue
-                if again:
+                if self.fail_slot_trial(dead, slots.stale_reason(dead, again, self.stale_seconds)) and again:
                     slots.retry(self.study, dead)
-                self.emit(events.TrialFailed(trial_id=dead.number, reason=reason,
-                                             seconds=time.time() - dead.user_attrs["started_at"]))
 
     def continue_dead_trial(self, trial: optuna.Trial, dead: optuna.trial.FrozenTrial) -> None:
         """Evaluate a dead worker's candidate again, from its last epoch checkpoint where it has one."""
@@ -403,7 +394,29 @@ class Search(RunState):
             if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
             time.sleep(SLOTS_POLL_SECONDS)
+        self.fail_unfinished_slot_trials()
         self.best = self.load_best()
+
+    def fail_unfinished_slot_trials(self) -> None:
+        """Record the other slots' candidates still running at the end of the wait as failed, with why: a finished
+        run lists no candidate as running."""
+        with self.files.lock("stale"):
+            for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if frozen.user_attrs.get("slot", 0) > 0:
+                    self.fail_slot_trial(frozen, slots.unfinished_reason(frozen, time.time(), self.stale_seconds))
+
+    def fail_slot_trial(self, frozen: optuna.trial.FrozenTrial, reason: str) -> bool:
+        """Record another slot's running candidate as failed, and report it; False when it was told meanwhile (by
+        its own slot, or by another one that noticed it first)."""
+        trial = optuna.trial.Trial(self.study, frozen._trial_id)
+        try:
+            trial.set_user_attr("reason", reason)
+            self.strategy.tell(trial, "failed")
+        except (UpdateFinishedTrialError, ValueError):
+            return False
+        self.emit(events.TrialFailed(trial_id=frozen.number, reason=reason,
+                                     seconds=time.time() - frozen.user_attrs["started_at"]))
+        return True
 
     def reached_max_trials(self) -> bool:
         if self.config.max_trials is None:
@@ -475,7 +488,9 @@ class Search(RunState):
         trial.set_user_attr("slot", self.slot)
         trial.set_user_attr("worker", self.worker)
         trial.set_user_attr("started_at", time.time())
-        with slots.TrialHeartbeat(trial, self.stale_seconds / slots.HEARTBEATS_BEFORE_STALE):
+        # UpdateFinishedTrialError: the coordinator ended the run without this candidate (fail_unfinished_slot_trials).
+        with slots.TrialHeartbeat(trial, self.stale_seconds / slots.HEARTBEATS_BEFORE_STALE), contextlib.suppress(
+                UpdateFinishedTrialError):
             self.train_and_tell(trial, genotype, resume=resume)
 
     def train_and_tell(self, trial: optuna.Trial, genotype: dict, *, resume: bool) -> None:

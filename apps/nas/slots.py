@@ -69,6 +69,16 @@ def stale_reason(trial: FrozenTrial, retried: bool, stale_seconds: float) -> str
     return f"its worker ({worker}) stopped answering for {stale_seconds:.0f} s; {then}"
 
 
+def unfinished_reason(trial: FrozenTrial, now: float, stale_seconds: float) -> str:
+    """Plain words for a slot's candidate still running when the run ends: its worker either stopped answering
+    (missed two heartbeats) or was still training it."""
+    worker = trial.user_attrs.get("worker") or f"slot {trial.user_attrs['slot']}"
+    silent = now - trial.user_attrs.get("heartbeat", now)
+    if silent > 2 * stale_seconds / HEARTBEATS_BEFORE_STALE:
+        return f"its worker ({worker}) stopped answering for {silent:.0f} s; not retried: the search time is over"
+    return f"its worker ({worker}) was still training it when the search time ran out"
+
+
 def retry_of(trial: optuna.Trial) -> int | None:
     """The number of the dead worker's trial this one continues, or None."""
     return trial.user_attrs.get("retry_of")

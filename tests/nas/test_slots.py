@@ -4,7 +4,11 @@ import multiprocessing
 import threading
 import time
 
+import optuna
+from optuna.trial import TrialState
+
 from apps.nas.search import run_search, run_trial_slot
+from apps.nas.slots import unfinished_reason
 from apps.nas.train import Trainer
 from tests.nas.tiny_search import EventLog, tiny_config
 
@@ -94,3 +98,18 @@ def test_a_dead_workers_candidate_is_retried_and_the_search_finishes_without_it(
     [restart] = [event for event in log.of_type("trial_started") if event["trial_id"] == retried.id]
     assert restart["resumed_from_epoch"] == 1  # from the dead worker's checkpoint
     assert result.best is not None
+
+
+def running_trial(heartbeat: float) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(state=TrialState.RUNNING,
+                                     user_attrs={"slot": 1, "worker": "gpu-2:4242", "heartbeat": heartbeat})
+
+
+def test_a_candidate_still_running_when_the_run_ends_says_whether_its_worker_had_gone_silent():
+    now, stale_seconds = 1000.0, 10.0  # heartbeats every 2.5 s
+
+    silent = unfinished_reason(running_trial(heartbeat=now - 30), now, stale_seconds)
+    training = unfinished_reason(running_trial(heartbeat=now - 1), now, stale_seconds)
+
+    assert silent == "its worker (gpu-2:4242) stopped answering for 30 s; not retried: the search time is over"
+    assert training == "its worker (gpu-2:4242) was still training it when the search time ran out"
