@@ -15,7 +15,7 @@ side with the same train+validation / test split as the searches:
             Machine and Create ML work);
   finetune  EfficientNet-Lite0 fine-tuned throughout with one fixed recipe (AdamW, 10x lower rate for the
             backbone, flips and mild shifts), timed and stretched to the budget like the recipe.
-Prints one markdown table: test accuracy mean and spread (min..max over seeds), trials run, seconds.
+Prints one markdown table: test accuracy mean, standard deviation and range (min..max over seeds), trials run, seconds.
 """
 
 import argparse
@@ -154,7 +154,8 @@ def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, 
 
 def summarize(runs: list[dict]) -> dict:
     accuracies = [100 * run["test_accuracy"] for run in runs]
-    return {"mean": statistics.mean(accuracies), "min": min(accuracies), "max": max(accuracies),
+    return {"mean": statistics.mean(accuracies), "sd": statistics.stdev(accuracies) if len(runs) > 1 else 0.0,
+            "min": min(accuracies), "max": max(accuracies),
             "trials": statistics.mean(run["trials"] for run in runs),
             "seconds": statistics.mean(run["seconds"] for run in runs), "runs": len(runs)}
 
@@ -183,10 +184,10 @@ def main() -> None:
                       flush=True)
 
     print(f"\n{torch.get_num_threads()} torch threads, device {resolve_device('auto')}, seeds {args.seeds}\n")
-    print("| dataset | budget (s) | method | test accuracy % (mean) | min..max | trials | seconds |")
+    print("| dataset | budget (s) | method | test accuracy % (mean ± sd) | min..max | trials | seconds |")
     print("|---|---|---|---|---|---|---|")
     for name, budget, method, s in rows:
-        print(f"| {name} | {budget:g} | {method} | {s['mean']:.2f} | {s['min']:.2f}..{s['max']:.2f} | "
+        print(f"| {name} | {budget:g} | {method} | {s['mean']:.2f} ± {s['sd']:.2f} | {s['min']:.2f}..{s['max']:.2f} | "
               f"{s['trials']:.1f} | {s['seconds']:.0f} |")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))

@@ -41,8 +41,8 @@ class Candidate:
     reason: str
     genotype_summary: str
     genotype: dict | None
-    # "probe", "recipe", "finetune" (a strategy's start points) or "search" (see Strategy.origin); results stored
-    # before origins were recorded have none.
+    # "probe", "recipe", "finetune", "supernet" (a strategy's start points) or "search" (see Strategy.origin);
+    # results stored before origins were recorded have none.
     origin: str = "search"
     curve: list[CurvePoint] = field(default_factory=list)
     # Which process trained it (SearchConfig.workers > 1 runs several at once), and when, in Unix seconds.

@@ -197,7 +197,9 @@ class Search(RunState):
             seed=self.config.seed, resumed=resumed, dataset=self.dataset_summary(dataset),
             constraints=asdict(self.config.constraints), multi_fidelity=self.strategy.multi_fidelity,
         ))
-        if not resumed and self.strategy.probe in self.strategy.start_points() and not self.probe_affordable():
+        # The probe's affordability also orders the recipes a strategy starts from (Strategy.recipes).
+        if not resumed and self.strategy.start_points() and self.strategy.probe is not None and (
+                not self.probe_affordable()):
             self.strategy.probe = None
         if not resumed and (epochs := self.recipe_only_plan(epoch_seconds)):
             self.start_recipe_only(epochs)

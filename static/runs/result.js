@@ -118,6 +118,7 @@ const START_POINTS = {
   probe: ["a pretrained network's features as they are, with a new classifier", "pretrained network with a new classifier"],
   recipe: ["NASweb's proven network, trained from scratch", "proven network"],
   finetune: ["a pretrained network with its last stages fine-tuned", "fine-tuned pretrained network"],
+  supernet: ["the architecture its shared-weight supernet rated likeliest", "supernet's likeliest architecture"],
 };
 
 function outcome(row) {

@@ -14,7 +14,7 @@ from apps.nas.build import Network
 from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
 from apps.nas.search import run_search
-from apps.nas.space import SearchSpace
+from apps.nas.space import SearchSpace, with_epochs
 from apps.nas.strategies import create_strategy, oneshot
 from apps.nas.strategies.base import fits_space
 from apps.nas.strategies.oneshot import SUPERNET_ATTR, OneShotArchitectures, max_skipped_layers
@@ -199,6 +199,27 @@ def test_candidates_train_fewer_epochs_when_the_recipes_would_not_fit_in_the_tim
     _, genotype = strategy.ask()
     assert genotype["train"]["epochs"] == epochs  # the recipe's 30, half the time left, the space's minimum
     assert fits_space(space, genotype)
+
+
+def test_the_derived_architecture_is_a_start_point_whose_schedule_may_stretch_to_the_recipes(tiny_dataset, monkeypatch):
+    space = SearchSpace(widths=(8, 16), stem_widths=(8,), batch_sizes=(16,), max_stages=1, max_depth=1, min_epochs=5,
+                        backbones=())
+    undecided = {d.name: [0.0] * len(d.options) for d in supernet_decisions(space)}
+    timed = SupernetResult(logits=undecided, steps=10, planned_steps=10, seconds=1.0, entropy=1.0, reason="",
+                           path_step_seconds=2.5)
+    monkeypatch.setattr(oneshot, "train_supernet", lambda *args, **kwargs: timed)
+    strategy = in_memory(space)
+    strategy.prepare(train=tiny_dataset, val=tiny_dataset, device="cpu", constraints=Constraints(),
+                     seconds_left=lambda: 10.0, should_stop=lambda: False, emit=lambda event: None)
+
+    trial, derived = strategy.ask()
+    assert derived["train"]["epochs"] == 5 and trial.user_attrs["origin"] == "supernet"
+    assert strategy.start_point("supernet") == with_epochs(derived, 30)  # the recipe's schedule at most
+    trial.set_user_attr("genotype", with_epochs(derived, 12))  # as the search refits it after its first epoch
+    strategy.tell(trial, "complete", 0.9)
+    trial, drawn = strategy.ask()
+    assert trial.user_attrs["origin"] == "search"
+    assert drawn["stages"] != derived["stages"]  # the derived architecture counts as tried on any schedule
 
 
 class SimulatedKill(BaseException):

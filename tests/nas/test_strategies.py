@@ -68,6 +68,16 @@ def test_auto_fine_tunes_before_the_recipe_on_colour_photos_unless_their_feature
     assert origins(without_probe, 2) == ["recipe", "finetune"]
 
 
+def test_the_rl_controller_starts_from_the_recipe_that_suits_the_images():
+    space = SearchSpace()
+    starts = {"baseline": baseline_genotype(), "finetune": finetune_genotype(space, 64),
+              "probe": probe_genotype(space, 64)}
+
+    assert origins(in_memory("rl", space=space, **starts), 3) == ["recipe", "search", "search"]
+    assert origins(in_memory("rl", space=space, colour=True, **starts), 3) == ["finetune", "search", "search"]
+    assert origins(in_memory("rl", space=space, colour=True, baseline=baseline_genotype()), 2) == ["recipe", "search"]
+
+
 def test_auto_skips_the_recipe_when_the_space_excludes_it():
     strategy = in_memory("auto", baseline=baseline_genotype())  # TINY_SPACE has no 32-wide stem
     _, genotype = strategy.ask()

@@ -7,7 +7,8 @@ latency term of ProxylessNAS; the supernet is apps.nas.supernet, its training ap
   training, and more candidates from the distribution need room after it; more time gains little once the
   distribution has settled (the phase then stops early), while much less leaves the supernet barely past its
   warm-up. On a CPU the share, not the planned steps, usually ends the phase.
-- The first candidate is the most likely architecture (the argmax of every decision), with the skip cap below.
+- The first candidate is the most likely architecture (the argmax of every decision), with the skip cap below,
+  treated as a start point (see OneShot.origin).
   Then candidates are drawn from the learned distribution, never one already tried; once draws keep repeating
   tried ones (a settled distribution), a uniform draw explores instead. Weight sharing ranks architectures only
   roughly (Yu et al. 2020, "Evaluating the Search Phase of Neural Architecture Search"), so it pays to train a few
@@ -109,6 +110,12 @@ class OneShotArchitectures:
                 "train": dict(self.train)}
 
 
+def architecture(genotype: dict) -> dict:
+    """The genotype without its training: one-shot candidates share the recipe's, but for the schedule the search
+    fits to the time left."""
+    return {name: value for name, value in genotype.items() if name != "train"}
+
+
 def probabilities_of(logits: dict[str, list[float]]) -> dict[str, np.ndarray]:
     def softmax(values: list[float]) -> np.ndarray:
         shifted = np.exp(np.asarray(values) - max(values))
@@ -170,18 +177,30 @@ class OneShot(Strategy):
         choices = {name: int(rng.choice(len(p), p=p)) for name, p in probabilities.items()}
         return self.candidate(capped(choices, probabilities, self.skip_cap))
 
+    def origin(self, genotype: dict) -> str:
+        """"supernet" for the derived architecture: the search treats it as a start point (Strategy.start_points),
+        so its schedule is fitted to the time left from its first real epoch (the supernet's step time overstates
+        a network's on its own: MNIST-5k's derived candidate got 5 epochs at 180 s, and 24 s of the budget were
+        left unused) and early stopping does not judge it."""
+        return "supernet" if architecture(genotype) == architecture(self.derived()) else "search"
+
+    def start_point(self, origin: str) -> dict | None:
+        if origin == "supernet":  # its schedule may stretch to the recipe's own
+            return with_epochs(self.derived(), self.architectures.train["epochs"])
+        return super().start_point(origin)
+
     def propose(self, number: int) -> dict:
         """Trial `number`'s genotype: the derived one first, then draws from the distribution not tried yet."""
-        tried = [trial.user_attrs["genotype"] for trial in self.study.get_trials(deepcopy=False)
+        tried = [architecture(trial.user_attrs["genotype"]) for trial in self.study.get_trials(deepcopy=False)
                  if "genotype" in trial.user_attrs]
         genotype = self.derived()
-        if genotype not in tried:
+        if architecture(genotype) not in tried:
             return genotype
         rng = np.random.default_rng([self.seed % 2**64, number])
         learned = probabilities_of(self.logits)
         for _ in range(DRAWS_BEFORE_EXPLORING):
             genotype = self.draw(rng, learned)
-            if genotype not in tried:
+            if architecture(genotype) not in tried:
                 return genotype
         uniform = {name: np.full(len(p), 1 / len(p)) for name, p in learned.items()}
         return self.draw(rng, uniform)

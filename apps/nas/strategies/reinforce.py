@@ -189,13 +189,24 @@ class Reinforce(Strategy):
         self.learned: set[int] = set()
         self.learn_from_finished()
 
+    def start_points(self) -> list[dict]:
+        """The recipe that suits the images (Strategy.recipes), as the first candidate: its reward is the
+        controller's first baseline, so every proposal is judged against a known-good network, and the search is
+        never worse than it. Without it, on MNIST-5k at 180 s the controller spent the budget on draws from the
+        whole space before its policy had learned anything, and shipped a fine-tuned Lite1 at 96.7%."""
+        return self.recipes()[:1]
+
     def ask(self):
         trials = self.study.get_trials(deepcopy=False)
+        starts = self.start_points()
         # A candidate still waiting was drawn by this policy, in this state, before a kill: it is the next one.
         if not any(trial.state == TrialState.WAITING for trial in trials):
-            # len(trials) is the next trial's number; the seed wraps because SeedSequence takes no negative seeds.
-            rng = np.random.default_rng([self.seed % 2**64, len(trials)])
-            genotype = self.space.decide(_PolicyChooser(self.policy, rng))
+            if len(trials) < len(starts):
+                genotype = starts[len(trials)]
+            else:
+                # len(trials) is the next trial's number; the seed wraps because SeedSequence takes no negative seeds.
+                rng = np.random.default_rng([self.seed % 2**64, len(trials)])
+                genotype = self.space.decide(_PolicyChooser(self.policy, rng))
             self.study.enqueue_trial(self.space.to_params(genotype))
         return super().ask()
 

@@ -52,17 +52,9 @@ class Auto(Strategy):
         return create_tpe_sampler(seed, n_startup_trials=6)
 
     def start_points(self) -> list[dict]:
-        """The probe, then the fine-tuning recipe and the hand-designed one, in the order that suits the images.
-
-        On colour photos the fine-tuning recipe goes first: on a CPU the hand-designed network rarely finishes
-        its schedule in the time left there (one epoch of EuroSAT's 64 px tiles took 27 s on one thread) and
-        trails pretrained networks anyway (Caltech-10: 93.8% against 99.4%). On grayscale images such as digits
-        the recipe goes first: it is cheap there, and ahead (MNIST-5k: 99.2% against the probe's 95%). Without
-        the probe (too many photos to afford its features) the fine-tuning recipe's pass would not be affordable
-        either, and the recipe goes first."""
-        finetune_first = self.colour and self.probe is not None
-        ordered = (self.finetune, self.baseline) if finetune_first else (self.baseline, self.finetune)
-        return [start for start in (self.probe, *ordered) if start is not None and fits_space(self.space, start)]
+        """The probe, then the recipes in the order that suits the images (Strategy.recipes)."""
+        probe = [self.probe] if self.probe is not None and fits_space(self.space, self.probe) else []
+        return probe + self.recipes()
 
     def ask(self):
         if not self.study.trials:
