@@ -15,7 +15,8 @@ side with the same train+validation / test split as the searches:
             Machine and Create ML work);
   finetune  EfficientNet-Lite0 fine-tuned throughout with one fixed recipe (AdamW, 10x lower rate for the
             backbone, flips and mild shifts), timed and stretched to the budget like the recipe.
-Prints one markdown table: test accuracy mean, standard deviation and range (min..max over seeds), trials run, seconds.
+Prints one markdown table: test accuracy mean, standard deviation and range (min..max over seeds), trials run,
+seconds, and how many runs failed (ended with no model; left out of the accuracy).
 """
 
 import argparse
@@ -37,6 +38,7 @@ from apps.nas.build import build
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset, load_image_folder, split_dataset
 from apps.nas.features import FeatureCache
+from apps.nas.final import SearchFailed
 from apps.nas.search import run_search
 from apps.nas.shares import fraction_to_test
 from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
@@ -61,8 +63,13 @@ def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
     space = SearchSpace(backbones=()) if strategy == SCRATCH else SearchSpace()
     config = SearchConfig(budget_seconds=budget, strategy="auto" if strategy == SCRATCH else strategy, seed=seed,
                           space=space)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as work_dir:
-        result = run_search(config, folder, work_dir)
+        try:
+            result = run_search(config, folder, work_dir)
+        except SearchFailed as failure:  # the run a user would have got: counted, not left out of the grid
+            return {"test_accuracy": None, "failed": str(failure), "seconds": time.monotonic() - started,
+                    "trials": 0}
     trials = result.summary.trials
     return {"test_accuracy": result.best.test_accuracy, "seconds": result.summary.elapsed_seconds,
             "trials": sum(count for status, count in trials.items() if status != "infeasible"),
@@ -153,11 +160,13 @@ def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, 
 
 
 def summarize(runs: list[dict]) -> dict:
-    accuracies = [100 * run["test_accuracy"] for run in runs]
-    return {"mean": statistics.mean(accuracies), "sd": statistics.stdev(accuracies) if len(runs) > 1 else 0.0,
+    """Test accuracy over the runs that ended with a model; runs that failed are counted apart."""
+    finished = [run for run in runs if run["test_accuracy"] is not None]
+    accuracies = [100 * run["test_accuracy"] for run in finished] or [float("nan")]
+    return {"mean": statistics.mean(accuracies), "sd": statistics.stdev(accuracies) if len(finished) > 1 else 0.0,
             "min": min(accuracies), "max": max(accuracies),
-            "trials": statistics.mean(run["trials"] for run in runs),
-            "seconds": statistics.mean(run["seconds"] for run in runs), "runs": len(runs)}
+            "trials": statistics.mean(run["trials"] for run in finished) if finished else 0.0,
+            "seconds": statistics.mean(run["seconds"] for run in runs), "failed": len(runs) - len(finished)}
 
 
 def main() -> None:
@@ -180,15 +189,16 @@ def main() -> None:
                 runs = [run_method(method, folder, dataset, budget, seed) for seed in args.seeds]
                 raw[f"{name}/{budget:g}/{method}"] = runs
                 rows.append((name, budget, method, summarize(runs)))
-                print(f"done: {name} {budget:g}s {method}: {[round(100 * r['test_accuracy'], 2) for r in runs]}",
-                      flush=True)
+                scores = [round(100 * r["test_accuracy"], 2) if r["test_accuracy"] is not None else "failed"
+                          for r in runs]
+                print(f"done: {name} {budget:g}s {method}: {scores}", flush=True)
 
     print(f"\n{torch.get_num_threads()} torch threads, device {resolve_device('auto')}, seeds {args.seeds}\n")
-    print("| dataset | budget (s) | method | test accuracy % (mean ± sd) | min..max | trials | seconds |")
-    print("|---|---|---|---|---|---|---|")
+    print("| dataset | budget (s) | method | test accuracy % (mean ± sd) | min..max | trials | seconds | failed runs |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, budget, method, s in rows:
         print(f"| {name} | {budget:g} | {method} | {s['mean']:.2f} ± {s['sd']:.2f} | {s['min']:.2f}..{s['max']:.2f} | "
-              f"{s['trials']:.1f} | {s['seconds']:.0f} |")
+              f"{s['trials']:.1f} | {s['seconds']:.0f} | {s['failed']} |")
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
 

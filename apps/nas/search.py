@@ -37,7 +37,7 @@ from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.shares import fraction_to_test
 from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype, with_epochs
-from apps.nas.state import BestCandidate, RunState
+from apps.nas.state import BestCandidate, ExportCost, RunState
 from apps.nas.strategies import Strategy, create_strategy
 from apps.nas.strategies.base import fits_space
 from apps.nas.train import Trainer
@@ -518,10 +518,14 @@ class Search(RunState):
             epochs=genotype["train"]["epochs"], device=self.device, worker=self.worker,
             resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
         ))
+        if self.best is None:
+            self.first_in_training = ExportCost(pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"])
         try:
             result = self.train(trial, genotype, checkpoint)
         except Exception as error:  # e.g. out of memory twice: record it and let the search go on
             return self.record_failure(trial, error, started)
+        finally:
+            self.first_in_training = None
         # The curve is stored once, at the end: the checkpoint holds it meanwhile, and rewriting it after every
         # epoch would grow the journal quadratically.
         trial.set_user_attr("curve", result.curve)

@@ -1,10 +1,13 @@
 import re
+from dataclasses import asdict
+from types import SimpleNamespace
 
 import pytest
 
 from apps.nas.budget import Budget, BudgetTooSmall
 from apps.nas.data import DatasetError
 from apps.nas.search import run_search
+from apps.nas.state import BestCandidate, ExportCost, RunState
 from tests.nas.tiny_search import EventLog, tiny_config
 
 
@@ -92,3 +95,18 @@ def test_a_shrinking_budget_from_the_caller_is_ignored():
 def test_a_budget_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         tiny_config(budget_seconds=0)
+
+
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to_ship_it(pretrained, tmp_path):
+    state = RunState(tiny_config(export=True), tmp_path, None, None)
+    state.splits = SimpleNamespace(test=range(600))
+    cost = ExportCost(pretrained=pretrained, latency_ms=20.0)
+    state.first_in_training = cost
+    while_training = state.finish_seconds
+
+    state.first_in_training = None
+    state.best = BestCandidate(trial=0, complete=False, val_accuracy=0.9, epochs=2, epoch_seconds=30.0, **asdict(cost))
+
+    # More than the 12 s kept before, with no best: the test pass alone takes 12 s here.
+    assert while_training == state.finish_seconds > 12 + 600 * 0.02

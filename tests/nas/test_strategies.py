@@ -68,13 +68,14 @@ def test_auto_fine_tunes_before_the_recipe_on_colour_photos_unless_their_feature
     assert origins(without_probe, 2) == ["recipe", "finetune"]
 
 
-def test_the_rl_controller_starts_from_the_recipe_that_suits_the_images():
+def test_the_rl_controller_starts_from_the_probe_on_photos_and_from_the_recipe_on_grayscale_images():
     space = SearchSpace()
     starts = {"baseline": baseline_genotype(), "finetune": finetune_genotype(space, 64),
               "probe": probe_genotype(space, 64)}
 
     assert origins(in_memory("rl", space=space, **starts), 3) == ["recipe", "search", "search"]
-    assert origins(in_memory("rl", space=space, colour=True, **starts), 3) == ["finetune", "search", "search"]
+    assert origins(in_memory("rl", space=space, colour=True, **starts), 3) == ["probe", "search", "search"]
+    # Photos too many to afford the probe's features (Search.probe_affordable)
     assert origins(in_memory("rl", space=space, colour=True, baseline=baseline_genotype()), 2) == ["recipe", "search"]
 
 
