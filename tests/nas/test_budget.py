@@ -2,10 +2,13 @@ import re
 from dataclasses import asdict
 from types import SimpleNamespace
 
+import optuna
 import pytest
+from optuna.trial import TrialState
 
 from apps.nas.budget import Budget, BudgetTooSmall
 from apps.nas.data import DatasetError
+from apps.nas.final import failure_message
 from apps.nas.search import run_search
 from apps.nas.state import BestCandidate, ExportCost, RunState
 from tests.nas.tiny_search import EventLog, tiny_config
@@ -110,3 +113,18 @@ def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to
 
     # More than the 12 s kept before, with no best: the test pass alone takes 12 s here.
     assert while_training == state.finish_seconds > 12 + 600 * 0.02
+
+
+def ended(status: str, reason: str) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(state=TrialState.PRUNED if status != "failed" else TrialState.FAIL,
+                                     user_attrs={"status": status, "reason": reason})
+
+
+def test_a_search_that_ran_out_of_time_for_every_candidate_says_to_give_it_more_or_to_choose_auto():
+    out_of_time = [ended("infeasible", "too slow for the time left: an epoch would take about 98 s"),
+                   ended("interrupted", "stopped: the search budget ran out")]
+    broken = [*out_of_time, ended("failed", "RuntimeError: shapes do not match")]
+
+    assert "Give the search more time, or choose the automatic strategy" in failure_message(out_of_time)
+    assert failure_message(broken) == ("No candidate could be trained (3 tried); the last problem: RuntimeError: "
+                                       "shapes do not match.")
