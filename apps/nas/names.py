@@ -44,8 +44,9 @@ STRATEGY_SENTENCES = {
            "own.",
     "evolution": "Builds each new candidate by changing one detail of a strong recent one, after a first group "
                  "drawn at random: a good choice for long searches, where small improvements add up.",
-    "rl": "A controller learns from every result which choices pay and makes them more likely in the next "
-          "candidates: it needs many candidates to learn, so it suits long searches.",
+    "rl": "Starts from one network known to work, then a controller learns from every result which choices pay "
+          "and makes them more likely in the next candidates: it needs many candidates to learn, so it suits long "
+          "searches.",
     "oneshot": "First trains one large network that contains every candidate built from scratch and learns which "
                "choices help, then trains the most promising candidates on their own: quick to point the way, "
                "but it leaves pretrained networks aside.",
