@@ -72,6 +72,10 @@ class Strategy:
         trained to the end it wins on digits by 4-5 points (MNIST-5k)."""
         return []
 
+    def fitting_probe(self) -> list[dict]:
+        """The frozen-feature probe, when the strategy was given one that fits the space."""
+        return [self.probe] if self.probe is not None and fits_space(self.space, self.probe) else []
+
     def recipes(self) -> list[dict]:
         """The fine-tuning recipe and the hand-designed one that fit the space, in the order that suits the images.
 

@@ -33,7 +33,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from apps.nas.space import Chooser, SearchSpace
-from apps.nas.strategies.base import Strategy, first_attempt_seed, fits_space
+from apps.nas.strategies.base import Strategy, first_attempt_seed
 from apps.nas.strategies.registry import register
 
 NUMERIC_BINS = 4
@@ -198,8 +198,7 @@ class Reinforce(Strategy):
         Without a start point, on MNIST-5k at 180 s the controller spent the budget on draws from the whole space
         before its policy had learned anything, and shipped a fine-tuned Lite1 at 96.7%. The fine-tuning recipe
         as EuroSAT's start point could not finish its first epoch in a 120 s search on one thread."""
-        probe_first = self.colour and self.probe is not None and fits_space(self.space, self.probe)
-        return [self.probe] if probe_first else self.recipes()[:1]
+        return (self.fitting_probe() if self.colour else []) or self.recipes()[:1]
 
     def ask(self):
         trials = self.study.get_trials(deepcopy=False)

@@ -4,7 +4,7 @@ import warnings
 
 import optuna
 
-from apps.nas.strategies.base import Strategy, fits_space
+from apps.nas.strategies.base import Strategy
 from apps.nas.strategies.registry import register
 
 
@@ -53,8 +53,7 @@ class Auto(Strategy):
 
     def start_points(self) -> list[dict]:
         """The probe, then the recipes in the order that suits the images (Strategy.recipes)."""
-        probe = [self.probe] if self.probe is not None and fits_space(self.space, self.probe) else []
-        return probe + self.recipes()
+        return self.fitting_probe() + self.recipes()
 
     def ask(self):
         if not self.study.trials:
