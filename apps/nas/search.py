@@ -403,9 +403,8 @@ class Search(RunState):
         """Record the other slots' candidates still running at the end of the wait as failed, with why: a finished
         run lists no candidate as running."""
         with self.files.lock("stale"):
-            for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                if frozen.user_attrs.get("slot", 0) > 0:
-                    self.fail_slot_trial(frozen, slots.unfinished_reason(frozen, time.time(), self.stale_seconds))
+            for frozen in slots.other_slots_running(self.study):
+                self.fail_slot_trial(frozen, slots.unfinished_reason(frozen, time.time(), self.stale_seconds))
 
     def fail_slot_trial(self, frozen: optuna.trial.FrozenTrial, reason: str) -> bool:
         """Record another slot's running candidate as failed, and report it; False when it was told meanwhile (by

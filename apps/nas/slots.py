@@ -54,29 +54,42 @@ class TrialHeartbeat:
                 return
 
 
-def stale_trials(study: optuna.Study, now: float, stale_seconds: float) -> list[FrozenTrial]:
-    """Running trials of the other slots (1, 2, ...) whose heartbeat stopped. Slot 0's are the coordinator's: its
-    next attempt continues them in place."""
+def other_slots_running(study: optuna.Study) -> list[FrozenTrial]:
+    """Running trials of the other slots (1, 2, ...). Slot 0's are the coordinator's: its next attempt continues
+    them in place."""
     return [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if trial.user_attrs.get("slot", 0) > 0 and now - trial.user_attrs.get("heartbeat", now) > stale_seconds]
+            if trial.user_attrs.get("slot", 0) > 0]
+
+
+def silent_seconds(trial: FrozenTrial, now: float) -> float:
+    """Seconds since the trial's last heartbeat."""
+    return now - trial.user_attrs.get("heartbeat", now)
+
+
+def stale_trials(study: optuna.Study, now: float, stale_seconds: float) -> list[FrozenTrial]:
+    """Running trials of the other slots whose heartbeat stopped."""
+    return [trial for trial in other_slots_running(study) if silent_seconds(trial, now) > stale_seconds]
+
+
+def worker_name(trial: FrozenTrial) -> str:
+    return trial.user_attrs.get("worker") or f"slot {trial.user_attrs['slot']}"
 
 
 def stale_reason(trial: FrozenTrial, retried: bool, stale_seconds: float) -> str:
     """Plain words for the leaderboard."""
-    worker = trial.user_attrs.get("worker") or f"slot {trial.user_attrs['slot']}"
     then = "queued again, to continue from its last checkpoint" if retried else (
         f"not retried: it was tried {MAX_RETRIES + 1} times, or the search time is over")
-    return f"its worker ({worker}) stopped answering for {stale_seconds:.0f} s; {then}"
+    return f"its worker ({worker_name(trial)}) stopped answering for {stale_seconds:.0f} s; {then}"
 
 
 def unfinished_reason(trial: FrozenTrial, now: float, stale_seconds: float) -> str:
     """Plain words for a slot's candidate still running when the run ends: its worker either stopped answering
     (missed two heartbeats) or was still training it."""
-    worker = trial.user_attrs.get("worker") or f"slot {trial.user_attrs['slot']}"
-    silent = now - trial.user_attrs.get("heartbeat", now)
+    silent = silent_seconds(trial, now)
     if silent > 2 * stale_seconds / HEARTBEATS_BEFORE_STALE:
-        return f"its worker ({worker}) stopped answering for {silent:.0f} s; not retried: the search time is over"
-    return f"its worker ({worker}) was still training it when the search time ran out"
+        return (f"its worker ({worker_name(trial)}) stopped answering for {silent:.0f} s; not retried: the search "
+                "time is over")
+    return f"its worker ({worker_name(trial)}) was still training it when the search time ran out"
 
 
 def retry_of(trial: optuna.Trial) -> int | None:
