@@ -48,8 +48,9 @@ STRATEGY_SENTENCES = {
           "and makes them more likely in the next candidates: it needs many candidates to learn, so it suits long "
           "searches.",
     "oneshot": "First trains one large network that contains every candidate built from scratch and learns which "
-               "choices help, then trains the most promising candidates on their own: quick to point the way, "
-               "but it leaves pretrained networks aside.",
+               "choices help, then trains NASweb's proven network changed where it learned clearly, and more "
+               "candidates drawn from what it learned: quick to point the way, but it leaves pretrained networks "
+               "aside.",
     "random": "Tries candidates drawn at random, each independent of the others: a fair yardstick to measure the "
               "other strategies against, rarely the best choice on its own.",
 }

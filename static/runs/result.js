@@ -118,7 +118,8 @@ const START_POINTS = {
   probe: ["a pretrained network's features as they are, with a new classifier", "pretrained network with a new classifier"],
   recipe: ["NASweb's proven network, trained from scratch", "proven network"],
   finetune: ["a pretrained network with its last stages fine-tuned", "fine-tuned pretrained network"],
-  supernet: ["the architecture its shared-weight supernet rated likeliest", "supernet's likeliest architecture"],
+  supernet: ["NASweb's proven network, changed wherever its shared-weight supernet had made up its mind",
+    "proven network, as the supernet changed it"],
 };
 
 function outcome(row) {
