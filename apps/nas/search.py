@@ -52,6 +52,11 @@ TRAINING_STEP_FORWARDS = 3
 MIN_AFFORDABLE_EPOCHS = 2
 # ... judged only for candidates whose estimated epoch is at least this share of the whole search.
 SLOW_EPOCH_SHARE = 0.05
+# Near the deadline (less time left than MIN_AFFORDABLE_EPOCHS epochs of the smallest candidate judged above, so
+# every judged one is skipped), once a complete candidate is best, the search ends after this many in a row too
+# slow for the time left: the final training gets the rest. A strategy that proposes such networks there proposes
+# them to the deadline (oneshot on MNIST-5k at 180 s: about 100 in its last 10-15 s, each measured and listed).
+SLOW_IN_A_ROW_NEAR_THE_END = 3
 # The frozen-feature probe is timed on this many images (after one batch that pays the one-off setup), and runs
 # only when its pass over train+validation would take at most this share of the time left for training.
 PROBE_FEATURE_IMAGES = 24
@@ -148,6 +153,7 @@ class Search(RunState):
     """The candidate loop of one run; the state it inherits is what the end of the run (finish_run) reads."""
 
     open_slot: Callable[[int], None] | None = None
+    slow_in_a_row = 0  # candidates skipped as too slow for the time left since the last one that trained
 
     def search_deadline(self) -> float:
         """Elapsed seconds at which the search stops, leaving time for the final training and the end."""
@@ -161,6 +167,12 @@ class Search(RunState):
 
     def out_of_search_time(self) -> bool:
         return self.budget.cancelled() or self.budget.elapsed() >= self.search_deadline()
+
+    def only_slow_proposals_left(self) -> bool:
+        """Whether the search ends early: see SLOW_IN_A_ROW_NEAR_THE_END."""
+        near_the_end = self.search_seconds_left() < MIN_AFFORDABLE_EPOCHS * SLOW_EPOCH_SHARE * self.search_deadline()
+        return (self.slow_in_a_row >= SLOW_IN_A_ROW_NEAR_THE_END and near_the_end and self.best is not None
+                and self.best.complete)
 
     def recipe_takes_the_rest(self) -> bool:
         """Whether auto's recipe, fully trained, beat the frozen-feature probe by RECIPE_CLEAR_WIN on validation,
@@ -349,7 +361,8 @@ class Search(RunState):
 
     def evaluate_candidates(self) -> None:
         """Ask and evaluate candidates until the search time is over (every slot, the coordinator's included)."""
-        while not self.out_of_search_time() and not self.reached_max_trials() and not self.recipe_takes_the_rest():
+        while (not self.out_of_search_time() and not self.reached_max_trials() and not self.recipe_takes_the_rest()
+               and not self.only_slow_proposals_left()):
             self.retry_stale_trials()
             self.best = self.load_best()  # other slots may have found a better one: it sets the deadline
             trial, genotype = self.strategy.ask()
@@ -504,6 +517,7 @@ class Search(RunState):
         if measured is None:
             return
         if not resume and (reason := self.too_slow(genotype, measured)) is not None:
+            self.slow_in_a_row += 1
             return self.skip_untrained(trial, reason)
         if not resume and trial.user_attrs.get("origin") == "recipe" and self.recipe_epoch_seconds is not None:
             epochs = self.start_point_epochs(trial, epochs_done=0, epoch_seconds=self.recipe_epoch_seconds)
@@ -511,6 +525,7 @@ class Search(RunState):
                 return self.skip_untrained(trial, f"too little time left: {epochs} epochs of it would fit, and it "
                                                   f"needs at least {self.space.min_epochs} to learn from scratch")
             genotype = self.fit_schedule(trial, genotype, max(self.space.min_epochs, epochs))
+        self.slow_in_a_row = 0
         checkpoint = load_torch(self.files.trial_path(number)) if resume else None
         self.emit(events.TrialStarted(
             trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,

@@ -129,3 +129,26 @@ def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_ima
     [recipe] = [row for row in result.leaderboard if row.origin == "recipe"]
     assert space.min_epochs <= recipe.planned_epochs < baseline_genotype()["train"]["epochs"]
     assert recipe.status == "complete" and recipe.epochs == recipe.planned_epochs
+
+
+def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_ends(tiny_dataset, monkeypatch,
+                                                                                      tmp_path):
+    """Once a complete candidate is best, a few proposals in a row too slow for the time left end the search: the
+    rest goes to the final training, not to a leaderboard full of skipped rows."""
+    measure = apps.nas.search.deployment_costs
+    first = []
+
+    def slow_but_the_first(network, genotype, input_shape):
+        architecture = {name: value for name, value in genotype.items() if name != "train"}
+        first[:] = first or [architecture]
+        costs = measure(network, genotype, input_shape)
+        return costs if architecture == first[0] else {**costs, "latency_ms": 10_000.0}
+
+    monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_but_the_first)
+    monkeypatch.setattr(apps.nas.search, "SLOW_EPOCH_SHARE", 0.5)  # "near the deadline" from the start
+    result = run_search(tiny_config(budget_seconds=30.0, device="cpu"), tiny_dataset, tmp_path / "work")
+
+    rows = sorted(result.leaderboard, key=lambda row: row.id)
+    assert rows[0].status == "complete"
+    assert [row.status for row in rows[1:]] == ["infeasible"] * apps.nas.search.SLOW_IN_A_ROW_NEAR_THE_END
+    assert all(row.reason.startswith("too slow for the time left") for row in rows[1:])
