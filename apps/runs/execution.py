@@ -11,6 +11,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,8 +104,9 @@ class RunLease(threading.Thread):
         self.stopping.set()
 
 
-def run_execute(*, run_id: int) -> None:
-    """Run the search of a queued run on this worker; safe to call again for the same message."""
+def run_execute(*, run_id: int, open_slot: Callable[[int], None]) -> None:
+    """Run the search of a queued run on this worker; safe to call again for the same message. open_slot(n) asks
+    another worker to evaluate the run's candidates as its slot n."""
     worker = worker_identity()
     run = run_claim(run_id=run_id, worker=worker)
     if run is None:
@@ -117,7 +119,7 @@ def run_execute(*, run_id: int) -> None:
     lease = RunLease(run, worker)
     lease.start()
     try:
-        result = search_run(run, lease)
+        result = search_run(run, lease, open_slot)
     except (DatasetError, BudgetTooSmall, SearchFailed) as reason:
         run_finish(run, worker, status=Run.Status.FAILED, error=str(reason))
     except Exception:
@@ -159,15 +161,13 @@ def study_storage_url() -> str | None:
                       database=database["NAME"]).render_as_string(hide_password=False)
 
 
-def search_run(run: Run, lease: RunLease):
-    from .tasks import evaluate_run_candidates
-
+def search_run(run: Run, lease: RunLease, open_slot: Callable[[int], None]):
     progress = RunProgress(run)
     with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:  # holds the mapped pixels: kept to the end
         dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
         return run_search(search_config(run), dataset, run.work_dir, control=lease,
                           on_event=lambda event: progress({**event, **worker_memory()}),
-                          open_slot=lambda slot: evaluate_run_candidates.send(run.pk, slot),
+                          open_slot=open_slot,
                           storage_url=study_storage_url(), worker=lease.worker,
                           stale_seconds=settings.NASWEB_LEASE_SECONDS)
 

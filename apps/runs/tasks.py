@@ -8,7 +8,7 @@ def execute_run(run_id: int) -> None:
     # PyTorch (hundreds of MB) for that.
     from .execution import run_execute
 
-    run_execute(run_id=run_id)
+    run_execute(run_id=run_id, open_slot=lambda slot: evaluate_run_candidates.send(run_id, slot))
 
 
 @dramatiq.actor(max_retries=0, queue_name="runs")
