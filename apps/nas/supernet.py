@@ -85,10 +85,17 @@ def supernet_decisions(space: SearchSpace) -> list[Decision]:
     return decisions
 
 
+def decision_entropy(logits: torch.Tensor) -> float:
+    """Entropy / log(options) of one decision's distribution: 1 undecided (uniform), 0 certain or no choice."""
+    if len(logits) < 2:
+        return 0.0
+    p = F.softmax(logits.detach().float(), 0)
+    return float(-(p * p.clamp_min(1e-12).log()).sum() / math.log(len(p)))
+
+
 def normalised_entropy(logits: dict[str, torch.Tensor]) -> float:
-    """Mean over the decisions with a choice of entropy / log(options): 1 undecided (uniform), 0 certain."""
-    values = [float(-(p * p.clamp_min(1e-12).log()).sum() / math.log(len(p)))
-              for p in (F.softmax(v.detach().float(), 0) for v in logits.values()) if len(p) > 1]
+    """Mean decision_entropy over the decisions with a choice."""
+    values = [decision_entropy(v) for v in logits.values() if len(v) > 1]
     return sum(values) / len(values) if values else 0.0
 
 

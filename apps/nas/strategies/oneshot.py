@@ -47,6 +47,7 @@ from dataclasses import asdict
 
 import numpy as np
 import optuna
+import torch
 from optuna.trial import TrialState
 
 from apps.nas import events
@@ -55,7 +56,7 @@ from apps.nas.data import ImageDataset
 from apps.nas.space import SearchSpace, baseline_genotype, with_epochs
 from apps.nas.strategies.base import Strategy, first_attempt_seed
 from apps.nas.strategies.registry import register
-from apps.nas.supernet import Decision, Operation, supernet_decisions
+from apps.nas.supernet import Decision, Operation, decision_entropy, supernet_decisions
 from apps.nas.supernet_training import train_supernet
 
 SUPERNET_SHARE = 1 / 3
@@ -90,13 +91,6 @@ def fixed_stem(space: SearchSpace) -> tuple[int, str]:
 
 def max_skipped_layers(space: SearchSpace) -> int:
     return int(MAX_SKIPPED_SHARE * space.max_stages * (space.max_depth - 1))
-
-
-def normalised_entropy(probabilities: np.ndarray) -> float:
-    """Entropy / log(options): 1 for a uniform distribution, 0 for a certain one (or a single option)."""
-    if len(probabilities) == 1:
-        return 0.0
-    return float(-(probabilities * np.log(np.clip(probabilities, 1e-12, None))).sum() / np.log(len(probabilities)))
 
 
 def capped(choices: dict[str, int], probabilities: dict[str, np.ndarray], cap: int) -> dict[str, int]:
@@ -205,10 +199,11 @@ class OneShot(Strategy):
 
     def derived(self) -> dict:
         """The recipe changed at every decision the supernet has made, within the skip cap."""
-        probabilities = probabilities_of(self.logits)
+        logits = self.logits
+        probabilities = probabilities_of(logits)
         recipe = self.architectures.recipe
         decided = {name: int(np.argmax(p)) for name, p in probabilities.items()
-                   if name not in recipe or normalised_entropy(p) < DECIDED_ENTROPY}
+                   if name not in recipe or decision_entropy(torch.tensor(logits[name])) < DECIDED_ENTROPY}
         return self.candidate({**recipe, **capped(decided, probabilities, self.skip_cap)})
 
     def draw(self, rng: np.random.Generator, probabilities: dict[str, np.ndarray]) -> dict:
