@@ -10,6 +10,9 @@ from tests.nas.tiny_search import EventLog, tiny_config
 SPACE = SearchSpace(widths=(8, 16), stem_widths=(8,), expand_ratios=(2,), max_stages=2, max_depth=1,
                     batch_sizes=(16, 32), min_epochs=3, max_epochs=4, backbones=())
 KILLED_TRIAL, KILLED_AFTER_EPOCH = 2, 1
+# max_trials ends these searches in seconds; the budget is far above that so that a machine stalled for a while (a busy
+# CI host once took 30 s over oneshot's supernet phase) cannot change what is proposed or end a search early.
+BUDGET_SECONDS = 300.0
 
 
 class SimulatedKill(BaseException):
@@ -29,7 +32,7 @@ def kill_mid_trial(log: EventLog):
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_resumed_search_skips_finished_trials_and_continues_the_killed_one(strategy, make_image_folder, tmp_path):
     data = make_image_folder()
-    config = tiny_config(space=SPACE, max_trials=4, strategy=strategy)
+    config = tiny_config(space=SPACE, max_trials=4, strategy=strategy, budget_seconds=BUDGET_SECONDS)
     reference = run_search(config, data, tmp_path / "uninterrupted")
 
     first, second = EventLog(), EventLog()
