@@ -1,7 +1,10 @@
+import json
+
 import optuna
 import pytest
 
 from apps.nas.search import run_search
+from apps.nas.slots import SLOT_SEED_STRIDE
 from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype
 from apps.nas.strategies import STRATEGIES, create_strategy
 from apps.nas.strategies.evolution import POPULATION_SIZE
@@ -35,6 +38,10 @@ def ask_and_tell(strategy, values) -> list[optuna.Trial]:
 
 def in_memory(name: str, space: SearchSpace = TINY_SPACE, **options):
     return create_strategy(name, storage=optuna.storages.InMemoryStorage(), space=space, seed=0, **options)
+
+
+def journal(path) -> optuna.storages.JournalStorage:
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
 def test_auto_starts_from_the_hand_designed_recipe():
@@ -99,13 +106,29 @@ def test_evolution_breeds_children_of_the_population_once_it_is_full():
 
 
 def test_a_resumed_search_does_not_propose_its_first_candidates_again(tmp_path):
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "j")))
+    storage = journal(tmp_path / "j")
     first = create_strategy("random", storage=storage, space=TINY_SPACE, seed=0)
     before = [first.space.suggest(t) for t in ask_and_tell(first, [0.1, 0.2, 0.3])]
     resumed = create_strategy("random", storage=storage, space=TINY_SPACE, seed=0)
     _, genotype = resumed.ask()
     assert genotype not in before
     assert len(resumed.study.trials) == 4
+
+
+def test_random_search_proposes_the_same_candidates_on_one_slot_or_two_and_after_a_resume(tmp_path):
+    space = SearchSpace()
+    alone = create_strategy("random", storage=journal(tmp_path / "alone"), space=space, seed=5)
+    expected = [alone.ask()[1] for _ in range(6)]
+
+    storage = journal(tmp_path / "shared")
+    slots = [create_strategy("random", storage=storage, space=space, seed=5 + SLOT_SEED_STRIDE * slot)
+             for slot in (0, 1)]
+    proposed = [slots[number % 2].ask()[1] for number in range(4)]  # the slots take turns
+    resumed = create_strategy("random", storage=storage, space=space, seed=5)  # the coordinator after a kill
+    proposed += [resumed.ask()[1] for _ in range(2)]
+
+    assert proposed == expected
+    assert len({json.dumps(genotype, sort_keys=True) for genotype in expected}) == len(expected)
 
 
 def test_multi_fidelity_follows_the_strategy_unless_told():

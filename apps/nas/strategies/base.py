@@ -13,6 +13,7 @@ from apps.nas import events
 from apps.nas.config import Constraints
 from apps.nas.data import ImageDataset
 from apps.nas.space import SearchSpace
+from apps.nas.strategies.samplers import TrialSeededRandomSampler
 
 # How a candidate's outcome is told to Optuna. Infeasible candidates (over a deployment limit, never trained)
 # are told as pruned without any reported value: TPE ranks such trials below every trained one, so it learns to
@@ -27,6 +28,7 @@ OPTUNA_STATES = {
 # Where a start point came from (Strategy.start_point), in the order origin() tells them apart; oneshot's derived
 # architecture is its own ("supernet", see OneShot.origin).
 ORIGINS = ("probe", "recipe", "finetune")
+FIRST_SEED_ATTR = "first_seed"
 
 
 class Strategy:
@@ -63,8 +65,9 @@ class Strategy:
         self.colour = colour  # the images are in colour, like the photos pretrained networks learned from
 
     @staticmethod
-    def create_sampler(seed: int) -> optuna.samplers.BaseSampler:
-        return optuna.samplers.RandomSampler(seed=seed)
+    def create_sampler(study: optuna.Study, seed: int) -> optuna.samplers.BaseSampler:
+        """The study's sampler for this attempt of the search, seeded with `seed` (see create_strategy)."""
+        return TrialSeededRandomSampler(first_attempt_seed(study, seed))
 
     def start_points(self) -> list[dict]:
         """The known-good candidates this strategy tries first. Early stopping never judges them: after one epoch
@@ -133,13 +136,13 @@ class Strategy:
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
 
 
-def first_attempt_seed(study: optuna.Study, attr: str, seed: int) -> int:
-    """The seed of the search's first attempt, kept in the study under `attr`: create_strategy reseeds a resumed
-    search, and a strategy that draws trial n from (this seed, n) then draws it the same whether or not the search
-    stopped before it."""
-    if attr not in study.user_attrs:
-        study.set_user_attr(attr, seed)
-    return study.user_attrs[attr]
+def first_attempt_seed(study: optuna.Study, seed: int) -> int:
+    """The seed of the search's first attempt, kept in the study: create_strategy reseeds a resumed search and each
+    slot, and a strategy that draws trial n from (this seed, n) then draws it the same whether or not the search
+    stopped before it, and whichever slot asks for it."""
+    if FIRST_SEED_ATTR not in study.user_attrs:
+        study.set_user_attr(FIRST_SEED_ATTR, seed)
+    return study.user_attrs[FIRST_SEED_ATTR]
 
 
 def fits_space(space: SearchSpace, genotype: dict) -> bool:

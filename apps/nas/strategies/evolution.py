@@ -27,5 +27,5 @@ class RegularizedEvolution(Strategy):
             parent = max(tournament, key=lambda trial: trial.value)
             child = self.space.mutate(parent.user_attrs["genotype"], self.rng)
             self.study.enqueue_trial(self.space.to_params(child))
-        # Until the population is full the study's RandomSampler draws the founders.
+        # Until the population is full the study's random sampler draws the founders.
         return super().ask()

@@ -66,7 +66,6 @@ DRAWS_BEFORE_EXPLORING = 20
 # Two options at 78/22 have a normalised entropy of 0.76; twelve operations at 0.5 for one and the rest even, 0.76.
 DECIDED_ENTROPY = 0.75
 SUPERNET_ATTR = "supernet"
-SEED_ATTR = "oneshot_seed"
 # The recipe's optimizer when the space excludes SGD: AdamW at the rates the pretrained recipes use.
 ADAMW_TRAINING = {"optimizer": "adamw", "lr": 0.003, "weight_decay": 0.01}
 
@@ -162,7 +161,7 @@ class OneShot(Strategy):
 
     def __init__(self, study: optuna.Study, space: SearchSpace, *, seed: int, **options):
         super().__init__(study, space, seed=seed, **options)
-        self.seed = first_attempt_seed(study, SEED_ATTR, seed)
+        self.seed = first_attempt_seed(study, seed)
         self.architectures = OneShotArchitectures(space)
         self.skip_cap = max_skipped_layers(space)
 

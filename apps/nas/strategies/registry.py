@@ -53,9 +53,10 @@ def create_strategy(
         sampler=optuna.samplers.RandomSampler(),  # replaced below, once the trial count is known
         load_if_exists=True,
     )
-    # A resumed search reseeds with the number of trials so far: the same seed would propose the first
-    # candidates over again. A fresh search (no trials) uses the seed as given.
+    # A resumed search reseeds with the number of trials so far: a sampler that keeps its own state (TPE's) would
+    # propose the first candidates over again with the same seed. A fresh search (no trials) uses the seed as given.
+    # Random draws ignore the reseeding: they come from the first attempt's seed and the trial's number.
     attempt_seed = seed + 1_000_003 * len(study.trials)
-    study.sampler = cls.create_sampler(attempt_seed)
+    study.sampler = cls.create_sampler(study, attempt_seed)
     return cls(study, space, seed=attempt_seed, multi_fidelity=use_multi_fidelity, baseline=baseline,
                probe=probe, finetune=finetune, colour=colour)

@@ -48,7 +48,6 @@ BASELINE_DECAY = 0.9  # the baseline and spread remember about the last ten cand
 ADVANTAGE_LIMIT = 2.0  # in spreads
 MIN_REWARD_SPREAD = 0.01  # one point of accuracy: rewards closer than that are not told apart by much
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-SEED_ATTR = "controller_seed"
 
 
 class Policy:
@@ -184,7 +183,7 @@ class Reinforce(Strategy):
 
     def __init__(self, study: optuna.Study, space: SearchSpace, *, seed: int, **options):
         super().__init__(study, space, seed=seed, **options)
-        self.seed = first_attempt_seed(study, SEED_ATTR, seed)
+        self.seed = first_attempt_seed(study, seed)
         self.policy = Policy()
         self.learned: set[int] = set()
         self.learn_from_finished()

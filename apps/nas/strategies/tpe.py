@@ -24,7 +24,7 @@ class TPE(Strategy):
     name = "tpe"
 
     @staticmethod
-    def create_sampler(seed: int) -> optuna.samplers.BaseSampler:
+    def create_sampler(study: optuna.Study, seed: int) -> optuna.samplers.BaseSampler:
         return create_tpe_sampler(seed, n_startup_trials=10)
 
 
@@ -48,7 +48,7 @@ class Auto(Strategy):
     recipe_on_small_budgets = True
 
     @staticmethod
-    def create_sampler(seed: int) -> optuna.samplers.BaseSampler:
+    def create_sampler(study: optuna.Study, seed: int) -> optuna.samplers.BaseSampler:
         return create_tpe_sampler(seed, n_startup_trials=6)
 
     def start_points(self) -> list[dict]:
