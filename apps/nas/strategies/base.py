@@ -66,7 +66,8 @@ class Strategy:
 
     @staticmethod
     def create_sampler(study: optuna.Study, seed: int) -> optuna.samplers.BaseSampler:
-        """The study's sampler for this attempt of the search, seeded with `seed` (see create_strategy)."""
+        """The study's sampler for this attempt of the search (`seed`, see create_strategy); random draws take the
+        first attempt's seed instead, so that trial n is drawn alike in every attempt and slot."""
         return TrialSeededRandomSampler(first_attempt_seed(study, seed))
 
     def start_points(self) -> list[dict]:
