@@ -14,6 +14,7 @@ from apps.nas.space import SearchSpace
 from apps.nas.strategies import create_strategy
 from apps.nas.strategies.base import fits_space
 from apps.nas.strategies.reinforce import decisions_taken, reward
+from tests.nas.tiny_search import journal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -45,10 +46,6 @@ def planted_objective(seed: int):
 
 def in_memory(name: str, seed: int, space: SearchSpace = PLANTED_SPACE):
     return create_strategy(name, storage=optuna.storages.InMemoryStorage(), space=space, seed=seed)
-
-
-def journal(path) -> optuna.storages.JournalStorage:
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
 def play(strategy, objective, steps: int) -> list[dict]:

@@ -8,7 +8,7 @@ from apps.nas.slots import SLOT_SEED_STRIDE
 from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, probe_genotype
 from apps.nas.strategies import STRATEGIES, create_strategy
 from apps.nas.strategies.evolution import POPULATION_SIZE
-from tests.nas.tiny_search import TINY_SPACE, EventLog, tiny_config
+from tests.nas.tiny_search import TINY_SPACE, EventLog, journal, tiny_config
 
 BUDGET_SECONDS = 6.0
 
@@ -38,10 +38,6 @@ def ask_and_tell(strategy, values) -> list[optuna.Trial]:
 
 def in_memory(name: str, space: SearchSpace = TINY_SPACE, **options):
     return create_strategy(name, storage=optuna.storages.InMemoryStorage(), space=space, seed=0, **options)
-
-
-def journal(path) -> optuna.storages.JournalStorage:
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
 def test_auto_starts_from_the_hand_designed_recipe():

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import replace
 
+import optuna
 import pytest
 
 from apps.nas.config import SearchConfig
@@ -19,6 +20,11 @@ def tiny_config(**overrides) -> SearchConfig:
     """SearchConfig on TINY_SPACE, random search, no export: override any field."""
     options = {"budget_seconds": 30.0, "strategy": "random", "space": TINY_SPACE, "export": False, **overrides}
     return SearchConfig(**options)
+
+
+def journal(path) -> optuna.storages.JournalStorage:
+    """A study storage in a file, as a search's work folder keeps it (apps.nas.checkpoint)."""
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
 class EventLog(list):
