@@ -10,6 +10,7 @@ beside this loop (run_trial_slot, see apps.nas.slots).
 """
 
 import contextlib
+import math
 import random
 import time
 from collections.abc import Callable
@@ -73,6 +74,11 @@ START_POINT_SEARCH_SHARE = 0.5
 RECIPE_CLEAR_WIN = 0.03
 # The coordinator checks this often whether the other slots' last candidates have ended.
 SLOTS_POLL_SECONDS = 1.0
+# A slot re-reads the best candidate of every slot this often while it trains: the best sets the search's deadline
+# and whether a candidate can still finish. Read between candidates only, a slot that drew a 35-epoch network
+# before any slot had finished one trained it to the end of the budget (MNIST-5k, 300 s: 245 s), where one process
+# stopped it after an epoch.
+BEST_POLL_SECONDS = 1.0
 
 
 def run_search(
@@ -154,9 +160,11 @@ class Search(RunState):
 
     open_slot: Callable[[int], None] | None = None
     slow_in_a_row = 0  # candidates skipped as too slow for the time left since the last one that trained
+    best_read_at = -math.inf  # time.monotonic() of the last refresh_best
 
     def search_deadline(self) -> float:
         """Elapsed seconds at which the search stops, leaving time for the final training and the end."""
+        self.refresh_best()
         return search_deadline(total_seconds=self.budget.total(), elapsed_seconds=self.budget.elapsed(),
                                finish_seconds=self.finish_seconds,
                                final_epoch_seconds=self.final_epoch_seconds(),
@@ -646,6 +654,12 @@ class Search(RunState):
         self.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],
                                  latency_ms=measured["latency_ms"]))
+
+    def refresh_best(self) -> None:
+        """Take the best candidate of every slot, at most every BEST_POLL_SECONDS (it is a file read)."""
+        if time.monotonic() - self.best_read_at >= BEST_POLL_SECONDS:
+            self.best = self.load_best()
+            self.best_read_at = time.monotonic()
 
     def load_best(self) -> BestCandidate | None:
         """The best candidate kept so far, by any slot or an earlier attempt of this run (None before the first)."""

@@ -3,11 +3,14 @@
 import multiprocessing
 import threading
 import time
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from apps.nas.search import run_search, run_trial_slot
+from apps.nas.search import BEST_POLL_SECONDS, run_search, run_trial_slot
 from apps.nas.slots import unfinished_reason
 from apps.nas.train import Trainer
 from tests.nas.tiny_search import EventLog, tiny_config
@@ -16,16 +19,12 @@ SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as on anoth
 STALE_SECONDS = 3.0  # a dead worker is noticed within seconds
 
 
-def slot_process(config, folder, work_dir, slot, events, slow_epochs):
-    """A slot in its own process; each of its events goes to `events`; its epochs take a second longer."""
-    if slow_epochs:
+def slot_process(config, folder, work_dir, slot, events, epoch):
+    """A slot in its own process; each of its events goes to `events`; `epoch`, when given, runs each epoch instead
+    of Trainer.run_epoch, which it receives with the trainer."""
+    if epoch is not None:
         run_epoch = Trainer.run_epoch
-
-        def slow(trainer):
-            time.sleep(1.0)
-            return run_epoch(trainer)
-
-        Trainer.run_epoch = slow
+        Trainer.run_epoch = lambda trainer: epoch(run_epoch, trainer)
     run_trial_slot(config, folder, work_dir, slot=slot, worker=f"slot-{slot}", stale_seconds=STALE_SECONDS,
                    on_event=lambda event: events.put((slot, event["type"])))
 
@@ -33,20 +32,41 @@ def slot_process(config, folder, work_dir, slot, events, slow_epochs):
 class Slots:
     """open_slot for run_search: starts each slot as a process."""
 
-    def __init__(self, config, folder, work_dir, *, slow_epochs=False):
+    def __init__(self, config, folder, work_dir, *, epoch=None):
         self.args = (config, folder, work_dir)
         self.events = SPAWN.Queue()
-        self.slow_epochs = slow_epochs
+        self.epoch = epoch
         self.processes = {}
 
     def __call__(self, slot: int) -> None:
-        process = SPAWN.Process(target=slot_process, args=(*self.args, slot, self.events, self.slow_epochs))
+        process = SPAWN.Process(target=slot_process, args=(*self.args, slot, self.events, self.epoch))
         process.start()
         self.processes[slot] = process
 
     def join(self) -> None:
         for process in self.processes.values():
             process.join(timeout=30)
+
+
+def epoch_a_second_longer(run_epoch, trainer):
+    time.sleep(1.0)
+    return run_epoch(trainer)
+
+
+def wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never came"
+        time.sleep(0.05)
+
+
+def epoch_once_another_slot_kept_a_best(markers: Path, run_epoch, trainer):
+    """Says that this slot trains, ends only after another slot kept a best candidate (and a read of it is due), and
+    reports that it took 1000 s: the rest of the candidate cannot finish in the search time."""
+    (markers / "slot-1-training").touch()
+    wait_for(markers / "best-kept")
+    time.sleep(BEST_POLL_SECONDS)
+    return replace(run_epoch(trainer), seconds=1000.0)
 
 
 def by_slot(result) -> dict[int, list]:
@@ -78,7 +98,7 @@ def test_two_processes_train_one_searchs_candidates_at_once_and_the_best_of_all_
 def test_a_dead_workers_candidate_is_retried_and_the_search_finishes_without_it(make_image_folder, tmp_path):
     folder, work_dir = make_image_folder(), tmp_path / "work"
     config = tiny_config(budget_seconds=40.0, workers=2)
-    slots = Slots(config, folder, work_dir, slow_epochs=True)
+    slots = Slots(config, folder, work_dir, epoch=epoch_a_second_longer)
 
     def kill_after_its_first_epoch():
         while slots.events.get() != (1, "epoch_finished"):
@@ -98,6 +118,33 @@ def test_a_dead_workers_candidate_is_retried_and_the_search_finishes_without_it(
     [restart] = [event for event in log.of_type("trial_started") if event["trial_id"] == retried.id]
     assert restart["resumed_from_epoch"] == 1  # from the dead worker's checkpoint
     assert result.best is not None
+
+
+def test_a_slots_candidate_that_cannot_finish_stops_once_another_slot_has_a_trained_best(
+        make_image_folder, tmp_path, monkeypatch):
+    """One process stops a candidate whose epochs left do not fit in the search time, once it has a fully trained
+    best; a slot that drew its candidate before any slot had one must stop it too, not train it to the end."""
+    folder, work_dir, markers = make_image_folder(), tmp_path / "work", tmp_path
+    config = tiny_config(budget_seconds=20.0, workers=2)
+    slots = Slots(config, folder, work_dir, epoch=partial(epoch_once_another_slot_kept_a_best, markers))
+    run_epoch = Trainer.run_epoch
+
+    def after_slot_1_started_training(trainer):
+        if slots.processes:
+            wait_for(markers / "slot-1-training")
+        return run_epoch(trainer)
+
+    def note_the_best(event):
+        if event["type"] == "new_best":
+            (markers / "best-kept").touch()
+
+    monkeypatch.setattr(Trainer, "run_epoch", after_slot_1_started_training)
+    result = run_search(config, folder, work_dir, open_slot=slots, worker="slot-0", on_event=note_the_best)
+    slots.join()
+
+    first = min(by_slot(result)[1], key=lambda row: row.id)
+    assert (first.status, first.reason, first.epochs) == (
+        "interrupted", "stopped: it would not finish in the time left", 1)
 
 
 def running_trial(heartbeat: float) -> optuna.trial.FrozenTrial:
