@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 120 --strategy random --seeds 0 1
     .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 300 --scratch --seeds 0 1
+    .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 300 --scratch --search-only --seeds 0 1
 
 Each process trains with one thread (two processes, one core each, is what a 2-core machine gives two workers).
 The second process is a slot of the first's search (apps.nas.slots), started when the search opens its slots,
@@ -12,7 +13,10 @@ goal: two workers train at least 1.8x as many candidates as one, with at least t
 measures the machine's own ceiling: the recipe trained for a few epochs alone, then twice at once in two
 processes (two vCPUs of a virtual machine may share less than two cores' worth of compute). --scratch leaves
 pretrained networks out of the space: on small grayscale images most of them are too slow to train on a CPU
-thread, and a search of one or two candidates compares luck, not throughput.
+thread, and a search of one or two candidates compares luck, not throughput. --search-only leaves the final
+training out: a run keeps most of its budget for the final training of its best candidate, a reserve that grows
+with that candidate's epochs, so a pair that finds a better candidate sooner also stops searching sooner; without
+it both sides search for the whole budget and the count measures the search's throughput alone.
 """
 
 import argparse
@@ -60,8 +64,10 @@ def slot_process(config: SearchConfig, folder: Path, work_dir: Path, slot: int) 
     run_trial_slot(config, folder, work_dir, slot=slot, worker=f"slot-{slot}")
 
 
-def search(folder: Path, workers: int, budget: float, strategy: str, seed: int, space: SearchSpace) -> dict:
-    config = SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed, workers=workers, space=space)
+def search(folder: Path, workers: int, budget: float, strategy: str, seed: int, space: SearchSpace,
+           final_retrain: bool) -> dict:
+    config = SearchConfig(budget_seconds=budget, strategy=strategy, seed=seed, workers=workers, space=space,
+                          final_retrain=final_retrain)
     processes = []
     with tempfile.TemporaryDirectory() as work:
         work_dir = Path(work)
@@ -88,15 +94,18 @@ def main() -> None:
     parser.add_argument("--strategy", default="random")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--scratch", action="store_true", help="networks from scratch only")
+    parser.add_argument("--search-only", action="store_true", help="no final training: the budget is the search's")
     args = parser.parse_args()
     space = SearchSpace(backbones=()) if args.scratch else SearchSpace()
     torch.set_num_threads(1)
     folder = DATASETS[args.data]()
     alone, ceiling = machine_ceiling(folder)
-    runs = {workers: [search(folder, workers, args.budget, args.strategy, seed, space) for seed in args.seeds]
+    runs = {workers: [search(folder, workers, args.budget, args.strategy, seed, space, not args.search_only)
+                      for seed in args.seeds]
             for workers in (1, 2)}
     networks = "networks from scratch" if args.scratch else "the default space"
-    print(f"\n{args.data}, {args.strategy}, {networks}, {args.budget:g} s, seeds {args.seeds}, "
+    final = ", no final training" if args.search_only else ""
+    print(f"\n{args.data}, {args.strategy}, {networks}{final}, {args.budget:g} s, seeds {args.seeds}, "
           "one thread per process\n")
     print("| workers | candidates trained (per seed) | test accuracy % (per seed) | seconds |")
     print("|---|---|---|---|")
