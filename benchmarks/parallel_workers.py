@@ -83,7 +83,8 @@ def search(folder: Path, workers: int, budget: float, strategy: str, seed: int, 
         for process in processes:
             process.join()
     trained = [row for row in result.leaderboard if row.epochs > 0]
-    return {"candidates": len(trained), "test_accuracy": result.best.test_accuracy, "seconds": seconds,
+    return {"candidates": len(trained), "epochs": sum(row.epochs for row in trained),
+            "test_accuracy": result.best.test_accuracy, "seconds": seconds,
             "slots": sorted({row.slot for row in trained})}
 
 
@@ -107,16 +108,21 @@ def main() -> None:
     final = ", no final training" if args.search_only else ""
     print(f"\n{args.data}, {args.strategy}, {networks}{final}, {args.budget:g} s, seeds {args.seeds}, "
           "one thread per process\n")
-    print("| workers | candidates trained (per seed) | test accuracy % (per seed) | seconds |")
-    print("|---|---|---|---|")
+    print("| workers | candidates trained (per seed) | epochs trained (per seed) | test accuracy % (per seed) "
+          "| seconds |")
+    print("|---|---|---|---|---|")
     for workers, results in runs.items():
         print(f"| {workers} | {statistics.mean(r['candidates'] for r in results):.1f} "
               f"({', '.join(str(r['candidates']) for r in results)}) | "
+              f"{statistics.mean(r['epochs'] for r in results):.1f} "
+              f"({', '.join(str(r['epochs']) for r in results)}) | "
               f"{statistics.mean(100 * r['test_accuracy'] for r in results):.2f} "
               f"({', '.join(format(100 * r['test_accuracy'], '.2f') for r in results)}) | "
               f"{statistics.mean(r['seconds'] for r in results):.0f} |")
-    ratio = statistics.mean(r["candidates"] for r in runs[2]) / statistics.mean(r["candidates"] for r in runs[1])
-    print(f"\ntwo workers trained {ratio:.2f}x as many candidates as one")
+    ratio = {key: statistics.mean(r[key] for r in runs[2]) / statistics.mean(r[key] for r in runs[1])
+             for key in ("candidates", "epochs")}
+    print(f"\ntwo workers trained {ratio['candidates']:.2f}x as many candidates as one, "
+          f"{ratio['epochs']:.2f}x as many epochs")
     print(f"the machine's ceiling: two trainings at once did {ceiling:.2f}x the work of one "
           f"({CEILING_EPOCHS} epochs of the recipe took {alone:.1f} s alone)")
 
