@@ -22,7 +22,7 @@ import torch
 
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset
-from apps.nas.search import run_search
+from apps.nas.search import error_reason, run_search
 from apps.nas.space import baseline_genotype, with_epochs
 from apps.nas.train import Trainer
 
@@ -133,8 +133,7 @@ def main() -> None:
                 try:
                     figures = throughput(genotype, data, bf16=bf16, compiled=compiled)
                 except Exception as error:  # a configuration this GPU or torch cannot run is a finding to record
-                    first_line = str(error).partition("\n")[0]
-                    figures = {"failed": f"{type(error).__name__}: {first_line[:160]}"}
+                    figures = {"failed": error_reason(error).partition("\n")[0][:160]}  # one table cell
                 rows.append((name, bf16, compiled, figures))
                 print(rows[-1], flush=True)
     search = search_end_to_end(data)
