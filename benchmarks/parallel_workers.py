@@ -88,6 +88,11 @@ def search(folder: Path, workers: int, budget: float, strategy: str, seed: int, 
             "slots": sorted({row.slot for row in trained})}
 
 
+def mean_and_each(values: list[float], mean_spec: str, each_spec: str = "") -> str:
+    """A table cell: the mean over seeds, then each seed's value in brackets."""
+    return f"{statistics.mean(values):{mean_spec}} ({', '.join(format(value, each_spec) for value in values)})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="mnist5k", choices=sorted(DATASETS))
@@ -112,12 +117,9 @@ def main() -> None:
           "| seconds |")
     print("|---|---|---|---|---|")
     for workers, results in runs.items():
-        print(f"| {workers} | {statistics.mean(r['candidates'] for r in results):.1f} "
-              f"({', '.join(str(r['candidates']) for r in results)}) | "
-              f"{statistics.mean(r['epochs'] for r in results):.1f} "
-              f"({', '.join(str(r['epochs']) for r in results)}) | "
-              f"{statistics.mean(100 * r['test_accuracy'] for r in results):.2f} "
-              f"({', '.join(format(100 * r['test_accuracy'], '.2f') for r in results)}) | "
+        print(f"| {workers} | {mean_and_each([r['candidates'] for r in results], '.1f')} | "
+              f"{mean_and_each([r['epochs'] for r in results], '.1f')} | "
+              f"{mean_and_each([100 * r['test_accuracy'] for r in results], '.2f', '.2f')} | "
               f"{statistics.mean(r['seconds'] for r in results):.0f} |")
     ratio = {key: statistics.mean(r[key] for r in runs[2]) / statistics.mean(r[key] for r in runs[1])
              for key in ("candidates", "epochs")}
