@@ -4,19 +4,19 @@
     .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 300 --scratch --seeds 0 1
     .venv/bin/python -m benchmarks.parallel_workers --data mnist5k --budget 300 --scratch --search-only --seeds 0 1
 
-Each process trains with one thread (two processes, one core each, is what a 2-core machine gives two workers).
-The second process is a slot of the first's search (apps.nas.slots), started when the search opens its slots,
-sharing its work folder and study, as a second Dramatiq worker would. Random search draws trial n from the seed
-and n alone, so both sides propose the same candidates and the count measures throughput. Prints a markdown
-table: candidates trained (not counting those skipped untrained), the final test accuracy, and the wall time;
-goal: two workers train at least 1.8x as many candidates as one, with at least the same accuracy. First it
-measures the machine's own ceiling: the recipe trained for a few epochs alone, then twice at once in two
-processes (two vCPUs of a virtual machine may share less than two cores' worth of compute). --scratch leaves
-pretrained networks out of the space: on small grayscale images most of them are too slow to train on a CPU
-thread, and a search of one or two candidates compares luck, not throughput. --search-only leaves the final
-training out: a run keeps most of its budget for the final training of its best candidate, a reserve that grows
-with that candidate's epochs, so a pair that finds a better candidate sooner also stops searching sooner; without
-it both sides search for the whole budget and the count measures the search's throughput alone.
+Each process trains with one thread (two processes, one core each, is what a 2-core machine gives two workers). The
+second process is a slot of the first's search (apps.nas.slots), started when the search opens its slots, sharing
+its work folder and study, as a second Dramatiq worker would. Random search draws trial n from the seed and n alone,
+so both sides propose the same candidates and the count measures throughput. Prints a markdown table: candidates
+evaluated (see EVALUATED), those the clock stopped, epochs trained, the final test accuracy, and the wall time;
+goal: two workers evaluate at least 1.8x as many candidates as one, with at least the same accuracy. First it
+measures the machine's own ceiling: the recipe trained for a few epochs alone, then twice at once in two processes
+(two vCPUs of a virtual machine may share less than two cores' worth of compute). --scratch leaves pretrained
+networks out of the space: on small grayscale images most of them are too slow to train on a CPU thread, and a
+search of one or two candidates compares luck, not throughput. --search-only leaves the final training out: a run
+keeps most of its budget for the final training of its best candidate, a reserve that grows with that candidate's
+epochs, so a pair that finds a better candidate sooner also stops searching sooner; without it both sides search for
+the whole budget and the count measures the search's throughput alone.
 """
 
 import argparse
@@ -38,6 +38,9 @@ from benchmarks.datasets import digits_folder, mnist5k_folder, shared_photos_fol
 DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder, "eurosat": lambda: shared_photos_folder("eurosat")}
 SPAWN = multiprocessing.get_context("spawn")
 CEILING_EPOCHS = 3
+# A candidate is evaluated when it trained to the end of its schedule or successive halving judged it; one the
+# clock stopped (the search's deadline, or "would not finish") told the search nothing of its worth.
+EVALUATED = ("complete", "pruned")
 
 
 def recipe_training_seconds(folder: Path) -> float:
@@ -82,10 +85,10 @@ def search(folder: Path, workers: int, budget: float, strategy: str, seed: int, 
         seconds = time.monotonic() - started
         for process in processes:
             process.join()
-    trained = [row for row in result.leaderboard if row.epochs > 0]
-    return {"candidates": len(trained), "epochs": sum(row.epochs for row in trained),
-            "test_accuracy": result.best.test_accuracy, "seconds": seconds,
-            "slots": sorted({row.slot for row in trained})}
+    return {"candidates": sum(row.status in EVALUATED for row in result.leaderboard),
+            "stopped": sum(row.status == "interrupted" for row in result.leaderboard),
+            "epochs": sum(row.epochs for row in result.leaderboard),
+            "test_accuracy": result.best.test_accuracy, "seconds": seconds}
 
 
 def mean_and_each(values: list[float], mean_spec: str, each_spec: str = "") -> str:
@@ -113,17 +116,18 @@ def main() -> None:
     final = ", no final training" if args.search_only else ""
     print(f"\n{args.data}, {args.strategy}, {networks}{final}, {args.budget:g} s, seeds {args.seeds}, "
           "one thread per process\n")
-    print("| workers | candidates trained (per seed) | epochs trained (per seed) | test accuracy % (per seed) "
-          "| seconds |")
-    print("|---|---|---|---|---|")
+    print("| workers | candidates evaluated (per seed) | stopped by the clock (per seed) | epochs trained (per seed) "
+          "| test accuracy % (per seed) | seconds |")
+    print("|---|---|---|---|---|---|")
     for workers, results in runs.items():
         print(f"| {workers} | {mean_and_each([r['candidates'] for r in results], '.1f')} | "
+              f"{mean_and_each([r['stopped'] for r in results], '.1f')} | "
               f"{mean_and_each([r['epochs'] for r in results], '.1f')} | "
               f"{mean_and_each([100 * r['test_accuracy'] for r in results], '.2f', '.2f')} | "
               f"{statistics.mean(r['seconds'] for r in results):.0f} |")
     ratio = {key: statistics.mean(r[key] for r in runs[2]) / statistics.mean(r[key] for r in runs[1])
              for key in ("candidates", "epochs")}
-    print(f"\ntwo workers trained {ratio['candidates']:.2f}x as many candidates as one, "
+    print(f"\ntwo workers evaluated {ratio['candidates']:.2f}x as many candidates as one, "
           f"{ratio['epochs']:.2f}x as many epochs")
     print(f"the machine's ceiling: two trainings at once did {ceiling:.2f}x the work of one "
           f"({CEILING_EPOCHS} epochs of the recipe took {alone:.1f} s alone)")

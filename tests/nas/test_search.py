@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import torch
 
@@ -7,7 +8,7 @@ import apps.nas.search
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
 from apps.nas.train import Trainer
-from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, epochs_take, tiny_config
+from tests.nas.tiny_search import TINY_SPACE, EventLog, assert_scored_on_the_test_split, epochs_take, tiny_config
 
 EVENT_TYPES = {"run_started", "trial_started", "epoch_finished", "trial_finished", "trial_pruned", "trial_failed",
                "new_best", "final_training_started", "run_finished"}
@@ -129,6 +130,23 @@ def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_ima
     [recipe] = [row for row in result.leaderboard if row.origin == "recipe"]
     assert space.min_epochs <= recipe.planned_epochs < baseline_genotype()["train"]["epochs"]
     assert recipe.status == "complete" and recipe.epochs == recipe.planned_epochs
+
+
+def test_a_candidate_that_would_not_finish_by_the_deadline_trains_the_epochs_that_fit_instead(
+        make_image_folder, monkeypatch, tmp_path):
+    """Drawn near the deadline, a long schedule is shortened to what the time left buys and the candidate is compared
+    fully trained, instead of being stopped after an epoch of warm-up that tells the search nothing."""
+    log = EventLog()
+    epochs_take(monkeypatch, 12.0, of=lambda genotype: bool(log.of_type("new_best")))  # slow once a best is kept
+    space = replace(TINY_SPACE, min_epochs=2, max_epochs=40)
+    config = tiny_config(space=space, budget_seconds=40.0, max_trials=2, multi_fidelity=False)
+    result = run_search(config, make_image_folder(), tmp_path / "work", on_event=log)
+
+    first, second = sorted(result.leaderboard, key=lambda row: row.id)
+    [drawn] = [event["epochs"] for event in log.of_type("trial_started") if event["trial_id"] == second.id]
+    assert first.status == "complete"
+    assert space.min_epochs <= second.planned_epochs < drawn  # 12 s epochs: two or three fit in the time left
+    assert (second.status, second.epochs) == ("complete", second.planned_epochs)
 
 
 def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_ends(tiny_dataset, monkeypatch,
