@@ -635,7 +635,7 @@ class Search(RunState):
         Its learning rate then decays to zero on time, and the candidate is compared fully trained: stopped
         instead, a candidate drawn near the deadline is one epoch of warm-up, which tells the search nothing (one
         worker on MNIST-5k at 300 s spent the last 90 s of its search on 24 such stops)."""
-        if not (self.best and self.best.complete) or trainer.epochs_done >= trainer.total_epochs:
+        if not (self.best and self.best.complete):
             return
         epochs = epochs_that_fit(epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
                                  seconds_left=self.search_seconds_left(), epoch_seconds=epoch_seconds)
