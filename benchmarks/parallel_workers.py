@@ -46,22 +46,22 @@ CEILING_EPOCHS = 3
 EVALUATED = ("complete", "pruned")
 
 
-def recipe_training_seconds(folder: Path) -> float:
-    """Seconds of CEILING_EPOCHS epochs of the hand-designed recipe on the whole folder, on one thread."""
+def recipe_training_seconds(training_file: Path) -> float:
+    """Seconds of CEILING_EPOCHS epochs of the hand-designed recipe on the whole dataset, on one thread."""
     torch.set_num_threads(1)
-    dataset = load_image_folder(folder)
+    dataset = ImageDataset.load(training_file)
     trainer = Trainer(with_epochs(baseline_genotype(), CEILING_EPOCHS), dataset, None, device="cpu", seed=0)
     started = time.monotonic()
     trainer.fit()
     return time.monotonic() - started
 
 
-def machine_ceiling(folder: Path) -> tuple[float, float]:
+def machine_ceiling(training_file: Path) -> tuple[float, float]:
     """The recipe's training seconds alone, and how many times one training's work two processes do at once."""
     with SPAWN.Pool(1) as pool:
-        alone = pool.apply(recipe_training_seconds, (folder,))
+        alone = pool.apply(recipe_training_seconds, (training_file,))
     with SPAWN.Pool(2) as pool:
-        pair = pool.map(recipe_training_seconds, [folder, folder])
+        pair = pool.map(recipe_training_seconds, [training_file, training_file])
     return alone, 2 * alone / max(pair)
 
 
@@ -116,11 +116,10 @@ def main() -> None:
     args = parser.parse_args()
     space = SearchSpace(backbones=()) if args.scratch else SearchSpace()
     torch.set_num_threads(1)
-    folder = DATASETS[args.data]()
-    alone, ceiling = machine_ceiling(folder)
     with tempfile.TemporaryDirectory() as scratch:
         training_file = Path(scratch) / "training.npz"
-        load_image_folder(folder).save(training_file)
+        load_image_folder(DATASETS[args.data]()).save(training_file)
+        alone, ceiling = machine_ceiling(training_file)
         runs = {workers: [search(training_file, workers, args.budget, args.strategy, seed, space,
                                  not args.search_only)
                           for seed in args.seeds]
