@@ -16,7 +16,7 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from apps.nas import events
+from apps.nas import data_parallel, events
 from apps.nas.baseline import linear_baseline_accuracy
 from apps.nas.budget import (
     CONTINUED_LR_SHARE,
@@ -123,15 +123,19 @@ def final_model(run: RunState) -> FinalModel:
     on train+validation for the epochs that fit, else as trained."""
     best_state = load_torch(run.files.best_trial_path)
     if best_state is None:
+        meet_helpers(run, {}, {})  # the waiting slots go
         raise SearchFailed(failure_message(run.study.trials))
     frozen = run.study.trials[best_state["trial"]]
     genotype = frozen.user_attrs["genotype"]
     searched_epochs = len(best_state["curve"])
     cancelled = run.budget.cancelled()
-    # A killed run continues its final training with the plan it had chosen.
+    # A killed run continues its final training with the plan it had chosen, alone.
     earlier = load_torch(run.files.final_path)
+    helpers = {} if cancelled or earlier else helping_slots(run)
     epochs, continued = (0, False) if cancelled else (
-        (earlier["epochs"], earlier.get("continued", False)) if earlier else final_plan(run, frozen))
+        (earlier["epochs"], earlier.get("continued", False)) if earlier else
+        final_plan(run, frozen, processes=1 + len(helpers)))
+    group = meet_helpers(run, helpers, {"trial": frozen.number, "epochs": epochs} if epochs and not continued else {})
     reason = (f"continuing its training on training + validation images for {epochs} more epochs" if continued else
               f"retraining it on training + validation images for {epochs} epochs" if epochs else
               "cancelled: exporting the best candidate as trained" if cancelled else
@@ -153,7 +157,7 @@ def final_model(run: RunState) -> FinalModel:
     elif epochs:
         # auto's recipe is planned again from its real epochs, as when it trains alone.
         recipe = frozen.user_attrs.get("origin") == "recipe"
-        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier, replan=recipe)
+        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier, replan=recipe, group=group)
         # Shortened to fit the time left, it must still train at least the searched schedule to be the better
         # model; else the candidate as the search trained it is.
         if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
@@ -164,17 +168,42 @@ def final_model(run: RunState) -> FinalModel:
     return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=searched_epochs)
 
 
-def final_plan(run: RunState, best: optuna.trial.FrozenTrial) -> tuple[int, bool]:
-    """(epochs, continued) of the best candidate's final training: a retrain from scratch stretched to fill the
-    time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
-    searched_epochs, epoch_seconds = best.user_attrs["genotype"]["train"]["epochs"], run.final_epoch_seconds()
+def helping_slots(run: RunState) -> dict[int, str]:
+    """{slot: offer id} of the other slots that offer to share the final training (see apps.nas.data_parallel)."""
+    if run.final_training_processes() == 1 or run.slot != 0:
+        return {}
+    searched = {trial.user_attrs.get("slot", 0) for trial in run.study.get_trials(deepcopy=False)} - {0}
+    return data_parallel.gather_offers(run.study, searched)
+
+
+def meet_helpers(run: RunState, helpers: dict[int, str], plan: dict) -> data_parallel.TrainingGroup | None:
+    """Tell the waiting slots the plan ({"trial", "epochs"} of a retrain from scratch; {}: no group), and meet those
+    that help; None when the coordinator trains alone."""
+    if run.config.workers == 1 or not run.strategy.parallel:
+        return None
+    published = data_parallel.publish(run.study, helpers if plan else {}, plan)
+    if len(published["members"]) == 1:
+        return None
+    try:
+        return data_parallel.TrainingGroup(run.work_dir / published["meeting"], rank=0,
+                                           size=len(published["members"]))
+    except data_parallel.GroupBroken:
+        return None
+
+
+def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> tuple[int, bool]:
+    """(epochs, continued) of the best candidate's final training by `processes`: a retrain from scratch stretched
+    to fill the time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
+    searched_epochs = best.user_attrs["genotype"]["train"]["epochs"]
     seconds_left = run.training_seconds_left()
     # auto's recipe keeps gaining from longer training up to about RECIPE_ONLY_MAX_EPOCHS (see budget.py).
     most_epochs = RECIPE_ONLY_MAX_EPOCHS if best.user_attrs.get("origin") == "recipe" else None
-    if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=epoch_seconds, seconds_left=seconds_left,
-                              most_epochs=most_epochs):
+    if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=run.final_epoch_seconds(processes),
+                              seconds_left=seconds_left, most_epochs=most_epochs):
         return epochs, False
-    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=epoch_seconds, seconds_left=seconds_left)
+    # A continued training is the coordinator's alone.
+    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=run.final_epoch_seconds(1),
+                              seconds_left=seconds_left)
     return epochs, epochs > 0
 
 
@@ -213,7 +242,8 @@ def train_recipe_alone(run: RunState) -> FinalModel:
 
 
 def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
-            replan: bool = False, start_from: dict | None = None) -> tuple[Trainer, list[dict]]:
+            replan: bool = False, start_from: dict | None = None,
+            group: data_parallel.TrainingGroup | None = None) -> tuple[Trainer, list[dict]]:
     """The genotype trained on train+validation, and its curve; fewer epochs when time ran out.
 
     Args:
@@ -226,19 +256,31 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
             and one epoch slowed by other work must not shorten the whole plan).
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
+        group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
-    trainer = Trainer(with_epochs(genotype, epochs), run.splits.train_and_val, None, device=run.device,
-                      seed=run.config.seed, should_stop=run.out_of_final_time, features=run.features)
-    curve, epoch_seconds = [], []
-    if start_from is not None:
-        trainer.learned.load_state_dict(start_from)
-    if earlier is not None:
-        trainer.load_state_dict(earlier["trainer"])
-        curve = earlier["curve"]
+    def trainer_from(checkpoint: dict | None, group: data_parallel.TrainingGroup | None) -> Trainer:
+        trainer = Trainer(with_epochs(genotype, epochs), run.splits.train_and_val, None, device=run.device,
+                          seed=run.config.seed, should_stop=run.out_of_final_time, features=run.features, group=group)
+        if start_from is not None:
+            trainer.learned.load_state_dict(start_from)
+        if checkpoint is not None:
+            trainer.load_state_dict(checkpoint["trainer"])
+        return trainer
+
+    trainer = trainer_from(earlier, group)
+    curve, epoch_seconds = list(earlier["curve"]) if earlier else [], []
     try:
         while trainer.epochs_done < trainer.total_epochs:
             started = time.monotonic()
-            stats = trainer.run_epoch()
+            try:
+                stats = trainer.run_epoch()
+            except data_parallel.GroupBroken:
+                # Alone from the last epoch's checkpoint (the weights are mid-epoch), on the plan it had.
+                trainer.group.close()
+                planned, checkpoint = trainer.total_epochs, load_torch(run.files.final_path)
+                trainer = trainer_from(checkpoint, None)
+                trainer.total_epochs, curve = planned, list(checkpoint["curve"]) if checkpoint else []
+                continue
             curve.append(asdict(stats))
             save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve,
                                "continued": start_from is not None}, run.files.final_path)
@@ -256,8 +298,17 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
                 epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
                 seconds_left=run.training_seconds_left(),
                 epoch_seconds=statistics.median(epoch_seconds[-RECENT_EPOCHS:]))
+            if trainer.group is not None:
+                try:
+                    trainer.group.coordinators(trainer.total_epochs)
+                except data_parallel.GroupBroken:
+                    trainer.group.close()
+                    trainer.group = None
     except TrainingInterrupted:
         pass
+    finally:
+        if trainer.group is not None:
+            trainer.group.close()
     return trainer, curve
 
 

@@ -23,7 +23,7 @@ import torch
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from apps.nas import events, slots
+from apps.nas import data_parallel, events, slots
 from apps.nas.budget import Budget, SearchControl, check_budget, epochs_that_fit, recipe_only_epochs, search_deadline
 from apps.nas.build import build, is_pretrained
 from apps.nas.checkpoint import load_torch
@@ -41,7 +41,7 @@ from apps.nas.space import SearchSpace, baseline_genotype, finetune_genotype, pr
 from apps.nas.state import BestCandidate, ExportCost, RunState
 from apps.nas.strategies import Strategy, create_strategy
 from apps.nas.strategies.base import fits_space
-from apps.nas.train import Trainer
+from apps.nas.train import Trainer, TrainingInterrupted
 
 # The probe that times one epoch for the minimum-budget check trains on this many images at most.
 PROBE_IMAGES = 256
@@ -240,6 +240,35 @@ class Search(RunState):
         # The coordinator's clock: the budget counts from when its search began, wherever this slot runs.
         self.budget = Budget(self.config.budget_seconds, used_before=time.time() - clock_zero, control=self.control)
         self.evaluate_candidates()
+        self.help_final_training()
+
+    def help_final_training(self) -> None:
+        """Train the run's final model with the coordinator, when it takes this slot's offer to (see
+        apps.nas.data_parallel); returns when that training ends, or at once when it goes without this slot."""
+        self.best = self.load_best()
+        if self.final_training_processes() == 1:
+            return
+        published = data_parallel.wait_for_publication(
+            self.study, self.slot, keep_waiting=lambda: not self.out_of_final_time())
+        if published is None:
+            return
+        members, genotype = published["members"], self.study.trials[published["trial"]].user_attrs["genotype"]
+        try:
+            group = data_parallel.TrainingGroup(self.work_dir / published["meeting"], rank=members.index(self.slot),
+                                                size=len(members))
+        except data_parallel.GroupBroken:
+            return
+        trainer = Trainer(with_epochs(genotype, published["epochs"]), self.splits.train_and_val, None,
+                          device=self.device, seed=self.config.seed, should_stop=self.budget.cancelled,
+                          features=self.features, group=group)
+        try:
+            while trainer.epochs_done < trainer.total_epochs:
+                trainer.run_epoch()
+                trainer.total_epochs = group.coordinators(0)
+        except (TrainingInterrupted, data_parallel.GroupBroken):
+            pass
+        finally:
+            group.close()
 
     def load(self, data: ImageDataset | str | Path) -> ImageDataset:
         """The dataset, split as every slot of this search splits it, and the space fitted to its images."""

@@ -1,13 +1,14 @@
 """The state one run shares between its candidate loop (search.py) and its end (final.py): configuration, clock,
 files, data splits, strategy, the best candidate so far, and the way out for events."""
 
+import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from apps.nas import events
+from apps.nas import data_parallel, events
 from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, PRETRAINED_EXPORT_SECONDS, Budget, SearchControl
 from apps.nas.build import is_pretrained
 from apps.nas.checkpoint import SearchFiles
@@ -39,13 +40,16 @@ class BestCandidate:
     epoch_seconds: float  # mean over its epochs, validation included
     pretrained: bool  # built on a pretrained backbone (slower to export)
     latency_ms: float  # CPU batch-1 latency as shipped: what scoring the test split costs per image
+    step_seconds: float  # one training step (a batch), what processes sharing its final training divide
 
     @classmethod
     def from_curve(cls, trial: int, complete: bool, curve: list[dict], genotype: dict,
                    measured: dict) -> "BestCandidate":
+        images_per_second = statistics.mean(stats["images_per_second"] for stats in curve)
         return cls(trial=trial, complete=complete, val_accuracy=curve[-1]["val_accuracy"], epochs=len(curve),
                    epoch_seconds=sum(stats["seconds"] for stats in curve) / len(curve),
-                   pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"])
+                   pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"],
+                   step_seconds=genotype["train"]["batch_size"] / images_per_second)
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,23 @@ class RunState:
         """How many times larger train+validation is than train: what an epoch of a final training costs more."""
         return (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
 
-    def final_epoch_seconds(self) -> float:
-        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet)."""
+    def final_epoch_seconds(self, processes: int | None = None) -> float:
+        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet), trained
+        by `processes` (None: by as many as final_training_processes says)."""
         if not self.config.final_retrain or self.best is None or not self.best.complete:
             return 0.0
-        return self.best.epoch_seconds * self.final_data_growth()
+        shared_by = processes or self.final_training_processes()
+        speedup = data_parallel.speedup(shared_by, self.best.step_seconds) if shared_by > 1 else 1.0
+        return self.best.epoch_seconds * self.final_data_growth() / speedup
+
+    def final_training_processes(self) -> int:
+        """How many processes the best candidate's final training is planned on: every slot of the run where they
+        can share it (see apps.nas.data_parallel: CPU workers, a network trained from scratch whose steps are long
+        enough to gain from it), else one."""
+        shared = (self.config.workers > 1 and self.strategy.parallel and self.device == "cpu"
+                  and self.best is not None and not self.best.pretrained
+                  and data_parallel.speedup(self.config.workers, self.best.step_seconds) >= data_parallel.MIN_SPEEDUP)
+        return self.config.workers if shared else 1
 
     def training_seconds_left(self) -> float:
         """Seconds a final training may still use: the rest of the budget less the end of the run."""

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from apps.nas.build import PretrainedClassifier, build, deployed, resize_to
 from apps.nas.data import ImageDataset
+from apps.nas.data_parallel import TrainingGroup
 from apps.nas.features import FeatureCache, FeaturesInterrupted, cacheable
 from apps.nas.results import CurvePoint
 
@@ -61,7 +62,8 @@ class EpochStats(CurvePoint):
     lr: float
 
 
-def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: torch.Generator) -> torch.Tensor:
+def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: torch.Generator, *,
+                  rows: slice = slice(None), batch_size: int | None = None) -> torch.Tensor:
     """Random shift, rotation, zoom (and horizontal flip) of a whole batch in one grid_sample call.
 
     Args:
@@ -69,8 +71,11 @@ def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: 
         strength: 0 (no change) .. 1 (the MAX_* limits above).
         flip: mirror half of the images left-right (wrong for digits and text, right for most photos).
         generator: source of randomness, on the images' device.
+        rows, batch_size: when the images are one process's rows of a batch split between processes (see
+            apps.nas.data_parallel), which rows and the whole batch's size: the warps are drawn for the whole batch,
+            as in the other processes, and these rows get theirs.
     """
-    batch = images.shape[0]
+    batch = batch_size or images.shape[0]
     if strength <= 0 and not flip:
         return images
 
@@ -86,7 +91,7 @@ def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: 
     theta = torch.stack([  # (B, 2, 3): output pixel -> where it is read from in the input
         torch.stack([cos * mirror, -sin, shift_x], 1),
         torch.stack([sin * mirror, cos, shift_y], 1),
-    ], 1)
+    ], 1)[rows]
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -129,7 +134,8 @@ class Trainer:
 
     def __init__(self, genotype: dict, train: ImageDataset, val: ImageDataset | None, *,
                  device: str | torch.device, seed: int, should_stop: Callable[[], bool] | None = None,
-                 seconds_left: Callable[[], float] | None = None, features: FeatureCache | None = None):
+                 seconds_left: Callable[[], float] | None = None, features: FeatureCache | None = None,
+                 group: TrainingGroup | None = None):
         """Build the model and optimizer and move the data to the device.
 
         Args:
@@ -141,12 +147,15 @@ class Trainer:
             seconds_left: the time a frozen backbone's features may take (see FeatureCache.features); None: any.
             features: where a frozen pretrained backbone's features are cached (shared by a search's candidates);
                 None: a cache of this trainer's own.
+            group: the processes this trainer trains one network with, each on its rows of every batch (built with
+                the same arguments in each); None: alone.
         """
         self.genotype = genotype
         self.hyper = genotype["train"]
         self.device = torch.device(device)
         self.on_cuda = self.device.type == "cuda"
         self.should_stop = should_stop
+        self.group = group
         self.seconds_left = seconds_left
         self.total_epochs = int(self.hyper["epochs"])
         self.epochs_done = 0
@@ -255,17 +264,23 @@ class Trainer:
                 self.val_images = resized_uint8(self.val.images, self.model.input_side)
         self.inputs = inputs.to(self.device)
 
-    def _training_batch(self, index: torch.Tensor) -> torch.Tensor:
-        """The inputs of one step, augmented: a random view of each image's cached frozen output, or an augmented
-        image."""
+    def _training_batch(self, index: torch.Tensor, rows: slice) -> torch.Tensor:
+        """The inputs of one step (this process's rows of the batch), augmented: a random view of each image's
+        cached frozen output, or an augmented image."""
         if self.cached:
-            views = self.inputs[index]  # (B, V, ...)
-            view = torch.randint(views.shape[1], (len(index),), generator=self.generator, device=self.device)
-            chosen = views[torch.arange(len(index), device=self.device), view]
+            views = self.inputs[index[rows]]  # (B, V, ...)
+            view = torch.randint(views.shape[1], (len(index),), generator=self.generator, device=self.device)[rows]
+            chosen = views[torch.arange(len(view), device=self.device), view]
             return chosen.contiguous(memory_format=torch.channels_last) if chosen.ndim == 4 else chosen
-        images = self.inputs[index].float()  # (B, C, H, W), 0..255
-        images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]), self.generator)
+        images = self.inputs[index[rows]].float()  # (B, C, H, W), 0..255
+        images = augment_batch(images, float(self.hyper["augment"]), bool(self.hyper["flip"]), self.generator,
+                               rows=rows, batch_size=len(index))
         return images.contiguous(memory_format=torch.channels_last)
+
+    def _stop_asked(self) -> bool:
+        """should_stop(), or in a group whether any member's says stop: they stop together."""
+        stop = self.should_stop is not None and self.should_stop()
+        return self.group.any(stop) if self.group is not None else stop
 
     def run_epoch(self) -> EpochStats:
         """Train one epoch (the LR schedule spans total_epochs), then score the validation set."""
@@ -277,26 +292,29 @@ class Trainer:
         # Running sums stay on the device: no .item() per step, so the GPU never waits for the host.
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
+        rows = self.group.rows(self.batch_size) if self.group is not None else slice(0, self.batch_size)
         with self._own_rng():
             order = torch.randperm(len(self.labels), generator=self.generator, device=self.device)
             for step in range(self.steps_per_epoch):
-                if self.should_stop is not None and step % STOP_CHECK_EVERY_STEPS == 0 and self.should_stop():
+                if step % STOP_CHECK_EVERY_STEPS == 0 and self._stop_asked():
                     raise TrainingInterrupted(f"stopped during epoch {self.epochs_done + 1}")
                 lr = one_cycle_lr(self.epochs_done * self.steps_per_epoch + step, total_steps, peak_lr)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_scale", 1.0)  # a checkpoint from before lr_scale: 1
                 index = order[step * self.batch_size:(step + 1) * self.batch_size]
-                inputs = self._training_batch(index)
-                labels = self.labels[index]
+                inputs = self._training_batch(index, rows)
+                labels = self.labels[index[rows]]
                 with self._autocast():
                     logits = self.forward_train(inputs)
                 loss = self.loss_fn(logits.float(), labels)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if self.group is not None:
+                    self.group.average_gradients(self.learned)
                 self.optimizer.step()
-                loss_sum += loss.detach() * len(index)
+                loss_sum += loss.detach() * len(labels)
                 correct += (logits.argmax(1) == labels).sum()
-        seen = self.steps_per_epoch * self.batch_size
+        seen = self.steps_per_epoch * (rows.stop - rows.start)
         train_seconds = time.perf_counter() - start
         val_loss = val_accuracy = None
         if self.val is not None and len(self.val):

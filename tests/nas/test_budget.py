@@ -109,7 +109,8 @@ def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to
     while_training = state.finish_seconds
 
     state.first_in_training = None
-    state.best = BestCandidate(trial=0, complete=False, val_accuracy=0.9, epochs=2, epoch_seconds=30.0, **asdict(cost))
+    state.best = BestCandidate(trial=0, complete=False, val_accuracy=0.9, epochs=2, epoch_seconds=30.0,
+                               step_seconds=0.1, **asdict(cost))
 
     # More than the 12 s kept before, with no best: the test pass alone takes 12 s here.
     assert while_training == state.finish_seconds > 12 + 600 * 0.02

@@ -1,6 +1,7 @@
 """One search's candidates evaluated by several processes at once (apps.nas.slots): each slot a real process."""
 
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import replace
@@ -13,7 +14,7 @@ from optuna.trial import TrialState
 from apps.nas.search import BEST_POLL_SECONDS, run_search, run_trial_slot
 from apps.nas.slots import unfinished_reason
 from apps.nas.train import Trainer
-from tests.nas.tiny_search import EventLog, tiny_config
+from tests.nas.tiny_search import EventLog, journal, tiny_config
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as on another worker
 STALE_SECONDS = 3.0  # a dead worker is noticed within seconds
@@ -145,6 +146,69 @@ def test_a_slots_candidate_that_cannot_finish_stops_once_another_slot_has_a_trai
     first = min(by_slot(result)[1], key=lambda row: row.id)
     assert (first.status, first.reason, first.epochs) == (
         "interrupted", "stopped: it would not finish in the time left", 1)
+
+
+def with_long_steps(run_epoch, trainer):
+    """run_epoch, saying it took a second, a second a step: the run plans to share its final training and keeps
+    seconds for it, as for a large network (a tiny one's steps are too short to gain from it)."""
+    return replace(run_epoch(trainer), seconds=1.0, images_per_second=trainer.batch_size / 1.0)
+
+
+def note_shared_epochs(markers: Path, run_epoch, trainer):
+    """with_long_steps, marking each epoch this slot trains in a final training's group."""
+    stats = with_long_steps(run_epoch, trainer)
+    if trainer.group is not None:
+        (markers / f"shared-epoch-{trainer.epochs_done}").touch()
+    return stats
+
+
+def die_after_a_shared_epoch(run_epoch, trainer):
+    stats = with_long_steps(run_epoch, trainer)
+    if trainer.group is not None:
+        os._exit(1)
+    return stats
+
+
+def final_group(work_dir: Path) -> dict:
+    study = optuna.load_study(study_name="search", storage=journal(work_dir / "search" / "study.journal"))
+    return study.user_attrs["final_group"]
+
+
+def test_the_other_slot_trains_the_final_model_with_the_coordinator(make_image_folder, tmp_path, monkeypatch):
+    folder, work_dir, markers = make_image_folder(), tmp_path / "work", tmp_path
+    config = tiny_config(budget_seconds=30.0, workers=2)
+    run_epoch = Trainer.run_epoch
+    monkeypatch.setattr(Trainer, "run_epoch", lambda trainer: with_long_steps(run_epoch, trainer))
+    slots = Slots(config, folder, work_dir, epoch=partial(note_shared_epochs, markers))
+    log = EventLog()
+    result = run_search(config, folder, work_dir, open_slot=slots, worker="slot-0", on_event=log)
+    slots.join()
+
+    assert final_group(work_dir)["members"] == [0, 1]
+    final_epochs = [event for event in log.of_type("epoch_finished") if event["phase"] == "final"]
+    assert len(final_epochs) > 0 and result.best.test_accuracy is not None
+    assert sorted(marker.name for marker in markers.glob("shared-epoch-*")) == [
+        f"shared-epoch-{epoch}" for epoch in range(1, len(final_epochs) + 1)]
+
+
+def test_the_coordinator_finishes_the_final_training_alone_when_its_helper_dies(
+        make_image_folder, tmp_path, monkeypatch):
+    folder, work_dir = make_image_folder(), tmp_path / "work"
+    config = tiny_config(budget_seconds=30.0, workers=2)
+    run_epoch = Trainer.run_epoch
+    monkeypatch.setattr(Trainer, "run_epoch", lambda trainer: with_long_steps(run_epoch, trainer))
+    slots = Slots(config, folder, work_dir, epoch=die_after_a_shared_epoch)
+    log = EventLog()
+    started = time.monotonic()
+    result = run_search(config, folder, work_dir, open_slot=slots, worker="slot-0", on_event=log)
+    elapsed = time.monotonic() - started
+    slots.join()
+
+    assert final_group(work_dir)["members"] == [0, 1] and slots.processes[1].exitcode == 1
+    # The helper died after their first epoch; the coordinator trained the next ones alone.
+    final_epochs = [event["epoch"] for event in log.of_type("epoch_finished") if event["phase"] == "final"]
+    assert final_epochs[:2] == [1, 2]
+    assert result.best.test_accuracy is not None and elapsed <= 1.25 * config.budget_seconds
 
 
 def running_trial(heartbeat: float) -> optuna.trial.FrozenTrial:
