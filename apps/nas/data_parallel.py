@@ -9,8 +9,9 @@ they average their gradients after each step, so their networks stay one network
 checkpoints and exports it. A member that stops answering breaks the group (GroupBroken): the coordinator trains on
 alone from its last checkpoint.
 
-Only CPU workers share a final training: gloo is what this project has measured, and several slots on one GPU would
-gain nothing from it.
+Only CPU workers share a final training (gloo is what this project has measured, and several slots on one GPU would
+gain nothing from it), and only that of a network from scratch whose steps are long enough to gain MIN_SPEEDUP
+(RunState.final_training_processes).
 """
 
 import datetime
@@ -64,6 +65,7 @@ class TrainingGroup:
                                                    datetime.timedelta(seconds=GROUP_TIMEOUT_SECONDS))
         except RuntimeError as error:
             raise GroupBroken(f"the group did not meet: {error}") from error
+        self.meeting_file = meeting_file
         self.rank = rank
         self.size = size
 
@@ -94,6 +96,8 @@ class TrainingGroup:
 
     def close(self) -> None:
         self.processes.shutdown()
+        if self.rank == 0:  # the store removes its file once every member let go of it; a dead one never does
+            self.meeting_file.unlink(missing_ok=True)
 
     @staticmethod
     def _run(collective: Callable[[], dist.Work]) -> None:

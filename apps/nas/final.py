@@ -170,7 +170,7 @@ def final_model(run: RunState) -> FinalModel:
 
 def helping_slots(run: RunState) -> dict[int, str]:
     """{slot: offer id} of the other slots that offer to share the final training (see apps.nas.data_parallel)."""
-    if run.final_training_processes() == 1 or run.slot != 0:
+    if run.final_training_processes() == 1:
         return {}
     searched = {trial.user_attrs.get("slot", 0) for trial in run.study.get_trials(deepcopy=False)} - {0}
     return data_parallel.gather_offers(run.study, searched)
@@ -181,7 +181,7 @@ def meet_helpers(run: RunState, helpers: dict[int, str], plan: dict) -> data_par
     that help; None when the coordinator trains alone."""
     if run.config.workers == 1 or not run.strategy.parallel:
         return None
-    published = data_parallel.publish(run.study, helpers if plan else {}, plan)
+    published = data_parallel.publish(run.study, helpers, plan)
     if len(published["members"]) == 1:
         return None
     try:

@@ -264,7 +264,7 @@ class Trainer:
                 self.val_images = resized_uint8(self.val.images, self.model.input_side)
         self.inputs = inputs.to(self.device)
 
-    def _training_batch(self, index: torch.Tensor, rows: slice) -> torch.Tensor:
+    def _training_batch(self, index: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
         """The inputs of one step (this process's rows of the batch), augmented: a random view of each image's
         cached frozen output, or an augmented image."""
         if self.cached:

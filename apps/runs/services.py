@@ -79,13 +79,25 @@ def known_choices_check(chosen: list[str] | None, known: dict[str, str], *, kind
         raise RunError(f"Unknown {kind}: {', '.join(unknown)}. Choose from: {', '.join(known)}.")
 
 
+def run_time_limit_ms(run: Run) -> int:
+    """Dramatiq's time limit for a run's messages (its coordinator's and its slots'): past the longest the run may
+    be extended to. It guards against a hung worker; the lease already tells live from dead."""
+    return int((run.original_budget_seconds * MAX_EXTENSION_FACTOR + 600) * 1000)
+
+
 def run_enqueue(run: Run) -> None:
     from .tasks import execute_run
 
     Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
-    # Dramatiq's time limit guards against a hung worker; the lease already tells live from dead.
-    time_limit_ms = int((run.original_budget_seconds * MAX_EXTENSION_FACTOR + 600) * 1000)
-    execute_run.send_with_options(args=(run.pk,), time_limit=time_limit_ms)
+    execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
+
+
+def run_slot_enqueue(run_id: int, slot: int) -> None:
+    """Ask another worker to evaluate a running run's candidates as its slot `slot`."""
+    from .tasks import evaluate_run_candidates
+
+    run = Run.objects.get(pk=run_id)
+    evaluate_run_candidates.send_with_options(args=(run_id, slot), time_limit=run_time_limit_ms(run))
 
 
 def run_cancel(*, run: Run, user) -> Run:

@@ -7,8 +7,9 @@ def execute_run(run_id: int) -> None:
     # Imported here, not at the top: the web process imports this module to send messages and must not load
     # PyTorch (hundreds of MB) for that.
     from .execution import run_execute
+    from .services import run_slot_enqueue
 
-    run_execute(run_id=run_id, open_slot=lambda slot: evaluate_run_candidates.send(run_id, slot))
+    run_execute(run_id=run_id, open_slot=lambda slot: run_slot_enqueue(run_id, slot))
 
 
 @dramatiq.actor(max_retries=0, queue_name="runs")

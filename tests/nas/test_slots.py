@@ -209,6 +209,7 @@ def test_the_coordinator_finishes_the_final_training_alone_when_its_helper_dies(
     final_epochs = [event["epoch"] for event in log.of_type("epoch_finished") if event["phase"] == "final"]
     assert final_epochs[:2] == [1, 2]
     assert result.best.test_accuracy is not None and elapsed <= 1.25 * config.budget_seconds
+    assert not list(work_dir.glob("final-group-*")), "the meeting file outlived the group"
 
 
 def running_trial(heartbeat: float) -> optuna.trial.FrozenTrial:

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from apps.runs import execution, services
 from apps.runs.models import Run
-from apps.runs.tasks import execute_run
+from apps.runs.tasks import evaluate_run_candidates, execute_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_configurations]
 
@@ -119,6 +119,19 @@ def test_extending_adds_time_up_to_double_the_budget(api_client, ready_dataset, 
     too_much = api_client.post(f"/api/runs/{run.pk}/extend/", {"seconds": 200}, format="json")
 
     assert too_much.status_code == 400 and "extended up to" in too_much.json()["detail"]
+
+
+def test_a_runs_other_workers_may_work_on_it_as_long_as_its_coordinator(ready_dataset, alice, monkeypatch):
+    sent = {}
+    for actor in (execute_run, evaluate_run_candidates):
+        monkeypatch.setattr(actor, "send_with_options",
+                            lambda *, args, time_limit, name=actor.actor_name: sent.update({name: time_limit}))
+    run = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=3600)
+
+    services.run_slot_enqueue(run.pk, 1)
+
+    # Dramatiq's default limit is ten minutes: a slot held to it would stop in the middle of a one-hour run.
+    assert sent["evaluate_run_candidates"] == sent["execute_run"] > 2 * 3600 * 1000
 
 
 def test_the_reaper_requeues_a_dead_workers_run_then_gives_up(ready_dataset, alice, monkeypatch):
