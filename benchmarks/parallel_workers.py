@@ -49,27 +49,19 @@ CEILING_EPOCHS = 3
 EVALUATED = ("complete", "pruned")
 
 
-def recipe_training_seconds(training_file: Path) -> float:
-    """Seconds of CEILING_EPOCHS epochs of the hand-designed recipe on the whole dataset, on one thread."""
+def recipe_training_seconds(training_file: Path, meeting_file: Path | None = None, rank: int = 0) -> float:
+    """Seconds of CEILING_EPOCHS epochs of the hand-designed recipe on the whole dataset, on one thread; with a
+    meeting file, as member `rank` of a group of two sharing that training (apps.nas.data_parallel)."""
     torch.set_num_threads(1)
     dataset = ImageDataset.load(training_file)
-    trainer = Trainer(with_epochs(baseline_genotype(), CEILING_EPOCHS), dataset, None, device="cpu", seed=0)
-    started = time.monotonic()
-    trainer.fit()
-    return time.monotonic() - started
-
-
-def shared_recipe_training_seconds(training_file: Path, meeting_file: Path, rank: int) -> float:
-    """recipe_training_seconds for the member `rank` of a final training's group of two (apps.nas.data_parallel)."""
-    torch.set_num_threads(1)
-    dataset = ImageDataset.load(training_file)
-    group = TrainingGroup(meeting_file, rank=rank, size=2)
+    group = TrainingGroup(meeting_file, rank=rank, size=2) if meeting_file else None
     trainer = Trainer(with_epochs(baseline_genotype(), CEILING_EPOCHS), dataset, None, device="cpu", seed=0,
                       group=group)
     started = time.monotonic()
     trainer.fit()
     seconds = time.monotonic() - started
-    group.close()
+    if group is not None:
+        group.close()
     return seconds
 
 
@@ -81,7 +73,7 @@ def machine_ceiling(training_file: Path) -> tuple[float, float, float]:
     with SPAWN.Pool(2) as pool:
         pair = pool.map(recipe_training_seconds, [training_file, training_file])
         meeting_file = training_file.with_name("meeting")
-        shared = pool.starmap(shared_recipe_training_seconds, [(training_file, meeting_file, rank) for rank in (0, 1)])
+        shared = pool.starmap(recipe_training_seconds, [(training_file, meeting_file, rank) for rank in (0, 1)])
     return alone, 2 * alone / max(pair), alone / max(shared)
 
 

@@ -259,8 +259,7 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
     def trainer_from(checkpoint: dict | None, group: data_parallel.TrainingGroup | None) -> Trainer:
-        trainer = Trainer(with_epochs(genotype, epochs), run.splits.train_and_val, None, device=run.device,
-                          seed=run.config.seed, should_stop=run.out_of_final_time, features=run.features, group=group)
+        trainer = run.final_trainer(genotype, epochs, should_stop=run.out_of_final_time, group=group)
         if start_from is not None:
             trainer.learned.load_state_dict(start_from)
         if checkpoint is not None:

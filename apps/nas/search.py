@@ -258,9 +258,7 @@ class Search(RunState):
                                                 size=len(members))
         except data_parallel.GroupBroken:
             return
-        trainer = Trainer(with_epochs(genotype, published["epochs"]), self.splits.train_and_val, None,
-                          device=self.device, seed=self.config.seed, should_stop=self.budget.cancelled,
-                          features=self.features, group=group)
+        trainer = self.final_trainer(genotype, published["epochs"], should_stop=self.budget.cancelled, group=group)
         try:
             while trainer.epochs_done < trainer.total_epochs:
                 trainer.run_epoch()

@@ -17,9 +17,9 @@ from apps.nas.data import DatasetSplits
 from apps.nas.export import PARITY_IMAGES
 from apps.nas.features import FeatureCache
 from apps.nas.slots import STALE_SECONDS
-from apps.nas.space import SearchSpace
+from apps.nas.space import SearchSpace, with_epochs
 from apps.nas.strategies import Strategy
-from apps.nas.train import EpochStats
+from apps.nas.train import EpochStats, Trainer
 
 
 def resolve_device(device: str) -> str:
@@ -152,6 +152,12 @@ class RunState:
                   and self.best is not None and not self.best.pretrained
                   and data_parallel.speedup(self.config.workers, self.best.step_seconds) >= data_parallel.MIN_SPEEDUP)
         return self.config.workers if shared else 1
+
+    def final_trainer(self, genotype: dict, epochs: int, *, should_stop: Callable[[], bool],
+                      group: data_parallel.TrainingGroup | None = None) -> Trainer:
+        """A trainer of the final training on train+validation, built alike in every process of its group."""
+        return Trainer(with_epochs(genotype, epochs), self.splits.train_and_val, None, device=self.device,
+                       seed=self.config.seed, should_stop=should_stop, features=self.features, group=group)
 
     def training_seconds_left(self) -> float:
         """Seconds a final training may still use: the rest of the budget less the end of the run."""
