@@ -28,7 +28,8 @@ JUNK_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "__macosx"}
 # First bytes of formats we never open inside an archive; tar is recognised by "ustar" at offset 257.
 NESTED_ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c",
                         b"Rar!\x1a\x07", b"\x28\xb5\x2f\xfd")
-DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+DECOMPRESSORS = {b"\x1f\x8b": lambda file: gzip.GzipFile(fileobj=file, mode="rb"), b"BZh": bz2.BZ2File,
+                 b"\xfd7zXZ\x00": lzma.LZMAFile}
 TAR_COMPRESSION_MAGIC = tuple(DECOMPRESSORS)
 MAX_TAR_HEADER_BYTES = 1 << 20  # extended (pax, GNU long name) headers hold names and metadata, never data
 EXTENDED_HEADER_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
@@ -58,6 +59,16 @@ DEFAULT_LIMITS = ArchiveLimits()
 
 class ArchiveError(ValueError):
     """The archive was refused; the message says why in plain words and what to do."""
+
+
+class ArchiveBomb(ArchiveError):
+    """Refused as a decompression bomb; `unpacked_bytes` says how much was decompressed before that."""
+
+    def __init__(self, unpacked_bytes: int) -> None:
+        super().__init__("The archive unpacks to far more data than its size suggests, the signature of a "
+                         "'zip bomb', so it was refused. If it really holds your images, re-create it with a "
+                         "standard zip tool.")
+        self.unpacked_bytes = unpacked_bytes
 
 
 @dataclass
@@ -183,9 +194,8 @@ class _Writer:
         if self.total_bytes + size > self.limits.max_total_bytes:
             raise _too_big_total(self.limits)
 
-    def write(self, raw_name: str, chunks: Iterator[bytes], compressed_size: int | None,
-              consumed: "_CountingReader | None" = None) -> None:
-        """Copy one member; `compressed_size` (zip) or `consumed` (tar) feeds the ratio checks."""
+    def write(self, raw_name: str, chunks: Iterator[bytes], compressed_size: int | None) -> None:
+        """Copy one member; `compressed_size` (zip) feeds the member's ratio check (a tar's stream checks its own)."""
         name = clean_member_name(raw_name)
         reason = _skip_reason(name) if name else "empty name"
         first = next(chunks, b"")
@@ -204,7 +214,7 @@ class _Writer:
             while chunk:
                 written += len(chunk)
                 self.total_bytes += len(chunk)
-                self._check_real(name, written, compressed_size, consumed)
+                self._check_real(name, written, compressed_size)
                 out.write(chunk)
                 chunk = next(chunks, b"")
         parent = PurePosixPath(name).parent
@@ -227,19 +237,16 @@ class _Writer:
                                f"extracted. {REDO}")
         return target
 
-    def _check_real(self, name: str, written: int, compressed_size: int | None,
-                    consumed: "_CountingReader | None") -> None:
+    def _check_real(self, name: str, written: int, compressed_size: int | None) -> None:
         limits = self.limits
         if written > limits.max_member_bytes:
             raise _too_big_member(name, limits)
         if self.total_bytes > limits.max_total_bytes:
             raise _too_big_total(limits)
-        if compressed_size is not None and written > limits.ratio_floor_bytes \
-                and written > limits.max_ratio * max(compressed_size, 1):
-            raise _bomb()
-        read_so_far = consumed.count if consumed is not None else self.archive_bytes
-        if self.total_bytes > limits.ratio_floor_bytes and self.total_bytes > limits.max_ratio * max(read_so_far, 1):
-            raise _bomb()
+        if compressed_size is not None and _past_ratio(written, compressed_size, limits):
+            raise ArchiveBomb(self.total_bytes)
+        if _past_ratio(self.total_bytes, self.archive_bytes, limits):
+            raise ArchiveBomb(self.total_bytes)
 
 
 def _too_many(limits: ArchiveLimits) -> ArchiveError:
@@ -257,10 +264,8 @@ def _too_big_total(limits: ArchiveLimits) -> ArchiveError:
                         "accepts in one dataset. Upload fewer or smaller images.")
 
 
-def _bomb() -> ArchiveError:
-    return ArchiveError("The archive unpacks to far more data than its size suggests, the signature of a "
-                        "'zip bomb', so it was refused. If it really holds your images, re-create it with a "
-                        "standard zip tool.")
+def _past_ratio(unpacked: int, packed: int, limits: ArchiveLimits) -> bool:
+    return unpacked > limits.ratio_floor_bytes and unpacked > limits.max_ratio * max(packed, 1)
 
 
 def _corrupt(error: Exception) -> ArchiveError:
@@ -321,13 +326,12 @@ def _extract_zip(path: Path, writer: _Writer) -> None:
                 _check_zip_entry(info)
                 writer.check_declared(info.filename, info.file_size)
                 declared += info.file_size
-                if info.file_size > limits.ratio_floor_bytes \
-                        and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                    raise _bomb()
+                if _past_ratio(info.file_size, info.compress_size, limits):
+                    raise ArchiveBomb(0)
             if declared > limits.max_total_bytes:
                 raise _too_big_total(limits)
-            if declared > limits.ratio_floor_bytes and declared > limits.max_ratio * writer.archive_bytes:
-                raise _bomb()
+            if _past_ratio(declared, writer.archive_bytes, limits):
+                raise ArchiveBomb(0)
             for info in infos:
                 writer.count_member()
                 if info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
@@ -342,6 +346,12 @@ def _extract_zip(path: Path, writer: _Writer) -> None:
 def _check_zip_entry(info: zipfile.ZipInfo) -> None:
     if info.flag_bits & 0x1:
         raise ArchiveError("The zip is password-protected. Create it again without a password and upload it.")
+    # zipfile bounds what deflate produces per read, but decompresses a bzip2 or LZMA piece whole: a few KB of one
+    # can hold gigabytes. Standard zip tools (Windows, macOS, Info-ZIP, 7-Zip's default) write deflate.
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ArchiveError("The zip compresses its files with a method NASweb does not unpack (bzip2, LZMA or "
+                           "another). Re-create it with a standard zip tool, which uses the usual 'deflate' "
+                           "method, and upload it again.")
     file_type = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
     if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
         raise ArchiveError(f"The zip holds a link or special file ({info.filename[:80]!r}); links can point "
@@ -364,6 +374,39 @@ class _CountingReader:
         return data
 
 
+class _TarStream:
+    """A tar's decompressed bytes, refusing a bomb as soon as they pass the ratio to the compressed bytes read.
+
+    The decompressors of the bz2, gzip and lzma modules produce at most the bytes asked for, so memory stays at
+    one read; tarfile's own stream mode decompresses each 10 KB it reads whole (10 KB of bzip2 can hold 13 GB of
+    zeros). Only reads of a given size are supported: tarfile's stream mode and the header scan ask for no other.
+    """
+
+    def __init__(self, raw: BinaryIO, limits: ArchiveLimits) -> None:
+        self.compressed = _CountingReader(raw)
+        head = raw.read(8)
+        raw.seek(0)
+        decompressor = next((open_ for magic, open_ in DECOMPRESSORS.items() if head.startswith(magic)), None)
+        self.stream = decompressor(self.compressed) if decompressor else self.compressed
+        self.limits = limits
+        self.unpacked = 0
+
+    def read(self, size: int) -> bytes:
+        data = self.stream.read(size)
+        self.unpacked += len(data)
+        if _past_ratio(self.unpacked, self.compressed.count, self.limits):
+            raise ArchiveBomb(self.unpacked)
+        return data
+
+    def skip(self, size: int) -> None:
+        """Read past `size` bytes, a chunk at a time (seeking would decompress them all before any check)."""
+        while size > 0:
+            chunk = self.read(min(size, CHUNK_BYTES))
+            if not chunk:
+                raise EOFError("it ends in the middle of a file")
+            size -= len(chunk)
+
+
 class _BoundedTarInfo(tarfile.TarInfo):
     """Refuses oversized pax and GNU long-name headers, which tarfile would read whole into memory."""
 
@@ -379,15 +422,18 @@ def _check_tar_headers(path: Path, limits: ArchiveLimits, archive_bytes: int) ->
     tarfile spends ~40 us on a header and extraction far more, so a million-member bomb would take minutes to
     refuse; reading the fixed header fields directly takes ~2 us. Anything odd here is left to the real pass.
     """
-    opener = next((open_ for magic, open_ in DECOMPRESSORS.items() if _head(path).startswith(magic)), open)
     count = declared = 0
     try:
-        with opener(path, "rb") as stream:
+        with open(path, "rb") as raw:
+            stream = _TarStream(raw, limits)
             while any(header := stream.read(512)):
                 if len(header) < 512:
                     raise EOFError("it ends in the middle of a file")
                 size = _tar_number(header[124:136])
-                if header[156:157] not in EXTENDED_HEADER_TYPES:
+                if header[156:157] in EXTENDED_HEADER_TYPES:
+                    if size > MAX_TAR_HEADER_BYTES:
+                        raise EOFError(f"a {size:,}-byte extended header")
+                else:
                     count, declared = count + 1, declared + size
                     if count > limits.max_members:
                         raise _too_many(limits)
@@ -395,7 +441,10 @@ def _check_tar_headers(path: Path, limits: ArchiveLimits, archive_bytes: int) ->
                         raise _too_big_member(header[:100].rstrip(b"\0").decode("utf-8", "replace"), limits)
                     if declared > limits.max_total_bytes:
                         raise _too_big_total(limits)
-                stream.seek(-(-size // 512) * 512, os.SEEK_CUR)
+                    # The sizes declared so far can only grow: refuse now rather than after decompressing them.
+                    if _past_ratio(declared, archive_bytes, limits):
+                        raise ArchiveBomb(stream.unpacked)
+                stream.skip(-(-size // 512) * 512)
             if not header:  # a tar ends with zero blocks; running out of data first means it was cut short
                 raise EOFError("it ends before its end marker")
     except EOFError as error:
@@ -406,8 +455,6 @@ def _check_tar_headers(path: Path, limits: ArchiveLimits, archive_bytes: int) ->
         return
     if count == 0:
         raise ArchiveError(EMPTY)
-    if declared > limits.ratio_floor_bytes and declared > limits.max_ratio * archive_bytes:
-        raise _bomb()
 
 
 def _tar_number(field: bytes) -> int:
@@ -416,33 +463,27 @@ def _tar_number(field: bytes) -> int:
     return int(field.strip(b"\0 ") or b"0", 8)
 
 
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as file:
-        return file.read(8)
-
-
 def _extract_tar(path: Path, writer: _Writer) -> None:
     _check_tar_headers(path, writer.limits, writer.archive_bytes)
     try:
-        with open(path, "rb") as raw:
-            counting = _CountingReader(raw)
-            # Stream mode: members are read in order, once, without seeking or loading the whole index.
-            with tarfile.open(fileobj=counting, mode="r|*",
-                              tarinfo=_BoundedTarInfo) as archive:  # type: ignore[arg-type]
-                while (member := archive.next()) is not None:
-                    archive.members.clear()  # the stream needs no index; keeping it costs memory per member
-                    writer.count_member()
-                    if member.isdir():
-                        clean_member_name(member.name)
-                        continue
-                    if not member.isreg():
-                        raise ArchiveError(f"The archive holds a link or special file ({member.name[:80]!r}); "
-                                           "links can point outside the dataset, so nothing was extracted. "
-                                           "Re-create it with the real files instead of links.")
-                    writer.check_declared(member.name, member.size)
-                    source = archive.extractfile(member)
-                    writer.write(member.name, _chunks(source), None, counting)
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as error:
+        # Stream mode, uncompressed (_TarStream decompresses): members are read in order, once, without seeking or
+        # loading the whole index.
+        with open(path, "rb") as raw, \
+                tarfile.open(fileobj=_TarStream(raw, writer.limits), mode="r|",  # type: ignore[arg-type]
+                             tarinfo=_BoundedTarInfo) as archive:
+            while (member := archive.next()) is not None:
+                archive.members.clear()  # the stream needs no index; keeping it costs memory per member
+                writer.count_member()
+                if member.isdir():
+                    clean_member_name(member.name)
+                    continue
+                if not member.isreg():
+                    raise ArchiveError(f"The archive holds a link or special file ({member.name[:80]!r}); "
+                                       "links can point outside the dataset, so nothing was extracted. "
+                                       "Re-create it with the real files instead of links.")
+                writer.check_declared(member.name, member.size)
+                writer.write(member.name, _chunks(archive.extractfile(member)), None)
+    except (tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError) as error:
         if isinstance(error, OSError) and error.errno is not None:
             raise  # a real disk problem (full, permissions), not a damaged archive
         raise _corrupt(error) from error

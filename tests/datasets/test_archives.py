@@ -10,10 +10,19 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from apps.datasets.archives import ArchiveError, ArchiveLimits, clean_member_name, detect_archive_kind, safe_extract
+from apps.datasets.archives import (
+    ArchiveBomb,
+    ArchiveError,
+    ArchiveLimits,
+    clean_member_name,
+    detect_archive_kind,
+    safe_extract,
+)
 from tests.datasets.conftest import (
+    bzip2_tar,
     deflated_zeros,
     image_bytes,
     make_tar,
@@ -251,6 +260,40 @@ def test_a_tar_gz_of_zeros_is_refused_while_streaming(tmp_path, dest):
         safe_extract(archive, dest)
 
     assert list(dest.iterdir()) == []
+
+
+def test_a_19_kb_tar_bz2_of_20_gb_of_zeros_is_refused_before_unpacking_them(tmp_path, dest):
+    # The issue's upload: 39 members of 512 MiB of zeros, each within the size limits; it took 70 s to refuse.
+    archive = bzip2_tar(tmp_path / "zeros.tar.bz2", [(f"cat/{i}.png", 512 * 2**20) for i in range(39)])
+    assert archive.stat().st_size < 30_000
+
+    with pytest.raises(ArchiveBomb, match="zip bomb") as refused:
+        safe_extract(archive, dest)
+
+    assert refused.value.unpacked_bytes < 2**20  # refused on its first header, not after 20 GB
+    assert list(dest.iterdir()) == []
+
+
+def test_zeros_hidden_before_noise_that_dilutes_the_overall_ratio_are_refused_while_streaming(tmp_path, dest):
+    # 300 MiB of zeros, then 2 MiB of noise: the whole archive's ratio (~150) passes, the zeros' own does not.
+    noise = np.random.default_rng(0).integers(0, 256, 2 * 2**20, dtype=np.uint8).tobytes()
+    archive = bzip2_tar(tmp_path / "diluted.tar.bz2", [("cat/zeros.png", 300 * 2**20), ("cat/noise.png", noise)])
+
+    with pytest.raises(ArchiveBomb, match="zip bomb") as refused:
+        safe_extract(archive, dest)
+
+    assert refused.value.unpacked_bytes < 8 * 2**20  # a few MiB into the zeros, not the whole stream
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_zip_compressed_with_bzip2_or_lzma_is_refused_with_advice(tmp_path, dest, method):
+    # zipfile decompresses every piece of such members whole (a few KB can hold gigabytes), and standard zip tools
+    # write deflate: NASweb refuses them rather than risk it.
+    archive = make_zip(tmp_path / "odd.zip", {"cat/a.png": image_bytes()}, compression=method)
+
+    with pytest.raises(ArchiveError, match="deflate"):
+        safe_extract(archive, dest)
 
 
 def test_small_blank_images_that_compress_enormously_are_not_mistaken_for_bombs(tmp_path, dest):
