@@ -25,25 +25,33 @@ logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
 
 
+# For a failure that is not the data's fault: the traceback goes to the worker's log, never to the user.
+INTERNAL_FAILURE = ("Something went wrong on NASweb's side while processing this upload, not with your data. It has "
+                    "been logged for the administrator; try uploading it again later.")
+
+
 def dataset_ingest(*, dataset_id: int) -> None:
-    """Extract, decode, check and store a dataset; safe to run again for the same message."""
+    """Extract, decode, check and store a dataset; safe to run again for the same message.
+
+    Every failure ends with the dataset failed and a reason in plain words: the archive's own when it was refused,
+    else a general one. None is raised to the actor, whose retries could only fail the same way.
+    """
     dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.INGESTING).first()
     if dataset is None:
         return  # deleted, or already ingested by an earlier delivery of this message
     progress = IngestionProgress(dataset)
-    with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
-        scratch = Path(scratch)
-        local_archive = scratch / "upload"
-        storage_download(dataset.archive, local_archive)
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
+            scratch = Path(scratch)
+            local_archive = scratch / "upload"
+            storage_download(dataset.archive, local_archive)
             result = ingest_archive(local_archive, scratch / "extracted", scratch / "out", on_progress=progress)
-        except ArchiveError as refused:
-            return dataset_fail(dataset, str(refused))
-        except Exception:
-            logger.exception("ingestion of dataset %s failed", dataset.pk)
-            return dataset_fail(dataset, "NASweb could not read this upload. Check that it is a zip or tar.gz of "
-                                         "image folders and upload it again.")
-        dataset_store_result(dataset, result, scratch / "out")
+            dataset_store_result(dataset, result, scratch / "out")
+    except ArchiveError as refused:
+        return dataset_fail(dataset, str(refused))
+    except Exception:
+        logger.exception("ingestion of dataset %s failed", dataset.pk)
+        return dataset_fail(dataset, INTERNAL_FAILURE)
     team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
 
 
@@ -74,16 +82,20 @@ def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = No
 
 
 def dataset_fail(dataset: Dataset, reason: str) -> None:
+    """Mark the dataset failed with `reason`, leaving whatever a failed stage half-set on it unsaved."""
     dataset.status = Dataset.Status.FAILED
     dataset.error = reason
-    dataset.save()
+    dataset.save(update_fields=["status", "error", "updated"])
     team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
 
 
 def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Path) -> None:
+    """Store the outputs of an ingestion; one without readable images is stored failed, with its findings."""
     prefix = dataset.storage_prefix
-    with open(out_dir / result.training_file, "rb") as training:
-        training_name = default_storage.save(f"{prefix}/training.npz", File(training))
+    training_name = ""
+    if result.training_file:
+        with open(out_dir / result.training_file, "rb") as training:
+            training_name = default_storage.save(f"{prefix}/training.npz", File(training))
     images = []
     for record in result.records:
         with open(out_dir / record.thumbnail, "rb") as thumbnail:

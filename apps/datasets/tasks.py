@@ -1,6 +1,8 @@
 import dramatiq
 
 
+# dataset_ingest marks every failure of the ingestion itself on the dataset; what retries are left for is a fault
+# that stopped it doing so (the database briefly gone), and a retry finds the dataset still ingesting.
 @dramatiq.actor(max_retries=3, time_limit=2 * 60 * 60 * 1000)
 def ingest_dataset(dataset_id: int) -> None:
     """Turn an uploaded archive into a checked, training-ready dataset."""

@@ -1,5 +1,6 @@
 """The whole ingestion: an upload becomes records, thumbnails, findings and exactly the engine's training data."""
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from apps.datasets import ingestion
 from apps.datasets.archives import ArchiveError
 from apps.datasets.ingestion import ingest_archive, ingest_folder
 from apps.nas.data import ImageDataset, load_image_folder
@@ -157,3 +159,41 @@ def test_the_ingestion_library_imports_without_django():
     result = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# ---- through the worker: every failure ends with the dataset failed and a reason in plain words ----
+
+@pytest.fixture
+def logged_in(api_client, alice):
+    api_client.force_login(alice)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.both_configurations
+@pytest.mark.usefixtures("logged_in")
+def test_a_zip_with_no_readable_images_ends_failed_and_says_why(upload, tmp_path):
+    files = {f"cat/{i}.png": b"not a picture" for i in range(3)} | {f"dog/{i}.jpg": b"nor this" for i in range(3)}
+
+    dataset = upload(make_zip(tmp_path / "up.zip", files).read_bytes())
+
+    assert dataset.status == "failed"
+    assert dataset.error.startswith("No readable images were found.")
+    assert dataset.training_file == "" and dataset.images.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.both_configurations
+@pytest.mark.usefixtures("logged_in")
+def test_an_internal_error_in_a_stage_ends_failed_in_plain_words_and_logs_the_traceback(upload, tmp_path,
+                                                                                       monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the findings")
+
+    monkeypatch.setattr(ingestion, "dataset_findings", broken)
+
+    with caplog.at_level(logging.ERROR, logger="apps.datasets.processing"):
+        dataset = upload(make_zip(tmp_path / "up.zip", class_folder_files({"cat": 5, "dog": 5})).read_bytes())
+
+    assert dataset.status == "failed"
+    assert dataset.error.startswith("Something went wrong on NASweb's side") and "RuntimeError" not in dataset.error
+    assert "a bug in the findings" in caplog.text
