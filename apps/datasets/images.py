@@ -2,16 +2,19 @@
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from apps.nas import preprocess
+from apps.nas.preprocess import IMAGE_FORMATS
 
-# Our own decompression-bomb limit, below Pillow's ~89 Mpx warning: 64 Mpx (8000 x 8000) is larger than any
-# camera photo a user would train on, and decoding it as RGB already costs ~200 MB.
-MAX_IMAGE_PIXELS = 64_000_000
-FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")  # JPEG's opener also yields MPO (multi-picture camera JPEGs)
+# Our own decompression-bomb limit, sized to a worker's memory. Decoding one image holds up to ~16 bytes a pixel at
+# its peak (a transparent PNG: the decoded image, a white background, the two composited, their RGB copy;
+# benchmarks/decode_memory.py measures it), so 50 Mpx costs ~800 MB on top of a worker's ~1 GB, whatever the upload's
+# size on disk. 50 Mpx (8660 x 5773) takes most cameras' photos whole, and the engine trains at 224 px at most.
+MAX_IMAGE_PIXELS = 50_000_000
 HASH_SIDE = 8  # hashes are 8 x 8 = 64 bits
 
 
@@ -19,11 +22,11 @@ class ImageProblem(ValueError):
     """The file cannot be used as an image; the message says why in plain words."""
 
 
-def decode_image(path: str | Path) -> Image.Image:
+def decode_image(path: str | Path | BinaryIO) -> Image.Image:
     """The first frame, fully decoded and turned upright by its EXIF orientation, in its own mode.
 
     Args:
-        path: the image file (JPEG, PNG, WebP, BMP or GIF, judged by content).
+        path: the image file, or an open binary file (an upload); JPEG, PNG, WebP, BMP or GIF, judged by content.
 
     Raises:
         ImageProblem: not an image we read, truncated or corrupt, or too large (decompression bomb).
@@ -31,10 +34,10 @@ def decode_image(path: str | Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as probe:
+            with Image.open(path, formats=IMAGE_FORMATS) as probe:
                 _check_size(probe)
                 probe.verify()  # checks structure and checksums without decoding; the object is spent after it
-        return preprocess.open_image(path, FORMATS)  # training decodes it the same way
+        return preprocess.open_image(path)  # training decodes it the same way
     except ImageProblem:
         raise
     except Image.UnidentifiedImageError as error:
@@ -67,7 +70,7 @@ def flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # P, CMYK, YCbCr, LAB, HSV
 
 
-def open_image(path: str | Path) -> Image.Image:
+def open_image(path: str | Path | BinaryIO) -> Image.Image:
     """Decode safely and return an upright "L" or "RGB" image (see decode_image and flatten).
 
     Args:

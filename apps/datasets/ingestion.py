@@ -194,12 +194,19 @@ def _decode_one(root: Path, out_dir: Path, path: str, label: str, index: int,
     raw = decode_image(root / path)
     flat = flatten(raw)
     thumbnail = f"{THUMBNAILS}/{index:06d}.jpg"
-    small = flat.copy()
-    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))  # only ever shrinks
-    small.save(out_dir / thumbnail, "JPEG", quality=85)
+    _thumbnail(flat).save(out_dir / thumbnail, "JPEG", quality=85)
     # The engine's own steps 2-3 on the decoded original, so the training copy is exactly the engine's; step 4
     # (one channel when all are grey) needs the whole dataset, see _training_dataset.
     return _record(root, path, label, flat, thumbnail), preprocess_image(raw, side, 3)  # (3, side, side) uint8
+
+
+def _thumbnail(image: Image.Image) -> Image.Image:
+    """At most THUMBNAIL_SIDE on the longer side, as Image.thumbnail makes it, without first copying the original."""
+    scale = THUMBNAIL_SIDE / max(image.size)
+    if scale >= 1:
+        return image  # only ever shrinks
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def _record(root: Path, path: str, label: str, flat: Image.Image, thumbnail: str) -> ImageRecord:

@@ -26,6 +26,10 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+# The formats training, ingestion and try-it decode, judged by content; Pillow's other decoders (SGI, QOI, FTEX...)
+# are rarely used and less hardened. JPEG's opener also yields MPO (multi-picture camera JPEGs).
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+EIGHT_BIT_BLOCK_VALUES = 2**20  # values converted at a time: an 8 MB float64 scratch, whatever the image's size
 MIN_SIDE = 8
 MAX_SIDE = 224
 
@@ -36,13 +40,13 @@ def automatic_side(sizes: list[tuple[int, int]]) -> int:
     return int(min(MAX_SIDE, max(MIN_SIDE, round(median))))
 
 
-def open_image(path: str | Path | BinaryIO, formats: tuple[str, ...] | None = None) -> Image.Image:
+def open_image(path: str | Path | BinaryIO, formats: tuple[str, ...] = IMAGE_FORMATS) -> Image.Image:
     """Step 1 of the rule: decode fully, oriented by EXIF, first frame; refuses decompression bombs instead of
     warning.
 
     Args:
         path: the image file, or an open binary file (an upload).
-        formats: Pillow format names to accept (judged by content); None for any Pillow reads.
+        formats: Pillow format names to accept (judged by content).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -57,21 +61,29 @@ def to_eight_bits(image: Image.Image) -> Image.Image:
     or "RGB" clips every value above 255, which turns a 16-bit photo white."""
     if not image.mode.startswith(("I", "F")):
         return image
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16") or values.max(initial=0) > 255:
-        values = values / 257  # 0..65535 onto 0..255
-    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    values = np.asarray(image)  # (H, W) in the image's own type: 2 bytes a pixel for 16-bit, not float64's 8
+    sixteen_bits = image.mode.startswith("I;16") or values.max(initial=0) > 255
+    eight_bits = np.empty(values.shape, dtype=np.uint8)
+    rows = max(1, EIGHT_BIT_BLOCK_VALUES // max(1, values.shape[1]))
+    for start in range(0, len(values), rows):
+        block = values[start:start + rows].astype(np.float64)
+        if sixteen_bits:
+            block /= 257  # 0..65535 onto 0..255
+        eight_bits[start:start + rows] = np.clip(np.rint(block), 0, 255)
+    return Image.fromarray(eight_bits)
 
 
 def to_rgb_at_side(image: Image.Image, side: int) -> Image.Image:
     """Steps 2-3 of the preprocessing rule: 8 bits, transparency onto white, RGB, centre square resized to side x
     side."""
     image = to_eight_bits(image)
+    # Each full-size copy of a large photo costs its size again: convert only what is not in the mode needed yet.
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return ImageOps.fit(image.convert("RGB"), (side, side), Image.Resampling.BILINEAR)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return ImageOps.fit(rgb, (side, side), Image.Resampling.BILINEAR)
 
 
 def preprocess_image(image: Image.Image, side: int, channels: int) -> np.ndarray:

@@ -5,10 +5,10 @@ import functools
 import numpy as np
 import onnxruntime
 from django.core.files.storage import default_storage
-from PIL import Image, UnidentifiedImageError
 
 from apps.accounts.errors import DomainError
-from apps.nas.preprocess import open_image, preprocess_image
+from apps.datasets.images import ImageProblem, open_image
+from apps.nas.preprocess import preprocess_image
 
 from .models import Run
 
@@ -30,9 +30,9 @@ def run_predict(*, run: Run, image_file, top: int = 3) -> list[dict]:
     if "onnx" not in run.artifacts:
         raise PredictionError("This run has no model yet.")
     try:
-        image = open_image(image_file)  # oriented by EXIF, as the training copy was
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise PredictionError("This file is not an image NASweb can read (JPEG, PNG, WebP, BMP or GIF).") from error
+        image = open_image(image_file)  # decoded as ingestion decodes, oriented by EXIF as the training copy was
+    except ImageProblem as problem:
+        raise PredictionError(f"This file cannot be classified: {problem}.") from problem
     class_names = [row["name"] for row in run.result["test_report"]["per_class"]]
     session = onnx_session(run.artifacts["onnx"])
     model_input = session.get_inputs()[0]

@@ -1,6 +1,11 @@
 """Opening images: every format users send, flattened to grey or colour, and every broken file a clear problem."""
 
 import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +19,10 @@ from apps.datasets.images import (
     difference_hash,
     open_image,
 )
+from apps.nas import preprocess
 from tests.datasets.conftest import image_bytes
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def save(tmp_path, name: str, image: Image.Image, **options) -> str:
@@ -111,3 +119,41 @@ def test_hashes_agree_on_a_resized_copy_and_differ_between_pictures():
         assert bin(hash_of(picture) ^ hash_of(recompressed)).count("1") <= 4
         assert bin(hash_of(picture) ^ hash_of(other)).count("1") > 12
         assert 0 <= hash_of(picture) < 2**64
+
+
+def test_16_bit_grey_is_scaled_to_8_bits_exactly_as_through_float64():
+    values = np.random.default_rng(0).integers(0, 65536, (300, 5000), dtype=np.uint16)
+
+    eight = np.asarray(preprocess.to_eight_bits(Image.fromarray(values)))
+
+    assert np.array_equal(eight, np.clip(np.rint(values / 257), 0, 255).astype(np.uint8))
+
+
+DECODE_PROBE = """
+import json, resource, sys
+from pathlib import Path
+from apps.datasets.images import open_image
+from apps.nas.preprocess import preprocess_image
+def rss():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS:"))) * 1024
+before = rss()
+preprocess_image(open_image(sys.argv[1]), side=224, channels=3)
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before) / 2**20))
+"""
+LAUNCHER = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, *sys.argv[1:]]).returncode)"
+
+
+def test_a_16_bit_png_just_under_the_pixel_limit_decodes_in_bounded_memory(tmp_path):
+    # Through float64 it cost ~26 bytes a pixel (1.3 GB here); now ~7 (measured 342 MB): the decoded image, its
+    # EXIF-upright copy, numpy's copy of it and the 8-bit result. The probe runs in a fresh process, started by a
+    # launcher: Linux carries a process's peak RSS over fork and exec, and pytest's is large.
+    side = int(MAX_IMAGE_PIXELS**0.5) - 1
+    path = save(tmp_path, "deep.png", Image.fromarray(np.full((side, side), 40000, dtype=np.uint16)))
+
+    result = subprocess.run([sys.executable, "-c", LAUNCHER, "-c", DECODE_PROBE, str(path)], cwd=REPOSITORY,
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": "."})
+
+    assert result.returncode == 0, result.stderr
+    growth_mb = json.loads(result.stdout)
+    assert growth_mb < 12 * MAX_IMAGE_PIXELS / 2**20, f"{growth_mb:.0f} MB"
