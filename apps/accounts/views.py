@@ -12,9 +12,8 @@ from apps.runs.selectors import team_active_run_count
 
 from . import selectors, services
 from .current_team import current_team_set
-from .forms import InviteLinkForm, MemberInviteForm, RoleForm, SignUpForm, TeamForm, TokenForm
+from .forms import InviteLinkForm, LoginForm, MemberInviteForm, RoleForm, SignUpForm, TeamForm, TokenForm
 from .models import Membership
-from .throttle import FAILED_LOGIN_WINDOW_SECONDS, login_blocked, login_failed
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,21 +36,10 @@ def safe_next(request) -> str | None:
 
 
 class ThrottledLoginView(LoginView):
-    """Django's log-in page, closed for a while to an account and address after too many failed attempts."""
+    """Django's log-in page, closed for a while to an account or address after too many failed attempts."""
 
+    authentication_form = LoginForm
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        if login_blocked(request, request.POST.get("username", "")):
-            form = self.get_form()
-            form.add_error(None, f"Too many failed attempts. Wait {FAILED_LOGIN_WINDOW_SECONDS // 60} minutes, "
-                                 "then try again.")
-            return self.render_to_response(self.get_context_data(form=form))
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        login_failed(self.request, self.request.POST.get("username", ""))
-        return super().form_invalid(form)
 
 
 @login_required
