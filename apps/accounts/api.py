@@ -10,6 +10,7 @@ from apps.datasets.selectors import team_stored_bytes
 from apps.runs.selectors import team_active_run_count
 
 from . import services
+from .ids import id_from_text
 from .models import Membership, Team
 from .permissions import owner_check
 from .selectors import (
@@ -63,7 +64,8 @@ def team_from_query(request) -> Team | None:
     raw = request.query_params.get("team")
     if raw in (None, ""):
         return None
-    team = team_get(user=request.user, team_id=int(raw)) if raw.isascii() and raw.isdigit() else None
+    team_id = id_from_text(raw)
+    team = team_get(user=request.user, team_id=team_id) if team_id else None
     if team is None:
         raise NotFound("You are in no team with this id. GET /api/teams/ lists yours.")
     return team

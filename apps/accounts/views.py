@@ -13,6 +13,7 @@ from apps.runs.selectors import team_active_run_count
 from . import selectors, services
 from .current_team import current_team_set
 from .forms import InviteLinkForm, LoginForm, MemberInviteForm, RoleForm, SignUpForm, TeamForm, TokenForm
+from .ids import id_from_text
 from .models import Membership
 
 
@@ -189,9 +190,8 @@ def team_join(request, invite_key):
 @require_POST
 def team_switch(request):
     """Make another of the user's teams the current one, then go back where they were."""
-    team_id = request.POST.get("team", "")
-    valid = team_id.isascii() and team_id.isdigit()
-    team = selectors.team_get(user=request.user, team_id=int(team_id)) if valid else None
+    team_id = id_from_text(request.POST.get("team"))
+    team = selectors.team_get(user=request.user, team_id=team_id) if team_id else None
     if team is None:
         messages.error(request, "You are not a member of that team any more.")
     else:
