@@ -1,6 +1,8 @@
 """The cast of every web test: alice owns a team, bob is her teammate, charlie is an outsider."""
 
+import copy
 import os
+import uuid
 
 import dramatiq
 import pytest
@@ -56,6 +58,15 @@ def drain(running_worker):
         running_worker.join()
 
     return wait
+
+
+@pytest.fixture
+def fresh_throttles(settings):
+    """Log-in lock-outs and API throttles count in the shared cache: this test counts in a key space of its own."""
+    caches = copy.deepcopy(settings.CACHES)
+    for cache in caches.values():
+        cache["KEY_PREFIX"] = uuid.uuid4().hex
+    settings.CACHES = caches
 
 
 @pytest.fixture

@@ -33,3 +33,24 @@ def test_every_admin_list_opens_for_staff(client):
     for model in admin_site._registry:
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("username", ["root", " root", "ｒｏｏｔ"])
+def test_the_admin_login_is_locked_after_repeated_wrong_passwords(client, fresh_throttles, username):
+    from apps.accounts.throttle import MAX_FAILED_LOGINS
+
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    for _ in range(MAX_FAILED_LOGINS):
+        client.post("/admin/login/", {"username": "root", "password": "guess"})
+
+    response = client.post("/admin/login/", {"username": username, "password": "pw-root-123"})
+
+    assert response.status_code == 200 and "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_login_still_lets_staff_in(client, fresh_throttles):
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.post("/admin/login/", {"username": "root", "password": "guess"})
+
+    assert client.post("/admin/login/", {"username": "root", "password": "pw-root-123"}).status_code == 302

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from .forms import AdminLoginForm
 from .models import ApiToken, Membership, Team, TeamInvite
+
+# The admin's log-in page is locked out like the site's after repeated wrong passwords.
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(admin.TabularInline):

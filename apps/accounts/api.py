@@ -4,13 +4,13 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.datasets.selectors import team_stored_bytes
 from apps.runs.selectors import team_active_run_count
 
 from . import services
+from .ids import id_from_text
 from .models import Membership, Team
 from .permissions import owner_check
 from .selectors import (
@@ -25,7 +25,7 @@ from .selectors import (
     token_get_or_404,
     token_list,
 )
-from .throttle import FAILED_LOGIN_WINDOW_SECONDS, login_blocked, login_failed
+from .throttle import LOCKED_MESSAGE, AddressRateThrottle, login_blocked, login_failed, username_normalize
 
 ROLES = Membership.Role.values
 
@@ -64,7 +64,8 @@ def team_from_query(request) -> Team | None:
     raw = request.query_params.get("team")
     if raw in (None, ""):
         return None
-    team = team_get(user=request.user, team_id=int(raw)) if raw.isascii() and raw.isdigit() else None
+    team_id = id_from_text(raw)
+    team = team_get(user=request.user, team_id=team_id) if team_id else None
     if team is None:
         raise NotFound("You are in no team with this id. GET /api/teams/ lists yours.")
     return team
@@ -242,7 +243,7 @@ class TokenObtainApi(APIView):
 
     authentication_classes = []
     permission_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [AddressRateThrottle]
     throttle_scope = "auth"
 
     class TokenObtainInput(serializers.Serializer):
@@ -256,10 +257,9 @@ class TokenObtainApi(APIView):
     def post(self, request):
         data = self.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
-        username = data.validated_data["username"]
+        username = username_normalize(data.validated_data["username"])  # as the log-in page reads it
         if login_blocked(request, username):
-            raise ValidationError({"non_field_errors": [
-                f"Too many failed attempts. Wait {FAILED_LOGIN_WINDOW_SECONDS // 60} minutes, then try again."]})
+            raise ValidationError({"non_field_errors": [LOCKED_MESSAGE]})
         user = authenticate(request, username=username, password=data.validated_data["password"])
         if user is None:
             login_failed(request, username)

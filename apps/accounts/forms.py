@@ -1,7 +1,32 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from .models import Membership, TeamInvite
+from .throttle import LOCKED_MESSAGE, login_blocked, login_failed
+
+
+class LockoutMixin:
+    """A log-in form closed for a while to an account, or an address, after too many failed attempts."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if login_blocked(self.request, username):
+            raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if self.user_cache is None:  # a wrong password, not a right one for an account that may not log in here
+                login_failed(self.request, username)
+            raise
+
+
+class LoginForm(LockoutMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LockoutMixin, AdminAuthenticationForm):
+    pass
 
 
 class SignUpForm(UserCreationForm):

@@ -12,9 +12,9 @@ from apps.runs.selectors import team_active_run_count
 
 from . import selectors, services
 from .current_team import current_team_set
-from .forms import InviteLinkForm, MemberInviteForm, RoleForm, SignUpForm, TeamForm, TokenForm
+from .forms import InviteLinkForm, LoginForm, MemberInviteForm, RoleForm, SignUpForm, TeamForm, TokenForm
+from .ids import id_from_text
 from .models import Membership
-from .throttle import FAILED_LOGIN_WINDOW_SECONDS, login_blocked, login_failed
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,21 +37,10 @@ def safe_next(request) -> str | None:
 
 
 class ThrottledLoginView(LoginView):
-    """Django's log-in page, closed for a while to an account and address after too many failed attempts."""
+    """Django's log-in page, closed for a while to an account or address after too many failed attempts."""
 
+    authentication_form = LoginForm
     redirect_authenticated_user = True
-
-    def post(self, request, *args, **kwargs):
-        if login_blocked(request, request.POST.get("username", "")):
-            form = self.get_form()
-            form.add_error(None, f"Too many failed attempts. Wait {FAILED_LOGIN_WINDOW_SECONDS // 60} minutes, "
-                                 "then try again.")
-            return self.render_to_response(self.get_context_data(form=form))
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        login_failed(self.request, self.request.POST.get("username", ""))
-        return super().form_invalid(form)
 
 
 @login_required
@@ -201,9 +190,8 @@ def team_join(request, invite_key):
 @require_POST
 def team_switch(request):
     """Make another of the user's teams the current one, then go back where they were."""
-    team_id = request.POST.get("team", "")
-    valid = team_id.isascii() and team_id.isdigit()
-    team = selectors.team_get(user=request.user, team_id=int(team_id)) if valid else None
+    team_id = id_from_text(request.POST.get("team"))
+    team = selectors.team_get(user=request.user, team_id=team_id) if team_id else None
     if team is None:
         messages.error(request, "You are not a member of that team any more.")
     else:

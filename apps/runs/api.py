@@ -20,7 +20,7 @@ from apps.nas.results import BestModel, Mistake, SearchResult
 from . import services
 from .budgets import MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS, candidates_estimate, recipe_epochs_estimate
 from .markdown import markdown_to_html
-from .models import RUN_BEST_FIELDS
+from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, RUN_BEST_FIELDS, SEED_MESSAGE
 from .predict import run_predict
 from .selectors import note_get, note_list, run_event_list, run_get, run_list, run_trial_list, worker_speed
 
@@ -94,9 +94,12 @@ class RunListApi(APIView):
         dataset = serializers.IntegerField()
         budget_seconds = serializers.FloatField()
         strategy = strategy_field()
-        seed = serializers.IntegerField(default=0, min_value=0, max_value=2**31 - 1)
+        seed = serializers.IntegerField(default=0, min_value=0, max_value=MAX_SEED,
+                                        error_messages={"min_value": SEED_MESSAGE, "max_value": SEED_MESSAGE})
         max_latency_ms = serializers.FloatField(required=False, allow_null=True, min_value=0.01)
-        max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        max_params = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_PARAMS_LIMIT,
+                                              error_messages={"min_value": MAX_PARAMS_MESSAGE,
+                                                              "max_value": MAX_PARAMS_MESSAGE})
         max_model_mb = serializers.FloatField(required=False, allow_null=True, min_value=0.001)
         block_types = serializers.ListField(child=serializers.ChoiceField(choices=list(BLOCK_TYPES.items())),
                                             required=False, allow_empty=False,

@@ -3,6 +3,7 @@ from django import forms
 from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES, STRATEGIES, STRATEGY_SENTENCES
 
 from .budgets import BUDGET_PRESETS, MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS
+from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, SEED_MESSAGE
 
 # What a deployment target means in limits: latency is CPU batch-1 milliseconds, size the fp32 weights.
 TARGET_PRESETS = {
@@ -22,9 +23,11 @@ class RunForm(forms.Form):
                                         ("custom", "Custom")], initial="any", widget=forms.RadioSelect)
     max_latency_ms = forms.FloatField(required=False, min_value=0.01)
     max_model_mb = forms.FloatField(required=False, min_value=0.001)
-    max_params = forms.IntegerField(required=False, min_value=1)
+    max_params = forms.IntegerField(required=False, min_value=1, max_value=MAX_PARAMS_LIMIT, error_messages={
+        "min_value": MAX_PARAMS_MESSAGE, "max_value": MAX_PARAMS_MESSAGE})
     strategy = forms.ChoiceField(choices=list(STRATEGIES.items()), initial="auto")
-    seed = forms.IntegerField(initial=0, min_value=0)
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=MAX_SEED,
+                              error_messages={"min_value": SEED_MESSAGE, "max_value": SEED_MESSAGE})
     resolution = forms.IntegerField(required=False, min_value=1)  # the choices depend on the dataset
     block_types = forms.MultipleChoiceField(
         choices=list(BLOCK_TYPES.items()), initial=list(BLOCK_TYPES), widget=forms.CheckboxSelectMultiple,

@@ -12,6 +12,13 @@ from apps.nas.names import STRATEGIES
 RUN_BEST_FIELDS = ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb", "genotype",
                    "genotype_summary")
 
+# Bounds of a run's numeric options, well inside their columns: a billion parameters is far beyond any network the
+# search builds, so a larger limit means nothing; the seed is a 32-bit integer column.
+MAX_PARAMS_LIMIT = 10**9
+MAX_SEED = 2**31 - 1
+MAX_PARAMS_MESSAGE = f"A parameter limit is a whole number from 1 to {MAX_PARAMS_LIMIT:,}."
+SEED_MESSAGE = f"A seed is a whole number from 0 to {MAX_SEED:,}."
+
 
 class Run(models.Model):
     """One architecture search on a dataset, from queued to a downloadable model.

@@ -19,7 +19,7 @@ from apps.datasets.models import Dataset
 from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
 
 from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECONDS, budget_label
-from .models import Note, Run, ShareLink
+from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, SEED_MESSAGE, Note, Run, ShareLink
 from .progress import run_notes_publish, run_status_publish
 from .selectors import team_active_run_count
 
@@ -54,6 +54,10 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
     if not MIN_BUDGET_SECONDS <= budget_seconds <= MAX_BUDGET_SECONDS:
         raise RunError(f"The budget must be between {MIN_BUDGET_SECONDS} seconds and "
                        f"{MAX_BUDGET_SECONDS // 3600} hours.")
+    if max_params is not None and not 1 <= max_params <= MAX_PARAMS_LIMIT:
+        raise RunError(MAX_PARAMS_MESSAGE, field="max_params")
+    if not 0 <= seed <= MAX_SEED:
+        raise RunError(SEED_MESSAGE, field="seed")
     space = {"block_types": block_types} if block_types else {}
     if backbones is not None:
         space["backbones"] = backbones  # [] is a choice too: networks from scratch only

@@ -1,12 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.current_team import current_team_get
+from apps.accounts.ids import id_from_text
 from apps.accounts.permissions import can_write
 from apps.accounts.quotas import QuotaExceeded
 from apps.datasets.selectors import dataset_get, dataset_list
@@ -40,8 +42,7 @@ def run_list(request):
 def run_new(request):
     team = current_team_get(request)
     # The current team's datasets, and the one a dataset page of another of the user's teams sent them here with.
-    asked = request.POST.get("dataset") or request.GET.get("dataset") or ""
-    asked_id = int(asked) if asked.isascii() and asked.isdigit() else None
+    asked_id = id_from_text(request.POST.get("dataset") or request.GET.get("dataset"))
     datasets = dataset_list(user=request.user).filter(Q(team=team) | Q(pk=asked_id), status="ready")
     if request.method == "GET" and not can_write(user=request.user, team=team):
         messages.warning(request, f"Viewers of “{team.name}” cannot launch runs; ask an owner to make you a member.")
@@ -72,7 +73,9 @@ def run_detail(request, run_id):
 @login_required
 @require_GET
 def run_compare(request):
-    ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
+    ids = [id_from_text(raw) for raw in request.GET.getlist("run")]
+    if None in ids:
+        raise Http404("No such run.")
     runs = [run_get(user=request.user, run_id=i) for i in ids[:6]]
     all_runs = runs_of(user=request.user, team=current_team_get(request))[:50]
     return render(request, "runs/compare.html", {"runs": runs, "all_runs": all_runs})

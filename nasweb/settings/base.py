@@ -37,6 +37,9 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or embedded_secret_key()
 DEBUG = env_flag("DJANGO_DEBUG")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client that log-in lock-outs and throttles
+# count; from anyone else the header is ignored (apps.accounts.client_address).
+NASWEB_TRUSTED_PROXIES = env_list("NASWEB_TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
     "daphne",
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "nasweb.null_characters.NullCharacterRefusal",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

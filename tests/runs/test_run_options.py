@@ -216,3 +216,38 @@ def test_the_estimate_is_only_for_ones_own_datasets_and_valid_budgets(api_client
     assert estimate(api_client, ready_dataset, budget_seconds=5).status_code == 400
     api_client.force_login(charlie)
     assert estimate(api_client, ready_dataset).status_code == 404
+
+
+@pytest.mark.parametrize("max_params", [10**30, 2**63, 10**9 + 1, 0])
+def test_a_parameter_limit_past_any_network_is_refused_in_words(api_client, ready_dataset, max_params):
+    response = create(api_client, ready_dataset, max_params=max_params)
+
+    assert response.status_code == 400
+    assert response.json() == {"max_params": ["A parameter limit is a whole number from 1 to 1,000,000,000."]}
+    assert not Run.objects.exists()
+
+
+def test_a_seed_past_its_column_is_refused_in_words(api_client, ready_dataset):
+    response = create(api_client, ready_dataset, seed=2**63)
+
+    assert response.status_code == 400 and response.json() == {"seed": ["A seed is a whole number from 0 to "
+                                                                        "2,147,483,647."]}
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"target": "custom", "max_params": 10**30}, "A parameter limit is a whole number from 1 to 1,000,000,000."),
+    ({"target": "custom", "max_params": 2**63}, "A parameter limit is a whole number from 1 to 1,000,000,000."),
+    ({"seed": 2**31}, "A seed is a whole number from 0 to 2,147,483,647."),
+])
+def test_the_new_run_page_refuses_numbers_past_their_bounds_in_words(client, alice, ready_dataset, fields, message):
+    client.force_login(alice)
+
+    response = new_run_page(client, ready_dataset, **fields)
+
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Run.objects.exists()
+
+
+def test_the_service_keeps_the_bounds_for_every_caller(alice, ready_dataset):
+    with pytest.raises(RunError, match="parameter limit"):
+        run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300, max_params=2**63)
