@@ -3,11 +3,13 @@ import secrets
 import shutil
 from datetime import timedelta
 
+import redis
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from dramatiq.errors import BrokerConnectionError
 
 from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
@@ -26,6 +28,8 @@ from .selectors import team_active_run_count
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# What sending a message raises while the broker is down: Dramatiq's Redis broker lets redis-py's errors through.
+BROKER_UNREACHABLE = (BrokerConnectionError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # A queued run no worker claimed for this long is sent again (its message may have died with a broker).
 REQUEUE_AFTER_SECONDS = 120
 
@@ -86,10 +90,15 @@ def run_time_limit_ms(run: Run) -> int:
 
 
 def run_enqueue(run: Run) -> None:
+    """Send a queued run to the workers. With the broker unreachable the run stays queued in the database, which
+    is the source of truth: the reaper sends it again once the broker is back (REQUEUE_AFTER_SECONDS)."""
     from .tasks import execute_run
 
     Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
-    execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
+    try:
+        execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
+    except BROKER_UNREACHABLE:
+        logger.warning("run %s: the broker is unreachable; the reaper sends the run later", run.pk, exc_info=True)
 
 
 def run_slot_enqueue(run_id: int, slot: int) -> None:
