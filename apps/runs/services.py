@@ -124,6 +124,24 @@ def run_cancel(*, run: Run, user) -> Run:
     return run
 
 
+@transaction.atomic
+def run_retry(*, run: Run, user) -> Run:
+    """Queue a failed run again; it resumes from its checkpoints, so candidates it trained are not trained again."""
+    write_access_check(user=user, team=run.team, doing="retry runs")
+    if run.status != Run.Status.FAILED:
+        raise RunError(f"Only a failed run can be retried; this one is {run.status}.")
+    team = team_lock(run.team)
+    run_quota_check(team=team, active_runs=team_active_run_count(team=team))
+    # attempts is kept: a claim after the first resumes from the run's folder instead of clearing it.
+    Run.objects.filter(pk=run.pk, status=Run.Status.FAILED).update(
+        status=Run.Status.QUEUED, error="", finished=None, cancel_requested=False, worker="", lease_expires=None)
+    run.refresh_from_db()
+    activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
+    transaction.on_commit(lambda: run_status_publish(run))
+    transaction.on_commit(lambda: run_enqueue(run))
+    return run
+
+
 def run_extend(*, run: Run, user, seconds: float) -> Run:
     """Give an active run more time."""
     write_access_check(user=user, team=run.team, doing="extend runs")
