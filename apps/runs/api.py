@@ -247,6 +247,14 @@ class RunCancelApi(APIView):
         return Response(RunOutput(run).data)
 
 
+class RunRetryApi(APIView):
+    @extend_schema(request=None, responses=RunOutput,
+                   description="Queue a failed run again: it continues from the candidates it had trained.")
+    def post(self, request, run_id):
+        run = services.run_retry(run=run_get(user=request.user, run_id=run_id), user=request.user)
+        return Response(RunOutput(run).data)
+
+
 class RunExtendApi(APIView):
     class RunExtendInput(serializers.Serializer):
         seconds = serializers.FloatField(min_value=1)

@@ -11,6 +11,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from apps.nas.names import ARTIFACT_FILES
 from apps.nas.search import run_trial_slot
 from apps.nas.space import SearchSpace
 
+from .failures import TrainingCopyUnreadable, run_failure_message
 from .gpus import worker_device
 from .models import RUN_BEST_FIELDS, Run, RunSlot
 from .progress import RunProgress, run_status_publish
@@ -122,10 +124,9 @@ def run_execute(*, run_id: int, open_slot: Callable[[int], None]) -> None:
         result = search_run(run, lease, open_slot)
     except (DatasetError, BudgetTooSmall, SearchFailed) as reason:
         run_finish(run, worker, status=Run.Status.FAILED, error=str(reason))
-    except Exception:
+    except Exception as error:
         logger.exception("run %s failed", run.pk)
-        run_finish(run, worker, status=Run.Status.FAILED,
-                   error="The search stopped on an internal error; the worker's log has the details.")
+        run_finish(run, worker, status=Run.Status.FAILED, error=run_failure_message(run, error))
     else:
         if lease.lost:
             return  # presumed dead and re-queued meanwhile: the new owner finishes the run
@@ -164,7 +165,12 @@ def study_storage_url() -> str | None:
 def search_run(run: Run, lease: RunLease, open_slot: Callable[[int], None]):
     progress = RunProgress(run)
     with tempfile.TemporaryDirectory(prefix="nasweb-run-") as scratch:  # holds the mapped pixels: kept to the end
-        dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
+        try:
+            dataset = dataset_training_load(run.dataset, Path(scratch), run.resolution)
+        except DatasetError:
+            raise
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise TrainingCopyUnreadable from error
         return run_search(search_config(run), dataset, run.work_dir, control=lease,
                           on_event=lambda event: progress({**event, **worker_memory()}),
                           open_slot=open_slot,

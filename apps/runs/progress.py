@@ -55,6 +55,18 @@ def run_event_store(*, run: Run, event: dict) -> RunEvent:
     return RunEvent.objects.create(run=run, seq=seq, type=event["type"], payload=event)
 
 
+def run_events_relay(*, run: Run, after: int) -> int:
+    """Publish the events that another process stored for `run` after seq `after`, coalesced as RunProgress
+    publishes them (of the coalesced types, the latest of each); return the last seq stored."""
+    events = list(RunEvent.objects.filter(run=run, seq__gt=after).order_by("seq"))
+    latest = {event.type: event.seq for event in events}
+    for event in events:
+        if event.type in COALESCED_TYPES and event.seq != latest[event.type] and not event.payload.get("finished"):
+            continue
+        run_event_publish(run=run, seq=event.seq, event=event.payload)
+    return events[-1].seq if events else after
+
+
 def run_event_publish(*, run: Run, seq: int, event: dict) -> None:
     publish(run, {"type": "run.event", "run": run.pk, "seq": seq, "event": event})
 

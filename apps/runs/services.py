@@ -3,11 +3,13 @@ import secrets
 import shutil
 from datetime import timedelta
 
+import redis
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from dramatiq.errors import BrokerConnectionError
 
 from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
@@ -26,6 +28,8 @@ from .selectors import team_active_run_count
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+# What sending a message raises while the broker is down: Dramatiq's Redis broker lets redis-py's errors through.
+BROKER_UNREACHABLE = (BrokerConnectionError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # A queued run no worker claimed for this long is sent again (its message may have died with a broker).
 REQUEUE_AFTER_SECONDS = 120
 
@@ -90,10 +94,15 @@ def run_time_limit_ms(run: Run) -> int:
 
 
 def run_enqueue(run: Run) -> None:
+    """Send a queued run to the workers. With the broker unreachable the run stays queued in the database, which
+    is the source of truth: the reaper sends it again once the broker is back (REQUEUE_AFTER_SECONDS)."""
     from .tasks import execute_run
 
     Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
-    execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
+    try:
+        execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
+    except BROKER_UNREACHABLE:
+        logger.warning("run %s: the broker is unreachable; the reaper sends the run later", run.pk, exc_info=True)
 
 
 def run_slot_enqueue(run_id: int, slot: int) -> None:
@@ -116,6 +125,24 @@ def run_cancel(*, run: Run, user) -> Run:
     activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_CANCELLED, target=run)
     if stopped_before_start:
         run_status_publish(run)
+    return run
+
+
+@transaction.atomic
+def run_retry(*, run: Run, user) -> Run:
+    """Queue a failed run again; it resumes from its checkpoints, so candidates it trained are not trained again."""
+    write_access_check(user=user, team=run.team, doing="retry runs")
+    if run.status != Run.Status.FAILED:
+        raise RunError(f"Only a failed run can be retried; this one is {run.status}.")
+    team = team_lock(run.team)
+    run_quota_check(team=team, active_runs=team_active_run_count(team=team))
+    # attempts is kept: a claim after the first resumes from the run's folder instead of clearing it.
+    Run.objects.filter(pk=run.pk, status=Run.Status.FAILED).update(
+        status=Run.Status.QUEUED, error="", finished=None, cancel_requested=False, worker="", lease_expires=None)
+    run.refresh_from_db()
+    activity_record(team=team, actor=user, verb=Activity.Verb.RUN_LAUNCHED, target=run)
+    transaction.on_commit(lambda: run_status_publish(run))
+    transaction.on_commit(lambda: run_enqueue(run))
     return run
 
 

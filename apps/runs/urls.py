@@ -10,6 +10,7 @@ api_urlpatterns = [
     path("runs/<int:run_id>/events/", api.RunEventsApi.as_view(), name="api-run-events"),
     path("runs/<int:run_id>/trials/", api.RunTrialsApi.as_view(), name="api-run-trials"),
     path("runs/<int:run_id>/cancel/", api.RunCancelApi.as_view(), name="api-run-cancel"),
+    path("runs/<int:run_id>/retry/", api.RunRetryApi.as_view(), name="api-run-retry"),
     path("runs/<int:run_id>/extend/", api.RunExtendApi.as_view(), name="api-run-extend"),
     path("runs/<int:run_id>/artifacts/<str:kind>/", api.RunArtifactApi.as_view(), name="api-run-artifact"),
     path("runs/<int:run_id>/predict/", api.RunPredictApi.as_view(), name="api-run-predict"),

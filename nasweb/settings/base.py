@@ -213,6 +213,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "nasweb.channel_layers.ThreadSafeInMemoryChannelLayer"}}
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
 
+# Run each search in a child process of the worker (`manage.py execute_run`): runs must not share a process's global
+# PyTorch state (an ONNX export in one thread crashed another run's training). Services mode has a process per
+# worker already; embedded mode's in-process worker needs this.
+NASWEB_RUNS_IN_CHILD_PROCESSES = not REDIS_URL
+
 DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",

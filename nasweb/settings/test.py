@@ -13,3 +13,5 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # Close connections after each request: tests hand the database to server processes and then drop it.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 NASWEB_REAPER_SECONDS = float(os.environ.get("NASWEB_REAPER_SECONDS", 0))  # tests reap themselves
+# Tests swap the engine for a fake in this process; tests/runs/test_concurrent_runs.py starts real children.
+NASWEB_RUNS_IN_CHILD_PROCESSES = False

@@ -225,6 +225,9 @@ async function post(url, body) {
 $("cancel-button")?.addEventListener("click", async () => {
   if (confirm("Stop the search now? The best model found so far is kept.")) await post(`${api}cancel/`);
 });
+$("retry-button")?.addEventListener("click", async () => {
+  if ((await post(`${api}retry/`)).status === "queued") location.reload();
+});
 for (const button of document.querySelectorAll("[data-extend]")) {
   button.addEventListener("click", () => post(`${api}extend/`, { seconds: Number(button.dataset.extend) }));
 }

@@ -32,3 +32,19 @@ def test_the_supernets_progress_is_stored_whole_and_published_sparingly_but_its_
     assert list(RunEvent.objects.filter(run=running_run).values_list("payload__step", flat=True)) == [
         10, 20, 30, 40, 50, 60]
     assert published == [10, 60]
+
+
+def test_events_another_process_stored_are_relayed_in_order_the_frequent_ones_coalesced(running_run, monkeypatch):
+    published = []
+    monkeypatch.setattr(progress, "run_event_publish", lambda *, run, seq, event: published.append(seq))
+    child = progress.RunProgress(running_run, clock=lambda: 100.0)
+    child({"type": "trial_started", "trial_id": 0})
+    for step in (10, 20, 30):
+        child(supernet_progress(step))
+    child({"type": "trial_finished", "trial_id": 0})
+    published.clear()  # what the child published went to its own process's layer, which no page reads
+
+    last = progress.run_events_relay(run=running_run, after=0)
+
+    assert published == [1, 4, 5] and last == 5
+    assert progress.run_events_relay(run=running_run, after=last) == 5 and published == [1, 4, 5]
