@@ -6,6 +6,7 @@ memory under a large body is measured in tests/e2e/test_large_bodies.py.
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -44,6 +45,12 @@ async def call(app, *, method: str, path: str, headers: dict[str, str], pieces: 
     return answer["status"], json.loads(answer["body"] or b"{}"), read
 
 
+def call_in_a_thread(app, **request) -> tuple[int, dict, int]:
+    """`call` on an event loop of its own: a browser test's Playwright may hold this thread's."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, call(app, **request)).result()
+
+
 async def must_not_run(scope, receive, send):
     raise AssertionError("the application must not see a refused request")
 
@@ -59,32 +66,32 @@ def scope_of(method: str, path: str, **headers: str) -> dict:
     return {"method": method, "path": path, "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
 
 
-async def test_a_body_announced_over_the_limit_is_refused_before_a_byte_is_read(settings):
+def test_a_body_announced_over_the_limit_is_refused_before_a_byte_is_read(settings):
     settings.NASWEB_MAX_REQUEST_BYTES = 1000
 
-    status, body, read = await call(RequestBodyLimit(must_not_run), method="POST", path="/nonexistent/",
-                                    headers={"Content-Length": "300000000", "Content-Type": "multipart/form-data"},
-                                    pieces=[b"x" * 1000] * 3)
+    status, body, read = call_in_a_thread(
+        RequestBodyLimit(must_not_run), method="POST", path="/nonexistent/",
+        headers={"Content-Length": "300000000", "Content-Type": "multipart/form-data"}, pieces=[b"x" * 1000] * 3)
 
     assert (status, read) == (413, 0)
     assert "larger than" in body["detail"]
 
 
-async def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(settings):
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(settings):
     settings.NASWEB_MAX_REQUEST_BYTES = 1000
 
-    status, body, read = await call(RequestBodyLimit(read_everything), method="POST", path="/nonexistent/",
-                                    headers={"Transfer-Encoding": "chunked"}, pieces=[b"x" * 600] * 10)
+    status, body, read = call_in_a_thread(RequestBodyLimit(read_everything), method="POST", path="/nonexistent/",
+                                          headers={"Transfer-Encoding": "chunked"}, pieces=[b"x" * 600] * 10)
 
     assert (status, read) == (413, 2)
     assert "larger than" in body["detail"]
 
 
-async def test_a_body_within_the_limit_reaches_the_application(settings):
+def test_a_body_within_the_limit_reaches_the_application(settings):
     settings.NASWEB_MAX_REQUEST_BYTES = 1000
 
-    status, _, read = await call(RequestBodyLimit(read_everything), method="POST", path="/api/runs/",
-                                 headers={"Transfer-Encoding": "chunked"}, pieces=[b"x" * 500] * 2)
+    status, _, read = call_in_a_thread(RequestBodyLimit(read_everything), method="POST", path="/api/runs/",
+                                       headers={"Transfer-Encoding": "chunked"}, pieces=[b"x" * 500] * 2)
 
     assert (status, read) == (200, 2)
 
