@@ -15,6 +15,7 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -356,6 +357,7 @@ def with_own_server() -> list[Row]:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def ready_dataset(ctx: Context, archive: Path) -> int | None:
