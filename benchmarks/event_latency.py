@@ -1,4 +1,4 @@
-"""Event latency from a worker to a browser's websocket, through the Redis channel layer and a real daphne.
+"""Event latency from a worker to a browser's websocket, through the Redis channel layer and a real uvicorn.
 
     REDIS_URL=redis://127.0.0.1:6379/2 .venv/bin/python -m benchmarks.event_latency --events 300
 
@@ -51,7 +51,8 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     cookie = client.cookies["sessionid"].value
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(args.port), "nasweb.asgi:application"],
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--port", str(args.port), "--lifespan", "off",
+                               "nasweb.asgi:application"],
                               cwd=REPO, env=os.environ.copy(), stderr=subprocess.DEVNULL)
     try:
         wait_for_port(args.port)
@@ -74,7 +75,7 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
             return
         except OSError:
             time.sleep(0.2)
-    sys.exit(f"daphne did not listen on port {port}")
+    sys.exit(f"the server did not listen on port {port}")
 
 
 async def measure(args, cookie: str, progress) -> list[float]:

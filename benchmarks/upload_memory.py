@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.upload_memory --gigabytes 1
 
-Starts daphne on a scratch data folder, streams GIGABYTES of random bytes in 8 MB chunks (never holding more than
+Starts uvicorn on a scratch data folder, streams GIGABYTES of random bytes in 8 MB chunks (never holding more than
 one chunk here either) and samples the server's resident memory (VmRSS) every 0.1 s. Prints a markdown table.
 """
 
@@ -55,7 +55,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     _, token = token_create(user=get_user_model().objects.create_user("bench", password="x-bench-9"), name="bench")
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-p", str(args.port), "nasweb.asgi:application"],
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--port", str(args.port), "--lifespan", "off",
+                               "nasweb.asgi:application"],
                               cwd=REPO, env=os.environ.copy(), stderr=subprocess.DEVNULL)
     samples: list[float] = []
     try:

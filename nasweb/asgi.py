@@ -12,10 +12,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.live.origins import SameOriginValidator  # noqa: E402
 from apps.live.routing import websocket_urlpatterns  # noqa: E402
+from nasweb.body_limit import RequestBodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_http_app,
+        "http": RequestBodyLimit(django_http_app),
         # Websockets skip Django's CSRF protection: refuse other origins before the session is trusted.
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

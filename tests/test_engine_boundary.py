@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[1] / "apps" / "nas"
-WEB_PACKAGES = {"django", "rest_framework", "channels", "channels_redis", "daphne", "dramatiq", "django_dramatiq",
+WEB_PACKAGES = {"django", "rest_framework", "channels", "channels_redis", "uvicorn", "dramatiq", "django_dramatiq",
                 "drf_spectacular", "nasweb"}
 
 

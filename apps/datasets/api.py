@@ -146,8 +146,10 @@ class UploadChunkApi(APIView):
     def put(self, request, dataset_id):
         dataset = dataset_get(user=request.user, dataset_id=dataset_id)
         offset = content_range_start(request.headers.get("Content-Range", ""))
+        # DRF parses no body that comes without a Content-Length (a chunked one): Django's request still holds it.
+        chunk = request.data if hasattr(request.data, "read") else request._request
         dataset = services.dataset_upload_append(dataset_id=dataset.pk, user=request.user, offset=offset,
-                                                 chunk=request.data)
+                                                 chunk=chunk)
         return Response(self.output(dataset))
 
     @staticmethod

@@ -104,6 +104,8 @@ def dataset_upload_append(*, dataset_id: int, user, offset: int, chunk: BinaryIO
             written = copy_at_most(chunk, target, room)
         if written > room:
             raise UploadError(f"More bytes arrived than the {dataset.upload_size} announced.")
+        if written == 0:
+            raise UploadError(f"This chunk is empty: send the bytes from {offset} on.")
         dataset.upload_received = offset + written
         dataset.save(update_fields=["upload_received", "updated"])
         if dataset.upload_received == dataset.upload_size:

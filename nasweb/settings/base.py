@@ -42,7 +42,6 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 NASWEB_TRUSTED_PROXIES = env_list("NASWEB_TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -157,6 +156,9 @@ STORAGES = {
 
 # Uploads stream to disk in chunks; this only bounds what one dataset may take.
 NASWEB_MAX_UPLOAD_BYTES = int(os.environ.get("NASWEB_MAX_UPLOAD_BYTES", 4 * 2**30))
+# Every other request body (forms, JSON, a try-it image): a phone's photo fits. The server refuses a larger body
+# while reading it (nasweb.body_limit), before Django copies it to disk.
+NASWEB_MAX_REQUEST_BYTES = int(os.environ.get("NASWEB_MAX_REQUEST_BYTES", 32 * 2**20))
 
 # What a team may use unless an administrator sets its own quota (Team in the admin): runs queued or running at
 # once, and bytes of uploaded datasets.
@@ -236,6 +238,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["nasweb.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": "10/minute"},
     "EXCEPTION_HANDLER": "nasweb.api_errors.exception_handler",
@@ -258,5 +262,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("NASWEB_LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    # uvicorn's start-up lines repeat what `manage.py up` prints; its errors still show.
+    "loggers": {"uvicorn": {"level": "WARNING"}},
 }

@@ -88,7 +88,7 @@ def app_server(tmp_path):
             wait_for_port(port, process, timeout=180)
             banner = log.read_text()
             demo_password = re.search(r"Log in as demo / (\S+)", banner).group(1)
-            yield {"url": f"http://127.0.0.1:{port}", "demo_password": demo_password, "log": log,
+            yield {"url": f"http://127.0.0.1:{port}", "pid": process.pid, "demo_password": demo_password, "log": log,
                    "data_dir": tmp_path / "data", "env": env}
     finally:
         next(databases, None)

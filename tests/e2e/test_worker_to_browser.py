@@ -45,16 +45,22 @@ async def ping_over_websocket(port: int, session_cookie: str, api_token: str) ->
         return ping, json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
 
 
-def test_a_ping_travels_api_redis_worker_process_and_daphne_to_the_browser(alice, client, tmp_path):
+def asgi_server(port: int) -> list[str]:
+    """The ASGI server as the Docker image runs it."""
+    return ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--no-proxy-headers",
+            "nasweb.asgi:application"]
+
+
+def test_a_ping_travels_api_redis_worker_process_and_the_asgi_server_to_the_browser(alice, client, tmp_path):
     client.force_login(alice)
     session_cookie = client.cookies["sessionid"].value
     _, api_token = token_create(user=alice, name="e2e")
     env = services_env(tmp_path)
     port = free_port()
-    daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "nasweb.asgi:application"]
     worker = ["manage.py", "rundramatiq", "--processes", "1", "--threads", "1"]
 
-    with running(daphne, env, tmp_path / "daphne.log") as server, running(worker, env, tmp_path / "worker.log"):
+    with running(asgi_server(port), env, tmp_path / "server.log") as server, \
+            running(worker, env, tmp_path / "worker.log"):
         wait_for_port(port, server)
         ping, pong = asyncio.run(ping_over_websocket(port, session_cookie, api_token))
 
@@ -70,8 +76,7 @@ def test_a_socket_without_a_session_is_refused(db, tmp_path):
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws/events/") as socket:
             await socket.recv()
 
-    with running(["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "nasweb.asgi:application"], env,
-                 tmp_path / "daphne.log") as server:
+    with running(asgi_server(port), env, tmp_path / "server.log") as server:
         wait_for_port(port, server)
         with pytest.raises(websockets.exceptions.WebSocketException):
             asyncio.run(connect_anonymously())

@@ -4,8 +4,7 @@ import subprocess
 import sys
 
 import dramatiq
-from daphne.endpoints import build_endpoint_description_strings
-from daphne.server import Server
+import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -58,8 +57,20 @@ class Command(BaseCommand):
         self.stdout.flush()
         from nasweb.asgi import application
 
+        # uvicorn hands a request's body to the application as it arrives, pausing the socket while the
+        # application has not taken it, so nasweb.body_limit can refuse an oversized body while reading it (Twisted,
+        # under daphne, parsed a whole multipart body in memory first). Forwarded headers are not trusted: the
+        # client's address is the socket's.
+        server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, lifespan="off", log_config=None,
+                                               access_log=False, server_header=False, proxy_headers=False,
+                                               timeout_graceful_shutdown=10))
+        # uvicorn raises the signal that stopped it again once it has shut down: let SIGTERM end like Ctrl+C, so
+        # that the worker is stopped below instead of the process being killed with it.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            Server(application, build_endpoint_description_strings(host=host, port=port), signal_handlers=True).run()
+            server.run()
+        except KeyboardInterrupt:
+            pass
         finally:
             stop_worker()
 

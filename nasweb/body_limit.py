@@ -1,0 +1,83 @@
+"""The most bytes one HTTP request may send, enforced while the server reads them.
+
+Django's ASGI handler copies a whole body into a temporary file before any view runs, so a limit in a view or in
+DRF comes after the bytes are already on disk. This wrapper around the HTTP application refuses a body whose
+Content-Length is over the limit before reading any of it, and counts the bytes of a body sent without one
+(chunked), stopping at the first message past the limit. Either way the client gets a 413 in the API's JSON shape.
+
+Only the dataset uploads (the resumable chunk PUT and the one-request multipart POST) may carry
+NASWEB_MAX_UPLOAD_BYTES, and only with credentials (a session cookie or an Authorization header): anyone else,
+on any other URL, gets NASWEB_MAX_REQUEST_BYTES.
+"""
+
+import json
+import re
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+UPLOAD_ROUTES = [("PUT", re.compile(r"/api/datasets/\d+/upload/")), ("POST", re.compile(r"/api/datasets/"))]
+
+
+def request_body_limit(scope: dict) -> int:
+    """Bytes this request may send."""
+    headers = dict(scope["headers"])
+    has_credentials = b"authorization" in headers or settings.SESSION_COOKIE_NAME.encode() in headers.get(
+        b"cookie", b"")
+    is_upload = any(scope["method"] == method and route.fullmatch(scope["path"]) for method, route in UPLOAD_ROUTES)
+    return settings.NASWEB_MAX_UPLOAD_BYTES if is_upload and has_credentials else settings.NASWEB_MAX_REQUEST_BYTES
+
+
+def declared_length(scope: dict) -> int | None:
+    """The Content-Length header, or None when the body is chunked (or the header is not a number)."""
+    value = dict(scope["headers"]).get(b"content-length", b"")
+    return int(value) if value.isdigit() else None
+
+
+async def refuse(send, limit: int) -> None:
+    body = json.dumps({"detail": f"This request is larger than the {filesizeformat(limit)} this server accepts "
+                                 "for it."})
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        # The rest of the body is not wanted: close rather than read it to reach the next request.
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+class RequestBodyLimit:
+    """ASGI middleware for the HTTP application (see the module's docstring)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        limit = request_body_limit(scope)
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            await refuse(send, limit)
+            return
+
+        received, over_limit, response_started = 0, False, False
+
+        async def counting_receive():
+            nonlocal received, over_limit
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Django takes a disconnect as the client going away: it drops the body and answers nothing.
+                    over_limit = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watching_send(message):
+            nonlocal response_started
+            if over_limit and not response_started:
+                return  # the 413 below answers instead
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting_receive, watching_send)
+        if over_limit and not response_started:
+            await refuse(send, limit)
