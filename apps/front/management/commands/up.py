@@ -21,8 +21,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--worker-threads", type=int, default=2)
-        parser.add_argument("--worker-processes", type=int, default=1, help="with a broker configured (REDIS_URL)")
+        parser.add_argument("--worker-threads", type=int, default=2, help="background threads: uploads, and in "
+                            "embedded mode runs (each in a process of its own)")
+        parser.add_argument("--worker-processes", type=int, default=1,
+                            help="with a broker configured (REDIS_URL): runs trained at once, one per process")
 
     def handle(self, *args, host, port, worker_threads, worker_processes, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -38,13 +40,17 @@ class Command(BaseCommand):
             stop_worker = worker.stop
             worker_note = "in this process (embedded mode)"
         else:
-            child = subprocess.Popen(
-                [sys.executable, "manage.py", "rundramatiq", "--processes", str(worker_processes),
-                 "--threads", str(worker_threads)],
-                cwd=settings.BASE_DIR,
-            )
-            stop_worker = functools.partial(self.stop_child, child)
-            worker_note = f"{worker_processes} process(es) under child process {child.pid}"
+            # A run's worker process takes one run at a time: PyTorch's process-global state (torch.fx's, which
+            # ONNX export uses) is not safe for two runs at once. Uploads and pings have threads of their own.
+            children = [
+                subprocess.Popen([sys.executable, "manage.py", "rundramatiq", "--queues", "runs",
+                                  "--processes", str(worker_processes), "--threads", "1"], cwd=settings.BASE_DIR),
+                subprocess.Popen([sys.executable, "manage.py", "rundramatiq", "--queues", "default",
+                                  "--processes", "1", "--threads", str(worker_threads)], cwd=settings.BASE_DIR),
+            ]
+            stop_worker = functools.partial(self.stop_children, children)
+            worker_note = (f"{worker_processes} process(es) for runs, one at a time each, and one for uploads, under "
+                           f"child processes {', '.join(str(child.pid) for child in children)}")
 
         self.stdout.write(
             f"\nNASweb is running at http://{host}:{port}/\n"
@@ -75,9 +81,11 @@ class Command(BaseCommand):
             stop_worker()
 
     @staticmethod
-    def stop_child(child: subprocess.Popen) -> None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
+    def stop_children(children: list[subprocess.Popen]) -> None:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
