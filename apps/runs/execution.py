@@ -161,7 +161,7 @@ def run_execute(*, run_id: int, open_slot: Callable[[int], None]) -> None:
     else:
         status = Run.Status.CANCELLED if result.summary.status == "cancelled" else Run.Status.FINISHED
         if run_store_result(run, result.to_dict()):
-                run_finish(run, worker, status=status, error="Cancelled: the best model so far was kept."
+            run_finish(run, worker, status=status, error="Cancelled: the best model so far was kept."
                        if status == Run.Status.CANCELLED else "")
     finally:
         lease.stop()
