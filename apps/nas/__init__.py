@@ -12,6 +12,7 @@ _EXPORTS = {
     "BudgetTooSmall": "apps.nas.budget",
     "Constraints": "apps.nas.config",
     "DatasetError": "apps.nas.data",
+    "LeaseLost": "apps.nas.budget",
     "SearchFailed": "apps.nas.final",
     "SearchConfig": "apps.nas.config",
     "SearchResult": "apps.nas.results",

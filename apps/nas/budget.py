@@ -66,8 +66,15 @@ class BudgetTooSmall(ValueError):
         )
 
 
+class LeaseLost(BaseException):
+    """This process no longer owns the run: another took it over (or its owner stopped waiting for this one). It must
+    stop at once and write nothing more, neither events nor files. A BaseException, as KeyboardInterrupt is, so that
+    no `except Exception` that records a failed candidate or a failed run catches it on the way out."""
+
+
 class SearchControl(Protocol):
-    """What the caller (e.g. the web layer) can change while a search runs; polled every second at most."""
+    """What the caller (e.g. the web layer) can change while a search runs; polled every second at most, and before
+    each write to the run's folder. Either method raises LeaseLost once this process no longer owns the run."""
 
     def cancelled(self) -> bool: ...
 
@@ -100,6 +107,11 @@ class Budget:
         self._last_poll = now
         self._cancelled = self._cancelled or bool(self._control.cancelled())
         self._seconds = max(self._seconds, float(self._control.budget_seconds()))
+
+    def confirm_ownership(self) -> None:
+        """Ask the control now, however recently it was asked: raises LeaseLost when this process lost the run."""
+        self._last_poll = -math.inf
+        self._poll()
 
     def elapsed(self) -> float:
         return self._used_before + self._clock() - self._started

@@ -72,6 +72,7 @@ def finish_run(run: RunState) -> SearchResult:
     rows = leaderboard(run.study.trials)
     summary = run_summary(run, rows, final)
     files, costs = {}, frozen.user_attrs["measurements"]
+    run.budget.confirm_ownership()
     if run.config.export:
         exported = export_model(trainer.model, genotype, class_names=test.class_names, input_shape=test.input_shape,
                                 test=test, out_dir=run.work_dir, report=report, summary=summary)
@@ -84,6 +85,7 @@ def finish_run(run: RunState) -> SearchResult:
     result = SearchResult(best=best, test_report=report, leaderboard=rows, pareto_front=finished_pareto_front(rows),
                           summary=summary, baseline=baseline, misclassified=misclassified(test, probabilities),
                           files=files)
+    run.budget.confirm_ownership()
     save_json_atomic(result.to_dict(), run.work_dir / ARTIFACT_FILES["result"])
     run.emit(events.RunFinished(
         status=summary.status, best_trial_id=frozen.number, val_accuracy=best.val_accuracy,

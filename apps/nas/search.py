@@ -575,6 +575,7 @@ class Search(RunState):
             return self.record_failure(trial, error, started)
         finally:
             self.first_in_training = None
+        self.budget.confirm_ownership()  # a process paused past its lease must not tell the candidate's outcome
         # The curve is stored once, at the end: the checkpoint holds it meanwhile, and rewriting it after every
         # epoch would grow the journal quadratically.
         trial.set_user_attr("curve", result.curve)
@@ -693,6 +694,7 @@ class Search(RunState):
         if not result.curve:
             return self.files.discard_trial(number)
         complete = result.status == "complete"
+        self.budget.confirm_ownership()
         with self.files.lock("best"):
             best = self.files.best_record()
             if best is not None and (complete, result.val_accuracy) <= (best["complete"], best["val_accuracy"]):

@@ -115,6 +115,7 @@ class RunState:
         return self.strategy.study
 
     def emit(self, event: events.Event) -> None:
+        self.budget.confirm_ownership()
         event.elapsed_seconds = round(self.budget.elapsed(), 3)
         finished = isinstance(event, events.RunFinished)  # may end before the budget (max_trials, cancel)
         event.progress = 1.0 if finished else round(self.budget.progress(), 4)

@@ -66,7 +66,10 @@ class RunOutput(serializers.Serializer):
     dataset = serializers.IntegerField(source="dataset_id")
     status = serializers.CharField()
     progress = serializers.FloatField()
-    eta_seconds = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True, help_text="Null while the run waits for a worker.")
+    waiting_for_worker_since = serializers.DateTimeField(
+        allow_null=True, help_text="When a queued or running run began to wait for a worker (its worker stopped "
+                                   "responding, or none took it); null while a worker trains it or once it ended.")
     budget_seconds = serializers.FloatField()
     strategy = serializers.CharField()
     seed = serializers.IntegerField()
@@ -87,6 +90,12 @@ class RunOutput(serializers.Serializer):
 
     def get_artifacts(self, run) -> list[str]:
         return sorted(run.artifacts)
+
+    def to_representation(self, run):
+        data = super().to_representation(run)
+        if data["waiting_for_worker_since"] is not None:
+            data["eta_seconds"] = None  # it stopped counting down with the worker
+        return data
 
 
 class RunListApi(APIView):

@@ -1,8 +1,10 @@
 import hashlib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.datasets.models import Dataset
@@ -18,6 +20,9 @@ MAX_PARAMS_LIMIT = 10**9
 MAX_SEED = 2**31 - 1
 MAX_PARAMS_MESSAGE = f"A parameter limit is a whole number from 1 to {MAX_PARAMS_LIMIT:,}."
 SEED_MESSAGE = f"A seed is a whole number from 0 to {MAX_SEED:,}."
+
+# A queued run that no worker took for this long says that it waits for one (all busy, or none running).
+UNCLAIMED_NOTICE_SECONDS = 30
 
 
 class Run(models.Model):
@@ -87,6 +92,20 @@ class Run(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    def waiting_for_worker_since(self, now: datetime | None = None) -> datetime | None:
+        """Since when a run that should be training waits for a worker, or None: its worker stopped renewing the
+        lease (the last time it did), or it was queued and no worker took it for UNCLAIMED_NOTICE_SECONDS (when it
+        was queued; for a re-queued run, when its last worker was last heard of)."""
+        now = now or timezone.now()
+        if self.status == self.Status.RUNNING and self.lease_expires is not None and self.lease_expires < now:
+            return self.heartbeat_at or self.lease_expires
+        if self.status != self.Status.QUEUED:
+            return None
+        if self.attempts and self.heartbeat_at is not None:
+            return self.heartbeat_at
+        queued = self.enqueued_at or self.created
+        return queued if now - queued > timedelta(seconds=UNCLAIMED_NOTICE_SECONDS) else None
+
     @property
     def storage_prefix(self) -> str:
         """Where the run's model files live in the default storage."""
@@ -100,18 +119,20 @@ class Run(models.Model):
 
 
 class RunSlot(models.Model):
-    """A worker evaluating a run's candidates beside the one that coordinates it (slot 1, 2, ...); the row is the
-    slot's claim, so a duplicated message for the same slot does nothing."""
+    """A worker evaluating a run's candidates beside the one that coordinates it (slot 1, 2, ...) in one attempt of
+    the run; the row is the slot's claim, so a duplicated message for the same slot does nothing, and the next
+    attempt (after its coordinator died) claims its slots anew."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="slots")
+    attempt = models.PositiveSmallIntegerField(default=1)  # the run's attempts when the slot was claimed
     slot = models.PositiveSmallIntegerField()
     worker = models.CharField(max_length=200)
     started = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["slot"]
-        constraints = [models.UniqueConstraint(fields=["run", "slot"], name="one_claim_per_run_slot")]
+        ordering = ["attempt", "slot"]
+        constraints = [models.UniqueConstraint(fields=["run", "attempt", "slot"], name="one_claim_per_attempt_slot")]
 
     def __str__(self) -> str:
         return f"{self.run_id} slot {self.slot} on {self.worker}"

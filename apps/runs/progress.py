@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 from apps.live.services import team_event_publish
+from apps.nas.budget import LeaseLost
 
 from .models import Run, RunEvent
 
@@ -27,13 +28,17 @@ COALESCED_TYPES = ("epoch_finished", "supernet_progress")
 class RunProgress:
     """Receives the engine's events for one run (the engine's on_event callback)."""
 
-    def __init__(self, run: Run, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, run: Run, clock: Callable[[], float] = time.monotonic, *, attempt: int | None = None,
+                 worker: str | None = None):
+        """attempt (and worker, for the coordinator): the run's attempt the events belong to; once the run has moved
+        on to another, storing an event raises LeaseLost."""
         self.run = run
         self.clock = clock
+        self.attempt, self.worker = attempt, worker
         self.last_publish = dict.fromkeys(COALESCED_TYPES, -math.inf)
 
     def __call__(self, event: dict) -> None:
-        stored = run_event_store(run=self.run, event=event)
+        stored = run_event_store(run=self.run, event=event, attempt=self.attempt, worker=self.worker)
         now = self.clock()
         kind = event["type"]
         # The supernet's last event says where it ended: always published.
@@ -45,10 +50,19 @@ class RunProgress:
 
 
 @transaction.atomic
-def run_event_store(*, run: Run, event: dict) -> RunEvent:
-    """Number and store one event, and keep the run's summary fields current."""
-    Run.objects.filter(pk=run.pk).update(last_event_seq=F("last_event_seq") + 1, progress=event.get("progress", 0),
-                                         eta_seconds=event.get("eta_seconds"))
+def run_event_store(*, run: Run, event: dict, attempt: int | None = None, worker: str | None = None) -> RunEvent:
+    """Number and store one event, and keep the run's summary fields current. With `attempt` (and `worker`), only
+    while the run is running that attempt (held by that worker): else LeaseLost, and nothing is stored. The
+    conditional update locks the row until the event is stored, so no takeover comes between the check and the
+    insert."""
+    owned = {"status": Run.Status.RUNNING, "attempts": attempt} if attempt is not None else {}
+    if worker is not None:
+        owned["worker"] = worker
+    updated = Run.objects.filter(pk=run.pk, **owned).update(
+        last_event_seq=F("last_event_seq") + 1, progress=event.get("progress", 0),
+        eta_seconds=event.get("eta_seconds"))
+    if not updated:
+        raise LeaseLost(f"run {run.pk}: attempt {attempt} is over")
     seq = Run.objects.values_list("last_event_seq", flat=True).get(pk=run.pk)
     if event["type"] == "run_started":
         Run.objects.filter(pk=run.pk).update(device=event.get("device", ""))

@@ -175,22 +175,30 @@ def run_delete(*, run: Run, user) -> None:
 
 
 def runs_reap() -> int:
-    """Re-queue runs whose worker died (stale lease) and re-send queued runs nobody claimed; return how many."""
+    """Re-queue runs whose worker died (stale lease), end those asked to stop, and re-send queued runs nobody
+    claimed; return how many."""
     now = timezone.now()
     touched = 0
     for run in Run.objects.filter(status=Run.Status.RUNNING, lease_expires__lt=now):
-        if run.attempts >= MAX_ATTEMPTS:
-            failed = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, lease_expires__lt=now).update(
+        if run.cancel_requested:
+            # A stopped run ends stopped: no worker may claim it again (run_claim refuses it), so re-queued it would
+            # wait for ever.
+            ended = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, lease_expires__lt=now).update(
+                status=Run.Status.CANCELLED, finished=now, lease_expires=None, eta_seconds=0,
+                error=stopped_without_worker_reason(run))
+        elif run.attempts >= MAX_ATTEMPTS:
+            ended = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, lease_expires__lt=now).update(
                 status=Run.Status.FAILED, finished=now, lease_expires=None,
                 error=f"The worker running this search stopped responding {run.attempts} times; giving up.")
         else:
-            failed = 0
-            if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, lease_expires__lt=now).update(
+            ended = 0
+            if Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, lease_expires__lt=now,
+                                  cancel_requested=False).update(
                     status=Run.Status.QUEUED, worker="", lease_expires=None):
                 logger.warning("run %s: worker %s stopped responding, re-queued", run.pk, run.worker)
                 run_enqueue(run)
                 touched += 1
-        if failed:
+        if ended:
             run.refresh_from_db()
             run_status_publish(run)
             touched += 1
@@ -200,6 +208,16 @@ def runs_reap() -> int:
         run_enqueue(run)
         touched += 1
     return touched
+
+
+def stopped_without_worker_reason(run: Run) -> str:
+    """Why a run asked to stop ended without its worker, in plain words: with its best model if it had stored it."""
+    if run.result is not None:
+        return "Cancelled: the best model so far was kept."
+    if run.events.filter(type="new_best").exists():
+        return ("Stopped as asked, but its worker stopped responding before it could export the best candidate, "
+                "so there is no model to download.")
+    return "Stopped before any candidate finished."
 
 
 def share_link_create(*, run: Run, user, allow_download: bool = False) -> tuple[ShareLink, str]:

@@ -98,7 +98,9 @@ function addLog(event, text) {
 function showProgress(progress, eta) {
   $("run-bar").style.width = `${Math.min(100, 100 * progress)}%`;
   $("run-progress").textContent = `${Math.round(100 * progress)}% of the budget used`;
-  $("run-eta").textContent = root.dataset.status === "running" && eta ? `· about ${formatDuration(eta)} left` : "";
+  // A run waiting for a worker is not counting down: its last ETA would freeze on the page.
+  const counting = root.dataset.status === "running" && !("waiting" in root.dataset);
+  $("run-eta").textContent = counting && eta ? `· about ${formatDuration(eta)} left` : "";
 }
 
 function render() {
@@ -209,6 +211,10 @@ function follow(liveEvents) {
     if (detail.run !== runId) return;
     if (detail.status !== root.dataset.status && !["queued", "running"].includes(detail.status)) location.reload();
     root.dataset.status = detail.status;
+    if (detail.status === "running") {  // a worker took it (again)
+      delete root.dataset.waiting;
+      $("run-waiting")?.remove();
+    }
     const pill = $("run-status");
     pill.className = `pill pill--${detail.status}`;
     pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);

@@ -83,3 +83,22 @@ def test_a_run_finishes_on_one_worker_when_the_other_dies_mid_candidate(alice, t
     retried = [row for row in rows.values() if row["retry_of"] == victim["number"]]
     assert retried or "not retried" in dead["reason"]
     assert all(row["worker"] == final.worker for row in retried)
+
+
+def test_after_its_coordinator_is_killed_the_resumed_run_trains_on_two_workers_again(alice, tmp_path):
+    env = {**services_env(settings.DATA_DIR), "NASWEB_WORKERS": "2", "NASWEB_REAPER_SECONDS": "2",
+           "NASWEB_LEASE_SECONDS": "10"}
+    worker_a, worker_b = two_workers(tmp_path)
+    with worker_a, worker_b:
+        run = launch(alice, tmp_path, budget_seconds=150)
+        wait_for(lambda: RunSlot.objects.filter(run=run).first(), 120, "the second worker to join the run")
+        os.kill(int(Run.objects.get(pk=run.pk).worker.split(":")[1]), signal.SIGKILL)
+        with running(WORKER, env, tmp_path / "worker-c.log"):  # the killed worker's replacement
+            wait_for(lambda: RunSlot.objects.filter(run=run, attempt=2).first(), 120,
+                     "a second worker to join the resumed run")
+            final = finished(run, 300)
+
+    assert final.status == "finished" and final.attempts == 2, final.error
+    [slot] = RunSlot.objects.filter(run=final, attempt=2)
+    started = final.events.filter(type="trial_started", created__gt=slot.started).values_list("payload", flat=True)
+    assert {payload["worker"] for payload in started} >= {final.worker, slot.worker}, "both workers train again"

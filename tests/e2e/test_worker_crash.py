@@ -12,7 +12,7 @@ from apps.datasets.models import Dataset
 from apps.datasets.samples import digits_archive_ensure
 from apps.datasets.services import dataset_create_from_file
 from apps.runs.models import Run
-from apps.runs.services import run_create
+from apps.runs.services import run_cancel, run_create
 
 from .processes import running
 from .test_worker_to_browser import services_env
@@ -96,3 +96,54 @@ def test_a_run_survives_the_broker_restarting(alice, tmp_path):
 
     assert final.status == "finished", final.error
     assert "bundle" in final.artifacts and final.attempts == 1
+
+
+def two_workers(tmp_path):
+    env = {**services_env(settings.DATA_DIR), "NASWEB_REAPER_SECONDS": "2", "NASWEB_LEASE_SECONDS": "10"}
+    worker = ["manage.py", "rundramatiq", "--processes", "1", "--threads", "1"]
+    return running(worker, env, tmp_path / "worker-a.log"), running(worker, env, tmp_path / "worker-b.log")
+
+
+def test_a_worker_paused_past_its_lease_writes_nothing_into_the_run_it_lost(alice, tmp_path):
+    worker_a, worker_b = two_workers(tmp_path)
+    with worker_a, worker_b:
+        run = run_create(team=alice.teams.get(), user=alice, dataset=digits_ingested_by_workers(alice, tmp_path),
+                         budget_seconds=90, strategy="random")
+        wait_for(lambda: event_types(run, "epoch_finished"), 120, "training to start")
+        paused = int(Run.objects.get(pk=run.pk).worker.split(":")[1])
+        os.kill(paused, signal.SIGSTOP)
+        try:
+            wait_for(lambda: Run.objects.get(pk=run.pk).attempts == 2, 120, "another worker to take the run over")
+            [resumed] = wait_for(lambda: [e for e in run.events.filter(type="run_started") if e.payload["resumed"]],
+                                 120, "the new owner to resume")
+            wait_for(lambda: run.events.filter(seq__gt=resumed.seq, type="epoch_finished").exists(), 120,
+                     "the new owner to train")
+        finally:
+            os.kill(paused, signal.SIGCONT)
+        final = wait_for(lambda: (r := Run.objects.get(pk=run.pk)).status in ("finished", "failed") and r, 240,
+                         "the run to finish")
+        logs = (tmp_path / "worker-a.log").read_text() + (tmp_path / "worker-b.log").read_text()
+
+    assert final.status == "finished" and final.attempts == 2, final.error
+    assert f"run {run.pk}: attempt 1 lost its lease" in logs, "the paused worker stopped on waking"
+    after = [event.payload for event in run.events.filter(seq__gt=resumed.seq)]
+    assert not [e for e in after if "cancelled" in str(e.get("reason", "")) + str(e.get("status", ""))]
+    assert [e["status"] for e in after if e["type"] == "run_finished"] == ["finished"]
+    assert run.events.filter(type="run_finished").count() == 1
+    assert final.result["summary"]["status"] == "finished" and "bundle" in final.artifacts
+
+
+def test_a_stopped_run_whose_worker_dies_ends_stopped(alice, tmp_path):
+    worker_a, worker_b = two_workers(tmp_path)
+    with worker_a, worker_b:
+        run = run_create(team=alice.teams.get(), user=alice, dataset=digits_ingested_by_workers(alice, tmp_path),
+                         budget_seconds=90, strategy="random")
+        wait_for(lambda: event_types(run, "epoch_finished"), 120, "training to start")
+        owner = int(Run.objects.get(pk=run.pk).worker.split(":")[1])
+        os.kill(owner, signal.SIGSTOP)  # so that it cannot end the run before it dies
+        run_cancel(run=Run.objects.get(pk=run.pk), user=alice)
+        os.kill(owner, signal.SIGKILL)
+        final = wait_for(lambda: not (r := Run.objects.get(pk=run.pk)).is_active and r, 60, "the run to end")
+
+    assert final.status == "cancelled" and final.attempts == 1
+    assert final.error.startswith("Stopped"), final.error

@@ -1,10 +1,12 @@
 import json
 from dataclasses import replace
 
+import pytest
 import torch
 
 import apps.nas.budget
 import apps.nas.search
+from apps.nas.budget import LeaseLost
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
 from apps.nas.train import Trainer
@@ -109,7 +111,7 @@ def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(m
                                                                               monkeypatch):
     monkeypatch.setattr(apps.nas.budget, "CONTROL_POLL_SECONDS", 0.0)  # see the cancel at once, not within 1 s
     log = EventLog()
-    result = run_search(tiny_config(budget_seconds=60), make_image_folder(), tmp_path, on_event=log,
+    result = run_search(tiny_config(budget_seconds=60, export=True), make_image_folder(), tmp_path, on_event=log,
                         control=Control(log))
     assert result.summary.status == "cancelled"
     [started] = log.of_type("trial_started")
@@ -117,6 +119,46 @@ def test_a_cancelled_search_stops_mid_candidate_and_still_keeps_its_best_model(m
     assert stopped["epochs"] < started["epochs"] and "cancelled" in stopped["reason"]
     assert result.best.trial_id == started["trial_id"] and not result.best.retrained
     assert log[-1]["type"] == "run_finished" and log[-1]["status"] == "cancelled"
+    # "Stop" ships the best candidate as trained: no final training, and the model is exported.
+    [final] = log.of_type("final_training_started")
+    assert not final["retrain"] and "cancelled" in final["reason"]
+    assert not [event for event in log.of_type("epoch_finished") if event["phase"] == "final"]
+    assert (tmp_path / "bundle.zip").exists() and result.files
+    cancelled_at = log.of_type("epoch_finished")[0]["elapsed_seconds"]
+    print(f"from the cancel to the end of the run: {log[-1]['elapsed_seconds'] - cancelled_at:.1f} s")
+
+
+class LosesItsLease:
+    """Another worker takes the run over as soon as the first epoch of the first candidate has finished."""
+
+    def __init__(self, log: EventLog, work_dir):
+        self.log, self.state_path = log, work_dir / "search" / "state.json"
+        self.state_when_lost = None
+
+    def cancelled(self) -> bool:
+        if self.log.of_type("epoch_finished"):
+            self.state_when_lost = self.state_when_lost or self.state_path.read_text()
+            raise LeaseLost("taken over")
+        return False
+
+    def budget_seconds(self) -> float:
+        return 60.0
+
+
+def test_a_search_that_lost_its_run_stops_without_writing_anything_more(make_image_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(apps.nas.budget, "CONTROL_POLL_SECONDS", 0.0)
+    log = EventLog()
+    control = LosesItsLease(log, tmp_path)
+
+    with pytest.raises(LeaseLost):
+        run_search(tiny_config(budget_seconds=60, export=True), make_image_folder(), tmp_path, on_event=log,
+                   control=control)
+
+    # Not a cancel: no candidate recorded as pruned, no new best, no export, no end of run, state.json untouched.
+    assert [event["type"] for event in log] == ["run_started", "trial_started", "epoch_finished"]
+    assert (tmp_path / "search" / "state.json").read_text() == control.state_when_lost
+    assert not (tmp_path / "search" / "best.json").exists()
+    assert not (tmp_path / "result.json").exists() and not (tmp_path / "bundle.zip").exists()
 
 
 def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_image_folder, monkeypatch, tmp_path):
