@@ -154,7 +154,12 @@ def run_execute(*, run_id: int, open_slot: Callable[[int], None]) -> None:
         result = search_run(run, lease, open_slot)
     except LeaseLost:
         logger.warning("run %s: attempt %s lost its lease to another worker and stopped", run.pk, run.attempts)
-    except (DatasetError, BudgetTooSmall, SearchFailed) as reason:
+    except SearchFailed as reason:
+        if lease.cancel_requested:  # stopped as asked before any candidate finished: a stop, not a failure
+            run_finish(run, worker, status=Run.Status.CANCELLED, error="Stopped before any candidate finished.")
+        else:
+            run_finish(run, worker, status=Run.Status.FAILED, error=str(reason))
+    except (DatasetError, BudgetTooSmall) as reason:
         run_finish(run, worker, status=Run.Status.FAILED, error=str(reason))
     except Exception as error:
         logger.exception("run %s failed", run.pk)

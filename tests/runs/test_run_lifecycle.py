@@ -1,11 +1,14 @@
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from apps.nas import SearchFailed
 from apps.runs import execution, services
 from apps.runs.models import Run
 from apps.runs.tasks import evaluate_run_candidates, execute_run
+from tests.runs.conftest import FakeDataset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_configurations]
 
@@ -109,6 +112,25 @@ def test_a_running_search_sees_a_cancel_and_keeps_its_best_model(api_client, rea
     wait_for(lambda: Run.objects.get(pk=run_id).status == "cancelled")
     run = Run.objects.get(pk=run_id)
     assert "bundle" in run.artifacts and "best model so far" in run.error
+
+
+def test_a_search_stopped_before_any_candidate_finished_ends_stopped_not_failed(api_client, ready_dataset, alice,
+                                                                                 running_worker, monkeypatch):
+    def no_candidate_yet(config, dataset, work_dir, *, control, **options):
+        while not control.cancelled():
+            time.sleep(0.05)
+        raise SearchFailed("The budget ran out before any candidate could be trained. Give the search more time.")
+
+    monkeypatch.setattr(execution, "run_search", no_candidate_yet)
+    monkeypatch.setattr(execution, "dataset_training_load", lambda dataset, scratch, side=None: FakeDataset())
+    run_id = create(api_client, ready_dataset).json()["id"]
+    wait_for(lambda: Run.objects.get(pk=run_id).status == "running")
+
+    api_client.post(f"/api/runs/{run_id}/cancel/")
+
+    wait_for(lambda: Run.objects.get(pk=run_id).status != "running")
+    run = Run.objects.get(pk=run_id)
+    assert (run.status, run.error) == ("cancelled", "Stopped before any candidate finished.")
 
 
 def test_extending_adds_time_up_to_double_the_budget(api_client, ready_dataset, alice):
