@@ -5,27 +5,48 @@ DRF comes after the bytes are already on disk. This wrapper around the HTTP appl
 Content-Length is over the limit before reading any of it, and counts the bytes of a body sent without one
 (chunked), stopping at the first message past the limit. Either way the client gets a 413 in the API's JSON shape.
 
-Only the dataset uploads (the resumable chunk PUT and the one-request multipart POST) may carry
-NASWEB_MAX_UPLOAD_BYTES, and only with credentials (a session cookie or an Authorization header): anyone else,
-on any other URL, gets NASWEB_MAX_REQUEST_BYTES.
+Only the dataset uploads (the resumable chunk PUT and the one-request multipart POST) may carry more than
+NASWEB_MAX_REQUEST_BYTES, and only when their credentials resolve to an active user (a forged cookie or token must
+not make the server spool gigabytes to disk before the view refuses it): up to NASWEB_MAX_UPLOAD_BYTES, and for a
+chunk no more than its upload still lacks, to an upload the user may write to. Anyone else, on any other URL, gets
+NASWEB_MAX_REQUEST_BYTES.
 """
 
 import json
 import re
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-UPLOAD_ROUTES = [("PUT", re.compile(r"/api/datasets/\d+/upload/")), ("POST", re.compile(r"/api/datasets/"))]
+from apps.accounts.credentials import scope_user
+from apps.datasets.selectors import dataset_upload_room
+
+UPLOAD_ROUTES = [("PUT", re.compile(r"/api/datasets/(?P<dataset_id>\d+)/upload/")),
+                 ("POST", re.compile(r"/api/datasets/"))]
 
 
-def request_body_limit(scope: dict) -> int:
-    """Bytes this request may send."""
-    headers = dict(scope["headers"])
-    has_credentials = b"authorization" in headers or settings.SESSION_COOKIE_NAME.encode() in headers.get(
-        b"cookie", b"")
-    is_upload = any(scope["method"] == method and route.fullmatch(scope["path"]) for method, route in UPLOAD_ROUTES)
-    return settings.NASWEB_MAX_UPLOAD_BYTES if is_upload and has_credentials else settings.NASWEB_MAX_REQUEST_BYTES
+async def request_body_limit(scope: dict, declared: int | None) -> int:
+    """Bytes this request may send, given the Content-Length it declares (None for a chunked body)."""
+    limit = settings.NASWEB_MAX_REQUEST_BYTES
+    if declared is not None and declared <= limit:
+        return limit  # small enough for anyone: no credentials to look up
+    for method, route in UPLOAD_ROUTES:
+        if scope["method"] == method and (upload := route.fullmatch(scope["path"])):
+            return max(limit, await upload_allowance(scope, upload.groupdict().get("dataset_id")))
+    return limit
+
+
+@database_sync_to_async
+def upload_allowance(scope: dict, dataset_id: str | None) -> int:
+    """Bytes the request's credentials may upload: 0 unless they resolve to an active user (who may write to the
+    upload, for a chunk)."""
+    user = scope_user(scope)
+    if user is None:
+        return 0
+    if dataset_id is None:
+        return settings.NASWEB_MAX_UPLOAD_BYTES
+    return min(settings.NASWEB_MAX_UPLOAD_BYTES, dataset_upload_room(user=user, dataset_id=int(dataset_id)))
 
 
 def declared_length(scope: dict) -> int | None:
@@ -52,8 +73,8 @@ class RequestBodyLimit:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        limit = request_body_limit(scope)
         declared = declared_length(scope)
+        limit = await request_body_limit(scope, declared)
         if declared is not None and declared > limit:
             await refuse(send, limit)
             return

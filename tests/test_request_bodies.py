@@ -10,12 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.test import Client
 
-from apps.accounts.services import token_create
+from apps.accounts.models import Membership
+from apps.accounts.services import membership_add, token_create
 from apps.datasets.models import Dataset
 from apps.datasets.services import dataset_upload_start
 from nasweb.asgi import application
-from nasweb.body_limit import RequestBodyLimit, request_body_limit
+from nasweb.body_limit import RequestBodyLimit
 
 DEEP_JSON = "[" * 50_000 + "]" * 50_000
 
@@ -62,10 +66,6 @@ async def read_everything(scope, receive, send):
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def scope_of(method: str, path: str, **headers: str) -> dict:
-    return {"method": method, "path": path, "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
-
-
 def test_a_body_announced_over_the_limit_is_refused_before_a_byte_is_read(settings):
     settings.NASWEB_MAX_REQUEST_BYTES = 1000
 
@@ -96,19 +96,6 @@ def test_a_body_within_the_limit_reaches_the_application(settings):
     assert (status, read) == (200, 2)
 
 
-def test_only_a_dataset_upload_with_credentials_may_carry_the_upload_limit(settings):
-    settings.NASWEB_MAX_REQUEST_BYTES, settings.NASWEB_MAX_UPLOAD_BYTES = 1000, 10**9
-    token = {"authorization": "Token nas_x"}
-    session = {"cookie": "csrftoken=a; sessionid=b"}
-
-    assert request_body_limit(scope_of("PUT", "/api/datasets/7/upload/", **token)) == 10**9
-    assert request_body_limit(scope_of("PUT", "/api/datasets/7/upload/", **session)) == 10**9
-    assert request_body_limit(scope_of("POST", "/api/datasets/", **session)) == 10**9
-    assert request_body_limit(scope_of("PUT", "/api/datasets/7/upload/", cookie="csrftoken=a")) == 1000
-    assert request_body_limit(scope_of("POST", "/nonexistent/", **token)) == 1000
-    assert request_body_limit(scope_of("POST", "/api/runs/7/predict/", **session)) == 1000
-
-
 @pytest.fixture
 def upload_of(alice):
     """A started resumable upload of `size` bytes by alice, and the headers of her API token."""
@@ -125,6 +112,84 @@ def upload_of(alice):
 
 async def database(function, *args):
     return await sync_to_async(function)(*args)
+
+
+UPLOAD_ROUTES = pytest.mark.parametrize("method, path", [("PUT", "/api/datasets/{id}/upload/"),
+                                                          ("POST", "/api/datasets/")], ids=["chunk", "multipart"])
+HUNDRED_MB = str(100 * 10**6)
+
+
+def credentials_of(user, kind: str) -> dict[str, str]:
+    """Headers carrying the user's real session or API token."""
+    if kind == "token":
+        return {"Authorization": f"Token {token_create(user=user, name='test')[1]}"}
+    client = Client()
+    client.force_login(user)
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"}
+
+
+@pytest.mark.django_db(transaction=True)
+@UPLOAD_ROUTES
+@pytest.mark.parametrize("credentials", [{"Cookie": "csrftoken=a; sessionid=forged"}, {"Authorization": "Token x"}],
+                         ids=["forged-session", "bad-token"])
+async def test_forged_credentials_cannot_send_an_upload_sized_body(upload_of, method, path, credentials):
+    dataset, _ = await database(upload_of, 200 * 10**6)
+
+    status, body, read = await call(RequestBodyLimit(must_not_run), method=method, path=path.format(id=dataset.pk),
+                                    headers={**credentials, "Content-Length": HUNDRED_MB}, pieces=[b"x"])
+
+    assert (status, read) == (413, 0)
+    assert filesizeformat(settings.NASWEB_MAX_REQUEST_BYTES) in body["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+@UPLOAD_ROUTES
+@pytest.mark.parametrize("kind", ["session", "token"])
+async def test_real_credentials_may_send_an_upload_sized_body(upload_of, alice, method, path, kind):
+    dataset, _ = await database(upload_of, 200 * 10**6)
+    credentials = await database(credentials_of, alice, kind)
+
+    status, _, read = await call(RequestBodyLimit(read_everything), method=method, path=path.format(id=dataset.pk),
+                                 headers={**credentials, "Content-Length": HUNDRED_MB}, pieces=[b"x"])
+
+    assert (status, read) == (200, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunk_larger_than_what_its_upload_lacks_is_refused_unread(upload_of):
+    dataset, headers = await database(upload_of, 50 * 10**6)
+
+    status, body, read = await call(RequestBodyLimit(must_not_run), method="PUT",
+                                    path=f"/api/datasets/{dataset.pk}/upload/",
+                                    headers={**headers, "Content-Length": HUNDRED_MB}, pieces=[b"x"])
+
+    assert (status, read) == (413, 0)
+    assert filesizeformat(50 * 10**6) in body["detail"]  # what the upload lacks
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", [None, Membership.Role.VIEWER], ids=["outsider", "viewer"])
+async def test_a_chunk_to_an_upload_the_user_may_not_write_is_refused_unread(upload_of, charlie, role):
+    dataset, _ = await database(upload_of, 200 * 10**6)
+    if role:
+        await database(lambda: membership_add(team=dataset.team, user=charlie, role=role))
+    credentials = await database(credentials_of, charlie, "token")
+
+    status, _, read = await call(RequestBodyLimit(must_not_run), method="PUT",
+                                 path=f"/api/datasets/{dataset.pk}/upload/",
+                                 headers={**credentials, "Content-Length": HUNDRED_MB}, pieces=[b"x"])
+
+    assert (status, read) == (413, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_real_session_carries_no_upload_sized_body_to_another_url(alice):
+    credentials = await database(credentials_of, alice, "session")
+
+    status, _, read = await call(RequestBodyLimit(must_not_run), method="POST", path="/api/runs/",
+                                 headers={**credentials, "Content-Length": HUNDRED_MB}, pieces=[b"x"])
+
+    assert (status, read) == (413, 0)
 
 
 @pytest.mark.django_db(transaction=True)

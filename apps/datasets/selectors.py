@@ -2,6 +2,7 @@ from django.db.models import QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from apps.accounts.models import Team
+from apps.accounts.permissions import can_write
 
 from .models import Dataset, DatasetImage
 
@@ -21,6 +22,15 @@ def dataset_list(*, user, team: Team | None = None, search: str = "", sort: str 
 def dataset_get(*, user, dataset_id: int) -> Dataset:
     """One dataset of the user's teams; 404 for anything else, so outsiders learn nothing."""
     return get_object_or_404(dataset_list(user=user), pk=dataset_id)
+
+
+def dataset_upload_room(*, user, dataset_id: int) -> int:
+    """Bytes the user may still send to a resumable upload: 0 unless it is in one of their teams and they may write
+    there."""
+    dataset = dataset_list(user=user).filter(pk=dataset_id).first()
+    if dataset is None or not can_write(user=user, team=dataset.team):
+        return 0
+    return dataset.upload_size - dataset.upload_received
 
 
 def dataset_image_list(*, dataset: Dataset, label: str | None = None) -> QuerySet[DatasetImage]:
