@@ -1,7 +1,28 @@
-"""Worker process wiring: the worker-side code (and PyTorch with it) is loaded at boot, not by a first message."""
+"""Worker process wiring: the worker-side code (and PyTorch with it) is loaded at boot, not by a first message; a
+reaper in every worker process; and what the leases and messages of runs and ingestions share."""
 
+import logging
+import os
+import socket
+import threading
+
+import redis
 from django.conf import settings
+from django.db import close_old_connections
 from dramatiq import Middleware
+from dramatiq.errors import BrokerConnectionError
+
+logger = logging.getLogger(__name__)
+
+# What sending a message raises while the broker is down: Dramatiq's Redis broker lets redis-py's errors through.
+BROKER_UNREACHABLE = (BrokerConnectionError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# A queued run or upload no worker claimed for this long is sent again (its message may have died with a broker).
+REQUEUE_AFTER_SECONDS = 120
+
+
+def worker_identity() -> str:
+    """Who holds a lease (on a run or a dataset being ingested): host:pid:thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def worker_prepare() -> None:
@@ -22,3 +43,31 @@ def worker_prepare() -> None:
 class WorkerBoot(Middleware):
     def after_process_boot(self, broker):
         worker_prepare()
+
+
+class Reaper(Middleware):
+    """Every worker process also sends again the runs and uploads whose worker died, or that no worker claimed: none
+    stays "running" or "ingesting" on a stale lease, or queued behind a lost message."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+
+    def after_worker_boot(self, broker, worker):
+        if settings.NASWEB_REAPER_SECONDS:
+            self.stopping.clear()
+            threading.Thread(target=self.loop, daemon=True, name="reaper").start()
+
+    def before_worker_shutdown(self, broker, worker):
+        self.stopping.set()
+
+    def loop(self) -> None:
+        from apps.datasets.services import datasets_reap
+        from apps.runs.services import runs_reap
+
+        while not self.stopping.wait(settings.NASWEB_REAPER_SECONDS):
+            for reap in (runs_reap, datasets_reap):
+                try:
+                    reap()
+                except Exception:
+                    logger.exception("%s failed; trying again later", reap.__name__)
+            close_old_connections()

@@ -35,6 +35,12 @@ class Dataset(models.Model):
     classes = models.JSONField(default=list)  # [{"name": ..., "count": ...}]
     findings = models.JSONField(default=list)  # [{"severity", "code", "message", "details"}]
     stats = models.JSONField(default=dict)
+    # Ingestion's lease, as runs have (apps.runs.models.Run): a worker claims the dataset with a conditional update
+    # and keeps lease_expires ahead; the reaper sends it again when the lease goes stale or nobody claimed it.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)  # who holds the lease: host:pid:thread
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

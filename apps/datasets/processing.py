@@ -6,23 +6,31 @@ Only workers import this module: the ingestion pipeline loads PyTorch, which the
 import logging
 import shutil
 import tempfile
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from apps.live.services import team_event_publish
 from apps.nas.data import ImageDataset
+from nasweb.workers import worker_identity
 
 from .archives import ArchiveError
 from .ingestion import IngestionResult, ingest_archive, training_copy
 from .models import Dataset, DatasetImage
+from .services import dataset_status_publish
 from .storage import storage_download
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 10
 
 
 # For a failure that is not the data's fault: the traceback goes to the worker's log, never to the user.
@@ -36,10 +44,12 @@ def dataset_ingest(*, dataset_id: int) -> None:
     Every failure ends with the dataset failed and a reason in plain words: the archive's own when it was refused,
     else a general one. None is raised to the actor, whose retries could only fail the same way.
     """
-    dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.INGESTING).first()
+    dataset = dataset_claim(dataset_id=dataset_id, worker=worker_identity())
     if dataset is None:
-        return  # deleted, or already ingested by an earlier delivery of this message
+        return  # deleted, ingested, or being ingested by another delivery of this message
     progress = IngestionProgress(dataset)
+    lease = IngestionLease(dataset)
+    lease.start()
     try:
         with tempfile.TemporaryDirectory(prefix="nasweb-ingest-") as scratch:
             scratch = Path(scratch)
@@ -48,11 +58,42 @@ def dataset_ingest(*, dataset_id: int) -> None:
             result = ingest_archive(local_archive, scratch / "extracted", scratch / "out", on_progress=progress)
             dataset_store_result(dataset, result, scratch / "out")
     except ArchiveError as refused:
-        return dataset_fail(dataset, str(refused))
+        dataset_fail(dataset, str(refused))
     except Exception:
         logger.exception("ingestion of dataset %s failed", dataset.pk)
-        return dataset_fail(dataset, INTERNAL_FAILURE)
-    team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
+        dataset_fail(dataset, INTERNAL_FAILURE)
+    finally:
+        lease.stop()
+
+
+def dataset_claim(*, dataset_id: int, worker: str) -> Dataset | None:
+    """Take an ingesting dataset no worker holds, atomically; None when it is not there to take."""
+    claimed = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.INGESTING, worker="").update(
+        worker=worker, attempts=F("attempts") + 1,
+        lease_expires=timezone.now() + timedelta(seconds=settings.NASWEB_LEASE_SECONDS))
+    return Dataset.objects.get(pk=dataset_id) if claimed else None
+
+
+class IngestionLease(threading.Thread):
+    """Keeps a claimed dataset's lease ahead of the reaper: one stage (decoding 20,000 photos) can take minutes."""
+
+    def __init__(self, dataset: Dataset):
+        super().__init__(daemon=True, name=f"lease-dataset-{dataset.pk}")
+        self.dataset_id, self.worker = dataset.pk, dataset.worker
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stopping.wait(min(HEARTBEAT_SECONDS, settings.NASWEB_LEASE_SECONDS / 3)):
+                Dataset.objects.filter(pk=self.dataset_id, worker=self.worker, status=Dataset.Status.INGESTING).update(
+                    lease_expires=timezone.now() + timedelta(seconds=settings.NASWEB_LEASE_SECONDS))
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
 
 
 def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = None) -> ImageDataset:
@@ -82,15 +123,23 @@ def dataset_training_load(dataset: Dataset, scratch: Path, side: int | None = No
 
 
 def dataset_fail(dataset: Dataset, reason: str) -> None:
-    """Mark the dataset failed with `reason`, leaving whatever a failed stage half-set on it unsaved."""
-    dataset.status = Dataset.Status.FAILED
-    dataset.error = reason
-    dataset.save(update_fields=["status", "error", "updated"])
-    team_event_publish(team_id=dataset.team_id, payload=dataset_status_event(dataset))
+    """Mark the dataset failed with `reason` if this worker still holds it, leaving whatever a failed stage half-set
+    on it unsaved."""
+    if ingesting_here(dataset).update(status=Dataset.Status.FAILED, error=reason, lease_expires=None,
+                                      updated=timezone.now()):
+        dataset.status, dataset.error = Dataset.Status.FAILED, reason
+        dataset_status_publish(dataset)
+
+
+def ingesting_here(dataset: Dataset):
+    """The dataset, while the worker that claimed it still holds it: a worker presumed dead and replaced writes
+    nothing."""
+    return Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.INGESTING, worker=dataset.worker)
 
 
 def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Path) -> None:
-    """Store the outputs of an ingestion; one without readable images is stored failed, with its findings."""
+    """Store the outputs of an ingestion, if this worker still holds the dataset; one without readable images is
+    stored failed, with its findings."""
     prefix = dataset.storage_prefix
     training_name = ""
     if result.training_file:
@@ -105,6 +154,8 @@ def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Pat
                                    height=record.height, channels=record.channels, thumbnail=stored))
     errors = [finding.message for finding in result.findings if finding.severity == "error"]
     with transaction.atomic():
+        if not ingesting_here(dataset).select_for_update().exists():
+            return
         DatasetImage.objects.filter(dataset=dataset).delete()
         DatasetImage.objects.bulk_create(images, batch_size=1000)
         dataset.task = result.task
@@ -115,12 +166,9 @@ def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Pat
         dataset.stats = result.stats
         dataset.status = Dataset.Status.READY if result.ok else Dataset.Status.FAILED
         dataset.error = " ".join(errors)
+        dataset.lease_expires = None
         dataset.save()
-
-
-def dataset_status_event(dataset: Dataset) -> dict:
-    return {"type": "dataset.status", "dataset": dataset.pk, "status": dataset.status, "error": dataset.error,
-            "num_images": dataset.num_images}
+    dataset_status_publish(dataset)
 
 
 class IngestionProgress:

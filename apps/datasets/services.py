@@ -1,3 +1,5 @@
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -5,6 +7,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
@@ -12,10 +16,17 @@ from apps.accounts.permissions import write_access_check
 from apps.accounts.quotas import QuotaExceeded, storage_quota_check, team_lock
 from apps.activity.models import Activity
 from apps.activity.services import activity_record
+from apps.live.services import team_event_publish
+from nasweb.workers import BROKER_UNREACHABLE, REQUEUE_AFTER_SECONDS
 
 from .models import Dataset
 from .selectors import team_stored_bytes
 from .storage import COPY_CHUNK_BYTES, storage_tree_delete
+
+logger = logging.getLogger(__name__)
+
+# An upload whose worker dies this many times (out of memory on it, say) is failed rather than sent to the next one.
+MAX_INGESTION_ATTEMPTS = 3
 
 
 class UploadError(DomainError):
@@ -147,12 +158,57 @@ def copy_at_most(source: BinaryIO, target: BinaryIO, limit: int) -> int:
 
 
 def dataset_ingestion_queue(dataset: Dataset) -> None:
-    from .tasks import ingest_dataset
 
     dataset.status = Dataset.Status.INGESTING
     dataset.save()
     activity_record(team=dataset.team, actor=dataset.created_by, verb=Activity.Verb.DATASET_ADDED, target=dataset)
-    transaction.on_commit(lambda: ingest_dataset.send(dataset.pk))
+    transaction.on_commit(lambda: dataset_enqueue(dataset))
+
+
+def dataset_enqueue(dataset: Dataset) -> None:
+    """Send an ingesting dataset to the workers. With the broker unreachable it stays ingesting in the database, the
+    source of truth, and the reaper sends it again once the broker is back (REQUEUE_AFTER_SECONDS)."""
+    from .tasks import ingest_dataset
+
+    Dataset.objects.filter(pk=dataset.pk).update(enqueued_at=timezone.now())
+    try:
+        ingest_dataset.send(dataset.pk)
+    except BROKER_UNREACHABLE:
+        logger.warning("dataset %s: the broker is unreachable; the reaper sends it later", dataset.pk, exc_info=True)
+
+
+def datasets_reap() -> int:
+    """Send again the uploads whose worker died (stale lease) or that no worker claimed; fail those whose worker died
+    MAX_INGESTION_ATTEMPTS times. Return how many were touched."""
+    now = timezone.now()
+    touched = 0
+    ingesting = Dataset.objects.filter(status=Dataset.Status.INGESTING)
+    for dataset in ingesting.filter(lease_expires__lt=now):
+        stale = ingesting.filter(pk=dataset.pk, worker=dataset.worker, lease_expires__lt=now)
+        if dataset.attempts >= MAX_INGESTION_ATTEMPTS:
+            if stale.update(status=Dataset.Status.FAILED, lease_expires=None, updated=now,
+                            error=f"The worker processing this upload stopped {dataset.attempts} times; upload it "
+                                  "again, or ask your administrator to check the workers' memory."):
+                dataset.refresh_from_db()
+                dataset_status_publish(dataset)
+                touched += 1
+        elif stale.update(worker="", lease_expires=None):
+            logger.warning("dataset %s: worker %s stopped responding, sent again", dataset.pk, dataset.worker)
+            dataset_enqueue(dataset)
+            touched += 1
+    stale_queue = now - timedelta(seconds=REQUEUE_AFTER_SECONDS)
+    unclaimed = ingesting.filter(Q(enqueued_at__lt=stale_queue) | Q(enqueued_at=None, updated__lt=stale_queue),
+                                 worker="")
+    for dataset in unclaimed:
+        dataset_enqueue(dataset)
+        touched += 1
+    return touched
+
+
+def dataset_status_publish(dataset: Dataset) -> None:
+    team_event_publish(team_id=dataset.team_id, payload={
+        "type": "dataset.status", "dataset": dataset.pk, "status": dataset.status, "error": dataset.error,
+        "num_images": dataset.num_images})
 
 
 def dataset_rename(*, dataset: Dataset, user, name: str) -> Dataset:

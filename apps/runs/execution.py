@@ -5,10 +5,8 @@ Only workers import this module: it loads PyTorch, which the web process never n
 """
 
 import logging
-import os
 import resource
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -31,6 +29,7 @@ from apps.nas import BudgetTooSmall, Constraints, DatasetError, LeaseLost, Searc
 from apps.nas.names import ARTIFACT_FILES
 from apps.nas.search import run_trial_slot
 from apps.nas.space import SearchSpace
+from nasweb.workers import worker_identity
 
 from .failures import TrainingCopyUnreadable, run_failure_message
 from .gpus import worker_device
@@ -51,10 +50,6 @@ def worker_memory() -> dict:
     if torch.cuda.is_available():
         memory["gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return memory
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run_claim(*, run_id: int, worker: str) -> Run | None:

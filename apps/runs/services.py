@@ -3,13 +3,11 @@ import secrets
 import shutil
 from datetime import timedelta
 
-import redis
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from dramatiq.errors import BrokerConnectionError
 
 from apps.accounts.errors import DomainError
 from apps.accounts.models import Team
@@ -19,6 +17,7 @@ from apps.activity.models import Activity
 from apps.activity.services import activity_record
 from apps.datasets.models import Dataset
 from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
+from nasweb.workers import BROKER_UNREACHABLE, REQUEUE_AFTER_SECONDS
 
 from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECONDS, budget_label
 from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, SEED_MESSAGE, Note, Run, ShareLink
@@ -28,10 +27,6 @@ from .selectors import team_active_run_count
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-# What sending a message raises while the broker is down: Dramatiq's Redis broker lets redis-py's errors through.
-BROKER_UNREACHABLE = (BrokerConnectionError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# A queued run no worker claimed for this long is sent again (its message may have died with a broker).
-REQUEUE_AFTER_SECONDS = 120
 
 
 class RunError(DomainError):

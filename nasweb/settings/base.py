@@ -226,7 +226,7 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "apps.runs.reaper.RunReaper",
+    "nasweb.workers.Reaper",
     "nasweb.workers.WorkerBoot",
 ]
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
