@@ -11,6 +11,8 @@ others need. Uses only the standard library, requests and websockets.
 """
 
 import argparse
+import bz2
+import io
 import os
 import random
 import re
@@ -20,13 +22,17 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
+from PIL import Image
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect as websocket_connect
 
@@ -292,8 +298,136 @@ def forwarded_for(ctx: Context) -> list[Row]:
                 f"{throttled} of 30 answered 429", throttled > 0)]
 
 
-PROBES = [large_bodies, run_inputs, deep_json, odd_query_values, upload_bodies, foreign_origin_websocket,
-          padded_usernames, admin_login, forwarded_for]
+def forged_upload_credentials(ctx: Context) -> list[Row]:
+    """100 MB announced to both upload routes with a forged session cookie or token: refused before reading."""
+    started = requests.post(f"{ctx.url}/api/datasets/uploads/", json={"name": "probe.zip", "size": 200_000_000},
+                            headers=ctx.api, timeout=30).json()
+    rows = []
+    for label, headers in (("forged session cookie", {"Cookie": "sessionid=forged"}),
+                           ("forged token", {"Authorization": "Token forged"})):
+        for method, path in (("PUT", f"/api/datasets/{started['id']}/upload/"), ("POST", "/api/datasets/")):
+            with socket.create_connection(("127.0.0.1", ctx.port)) as connection:
+                began = time.monotonic()
+                lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Length: 100000000",
+                         "Content-Type: application/octet-stream", "Content-Range: bytes 0-99999999/200000000",
+                         *(f"{key}: {value}" for key, value in headers.items())]
+                connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+                status = int(connection.makefile("rb").readline().split()[1])
+                seconds = time.monotonic() - began
+            rows.append(Row(1, f"{method} {path} announcing 100 MB with a {label}, nothing sent",
+                            f"{status} in {seconds * 1000:.0f} ms", status == 413))
+    requests.delete(f"{ctx.url}/api/datasets/{started['id']}/", headers=ctx.api, timeout=30)
+    return rows
+
+
+def bzip2_zeros_tar(members: int, member_bytes: int) -> bytes:
+    """A .tar.bz2 of `members` files of zeros, as concatenated bzip2 streams (which readers join): 64 MiB of zeros
+    compressed once and repeated, so gigabytes take milliseconds."""
+    zeros = bz2.compress(bytes(64 * 2**20))
+    out = io.BytesIO()
+    for number in range(members):
+        info = tarfile.TarInfo(f"zeros/{number}.png")
+        info.size = member_bytes
+        out.write(bz2.compress(info.tobuf(tarfile.USTAR_FORMAT)) + zeros * (member_bytes // (64 * 2**20)))
+    out.write(bz2.compress(bytes(1024)))
+    return out.getvalue()
+
+
+def dataset_outcome(ctx: Context, name: str, content: bytes, filename: str) -> tuple[dict, float]:
+    """Upload an archive in one request and wait until it is ready or failed; the dataset and the seconds taken."""
+    began = time.monotonic()
+    dataset = requests.post(f"{ctx.url}/api/datasets/", files={"file": (filename, content)}, data={"name": name},
+                            headers=ctx.api, timeout=120).json()
+    while dataset.get("status") not in ("ready", "failed") and time.monotonic() - began < 300:
+        time.sleep(0.2)
+        dataset = requests.get(f"{ctx.url}/api/datasets/{dataset['id']}/", headers=ctx.api, timeout=30).json()
+    requests.delete(f"{ctx.url}/api/datasets/{dataset['id']}/", headers=ctx.api, timeout=30)
+    return dataset, time.monotonic() - began
+
+
+def hostile_archives(ctx: Context) -> list[Row]:
+    bomb = bzip2_zeros_tar(39, 512 * 2**20)
+    dataset, seconds = dataset_outcome(ctx, "probe bomb", bomb, "bomb.tar.bz2")
+    rows = [Row(6, f"upload a {len(bomb) / 1024:.0f} KB .tar.bz2 of 39 x 512 MiB of zeros",
+                f"{dataset['status']} in {seconds:.1f} s: {dataset.get('error', '')[:70]}",
+                dataset["status"] == "failed" and seconds < 5)]
+    unreadable = io.BytesIO()
+    with zipfile.ZipFile(unreadable, "w") as archive:
+        archive.writestr("cat/1.png", "not a picture")
+        archive.writestr("dog/1.png", "not one either")
+    dataset, seconds = dataset_outcome(ctx, "probe unreadable", unreadable.getvalue(), "unreadable.zip")
+    rows.append(Row(8, "upload a zip whose two 'images' are text",
+                    f"{dataset['status']} in {seconds:.1f} s: {dataset.get('error', '')[:70]}",
+                    dataset["status"] == "failed" and bool(dataset.get("error"))))
+    return rows
+
+
+def run_until_over(ctx: Context, run_id: int, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = requests.get(f"{ctx.url}/api/runs/{run_id}/", headers=ctx.api, timeout=30).json()
+        if run["status"] in ("finished", "failed", "cancelled") or time.monotonic() > deadline:
+            return run
+        time.sleep(1)
+
+
+def run_start(ctx: Context, budget_seconds: int) -> int:
+    return requests.post(f"{ctx.url}/api/runs/", json={"dataset": ctx.dataset, "budget_seconds": budget_seconds},
+                         headers=ctx.api, timeout=30).json()["id"]
+
+
+def two_runs_then_try_it(ctx: Context) -> list[Row]:
+    """Two 45 s searches at once (one exports while the other trains), then try-it on the first's model."""
+    if ctx.dataset is None:
+        return [Row(7, "two runs at once", "no ready dataset to run on", False)]
+    first, second = (run_until_over(ctx, run_id) for run_id in [run_start(ctx, 45), run_start(ctx, 45)])
+    processes = {run["worker"].split(":")[1] if run["worker"].count(":") >= 2 else run["worker"]
+                 for run in (first, second)}
+    rows = [Row(7, "two 45 s runs started at once on the sample (embedded mode)",
+                f"{first['status']} and {second['status']}, in {len(processes)} worker processes",
+                first["status"] == second["status"] == "finished")]
+    corrupt = {"sgi": b"\x01\xda\x01\x01\x00\x03" + bytes(500), "qoi": b"qoif" + bytes(10) + b"junk",
+               "ftex": b"FTEX" + bytes(60)}
+    for kind, content in corrupt.items():
+        response, seconds = timed("POST", f"{ctx.url}/api/runs/{first['id']}/predict/", headers=ctx.api,
+                                  files={"image": (f"corrupt.{kind}", content)})
+        rows.append(Row(9, f"try-it on a corrupt {kind.upper()} file", answer(response, seconds),
+                        clear_4xx(response, json_body=True)))
+    picture = io.BytesIO()
+    Image.fromarray(np.zeros((9000, 9000), dtype=np.uint16)).save(picture, format="PNG")
+    before = rss_mb(ctx.pid)
+    response, seconds = timed("POST", f"{ctx.url}/api/runs/{first['id']}/predict/", headers=ctx.api,
+                              files={"image": ("huge.png", picture.getvalue())})
+    grown = f", server +{rss_mb(ctx.pid) - before:.0f} MB" if before is not None else ""
+    rows.append(Row(6, f"try-it on a {len(picture.getvalue()) / 1024:.0f} KB 9000x9000 16-bit PNG",
+                    answer(response, seconds) + grown, response.status_code < 500
+                    and (before is None or rss_mb(ctx.pid) - before < 100)))
+    return rows
+
+
+def stop_a_run(ctx: Context) -> list[Row]:
+    """Stop a 300 s run once a candidate finished: it must end within 10 s, its best model kept."""
+    if ctx.dataset is None:
+        return []
+    run_id = run_start(ctx, 300)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        trials = requests.get(f"{ctx.url}/api/runs/{run_id}/trials/", headers=ctx.api, timeout=30).json()
+        if any(trial.get("status") == "complete" for trial in trials):
+            break
+        time.sleep(1)
+    began = time.monotonic()
+    requests.post(f"{ctx.url}/api/runs/{run_id}/cancel/", headers=ctx.api, timeout=30)
+    run = run_until_over(ctx, run_id, timeout=120)
+    seconds = time.monotonic() - began
+    return [Row(13, "Stop a running search once a candidate finished",
+                f"{run['status']} {seconds:.1f} s after the stop: {run.get('error', '')[:60]}",
+                run["status"] == "cancelled" and seconds < 10)]
+
+
+PROBES = [large_bodies, forged_upload_credentials, run_inputs, deep_json, odd_query_values, upload_bodies,
+          foreign_origin_websocket, hostile_archives, two_runs_then_try_it, stop_a_run, padded_usernames,
+          admin_login, forwarded_for]
 
 
 # Running
