@@ -37,8 +37,10 @@ class Dataset(models.Model):
     stats = models.JSONField(default=dict)
     # Ingestion's lease, as runs have (apps.runs.models.Run): a worker claims the dataset with a conditional update
     # and keeps lease_expires ahead; the reaper sends it again when the lease goes stale or nobody claimed it.
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=200, blank=True)  # who holds the lease: host:pid:thread
+    # Defaults in the database too: processes still running the code from before these fields insert rows without
+    # them while a deployment migrates.
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    worker = models.CharField(max_length=200, blank=True, default="", db_default="")  # host:pid:thread
     lease_expires = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
