@@ -8,7 +8,8 @@ import threading
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
+from django.db.backends.signals import connection_created
 from dramatiq import Middleware
 from dramatiq.errors import BrokerConnectionError
 
@@ -18,6 +19,11 @@ logger = logging.getLogger(__name__)
 BROKER_UNREACHABLE = (BrokerConnectionError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # A queued run or upload no worker claimed for this long is sent again (its message may have died with a broker).
 REQUEUE_AFTER_SECONDS = 120
+# PostgreSQL ends a worker's session that has sat this long inside a transaction: a worker frozen there (paused,
+# swapped out, its machine stalled) would otherwise hold its row locks for ever, and the reaper, waiting on the
+# run's row, could never hand the run to another worker. Far above any transaction of ours (storing a run's model
+# files, the longest, takes seconds).
+FROZEN_TRANSACTION_SECONDS = 60
 
 
 def worker_identity() -> str:
@@ -38,6 +44,14 @@ def worker_prepare() -> None:
 
     torch.set_num_threads(settings.NASWEB_TORCH_THREADS or default_cpu_threads())
     worker_device()  # claim this worker's GPU at boot, before a search needs it
+    connection_created.connect(end_frozen_transactions)
+    connections.close_all()  # the connections opened before this one get the setting too, when they reopen
+
+
+def end_frozen_transactions(sender, connection, **kwargs) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {FROZEN_TRANSACTION_SECONDS * 1000}")
 
 
 class WorkerBoot(Middleware):

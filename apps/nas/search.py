@@ -682,6 +682,7 @@ class Search(RunState):
         return None
 
     def record_failure(self, trial: optuna.Trial, error: Exception, started: float) -> None:
+        self.budget.confirm_ownership()  # the error may be a lost lease's (a database session ended meanwhile)
         reason = error_reason(error)
         trial.set_user_attr("reason", reason)
         self.strategy.tell(trial, "failed")
