@@ -31,6 +31,15 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def postgres_url(database: dict, drivername: str, **query: str) -> str:
+    """A Django PostgreSQL database's settings as an SQLAlchemy-style URL, password included."""
+    from sqlalchemy.engine import URL
+
+    return URL.create(drivername, username=database["USER"] or None, password=database["PASSWORD"] or None,
+                      host=database["HOST"] or None, port=int(database["PORT"]) if database["PORT"] else None,
+                      database=database["NAME"], query=query).render_as_string(hide_password=False)
+
+
 def worker_prepare() -> None:
     """Load the worker-side code and size PyTorch's thread pool; call once per worker process."""
     # PyTorch takes seconds to import, longer on a busy machine: loading it here keeps that wait out of the first

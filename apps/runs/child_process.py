@@ -16,6 +16,8 @@ import sys
 from django.conf import settings
 from django.db import connection
 
+from nasweb.workers import postgres_url
+
 from .models import Run
 from .progress import run_events_relay, run_status_publish
 
@@ -59,11 +61,7 @@ def child_environment() -> dict[str, str]:
     if database["ENGINE"] == "django.db.backends.sqlite3":
         url = f"sqlite:///{database['NAME']}"
     else:
-        from sqlalchemy.engine import URL
-
-        url = URL.create("postgresql", username=database["USER"] or None, password=database["PASSWORD"] or None,
-                         host=database["HOST"] or None, port=int(database["PORT"]) if database["PORT"] else None,
-                         database=database["NAME"]).render_as_string(hide_password=False)
+        url = postgres_url(database, "postgresql")
     return {**os.environ, "DATABASE_URL": url}
 
 

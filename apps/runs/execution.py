@@ -29,7 +29,7 @@ from apps.nas import BudgetTooSmall, Constraints, DatasetError, LeaseLost, Searc
 from apps.nas.names import ARTIFACT_FILES
 from apps.nas.search import run_trial_slot
 from apps.nas.space import SearchSpace
-from nasweb.workers import FROZEN_TRANSACTION_SECONDS, worker_identity
+from nasweb.workers import FROZEN_TRANSACTION_SECONDS, postgres_url, worker_identity
 
 from .failures import TrainingCopyUnreadable, run_failure_message
 from .gpus import worker_device
@@ -184,13 +184,8 @@ def study_storage_url() -> str | None:
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.postgresql":
         return None
-    from sqlalchemy.engine import URL
-
-    return URL.create("postgresql+psycopg", username=database["USER"] or None,
-                      password=database["PASSWORD"] or None, host=database["HOST"] or None,
-                      port=int(database["PORT"]) if database["PORT"] else None, database=database["NAME"],
-                      query={"options": f"-c idle_in_transaction_session_timeout={FROZEN_TRANSACTION_SECONDS * 1000}"},
-                      ).render_as_string(hide_password=False)
+    return postgres_url(database, "postgresql+psycopg",
+                        options=f"-c idle_in_transaction_session_timeout={FROZEN_TRANSACTION_SECONDS * 1000}")
 
 
 def search_run(run: Run, lease: RunLease, open_slot: Callable[[int], None]):
