@@ -11,9 +11,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
+import onnxscript.optimizer
 import torch
+import torch.nn.functional as F
+from timm.layers.conv2d_same import Conv2dSame
+from timm.layers.padding import get_same_padding
 from torch import nn
+from torch.onnx import symbolic_helper
 
 from apps.nas.build import deployed
 from apps.nas.data import ImageDataset
@@ -44,12 +50,76 @@ def _write_atomically(path: Path, write) -> None:
 
 def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
     def write(temp: Path) -> None:
-        # torch.export-based exporter (the default since 2.9); weights embedded so the file stands alone.
-        torch.onnx.export(model, (example,), str(temp), input_names=[ONNX_INPUT_NAME], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, external_data=False,
-                          verbose=False)
+        # The TorchScript-based exporter, deprecated upstream: it exports a fine-tuned EfficientNet-Lite0 in 0.6 s of
+        # one thread where torch.export's takes 6 s, and a stopped run must end within seconds. Its graph, folded by
+        # onnxscript's optimiser, runs as fast in onnxruntime (4.4 ms per image, 2-core CPU).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # As for TorchScript below: the input side's shape test is meant to be frozen into the graph.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # The mirrored view's reversed slice, which is computed at run time anyway.
+            warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
+            torch.onnx.register_custom_op_symbolic("aten::_upsample_bilinear2d_aa", _antialiased_resize, 18)
+            torch.onnx.export(model, (example,), str(temp), input_names=[ONNX_INPUT_NAME], output_names=["logits"],
+                              dynamic_axes={ONNX_INPUT_NAME: {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+        onnx.save(onnxscript.optimizer.optimize(onnx.load(str(temp))), str(temp))
 
     _write_atomically(path, write)
+
+
+@symbolic_helper.parse_args("v", "is", "i", "none")
+def _antialiased_resize(graph, images, side: list[int], align_corners: int, scale_factors):
+    """ONNX for build.resize_to's antialiased bilinear resize, which the TorchScript-based exporter lacks: Resize
+    with the attributes that make onnxruntime compute what PyTorch does."""
+    def constant(values: list, dtype=torch.int64):
+        return graph.op("Constant", value_t=torch.tensor(values, dtype=dtype))
+
+    batch_and_channels = graph.op("Slice", graph.op("Shape", images), constant([0]), constant([2]))
+    sizes = graph.op("Concat", batch_and_channels, constant(side), axis_i=0)
+    no_roi = no_scales = constant([], torch.float32)
+    return graph.op("Resize", images, no_roi, no_scales, sizes, mode_s="linear", antialias_i=1, exclude_outside_i=1,
+                    coordinate_transformation_mode_s="half_pixel")
+
+
+def _with_fixed_padding(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """A copy of model with each of timm's TensorFlow-style "same" convolutions given the padding its input needs.
+
+    Such a convolution works its padding out from every input's size, which leaves a dozen shape operations per
+    layer in the exported graph; the input side is fixed, so the padding is worked out once here and becomes
+    constant pads that the optimiser folds into the convolutions.
+    """
+    model = copy.deepcopy(model)
+    input_sides = {}
+
+    def note_input_side(layer: nn.Module, inputs: tuple[torch.Tensor]) -> None:
+        input_sides[layer] = tuple(inputs[0].shape[-2:])
+
+    hooks = [layer.register_forward_pre_hook(note_input_side) for layer in model.modules()
+             if isinstance(layer, Conv2dSame)]
+    with torch.inference_mode():
+        model(example)
+    for hook in hooks:
+        hook.remove()
+    for parent in list(model.modules()):
+        for name, layer in parent.named_children():
+            if layer in input_sides:
+                setattr(parent, name, FixedPaddingConv(layer, input_sides[layer]))
+    return model
+
+
+class FixedPaddingConv(nn.Module):
+    """A timm Conv2dSame whose "same" padding is that of one input size."""
+
+    def __init__(self, conv: Conv2dSame, input_side: tuple[int, int]):
+        super().__init__()
+        self.conv = conv
+        pad_h, pad_w = (get_same_padding(size, kernel, stride, dilation) for size, kernel, stride, dilation
+                        in zip(input_side, conv.kernel_size, conv.stride, conv.dilation, strict=True))
+        self.padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        return F.conv2d(F.pad(x, self.padding), conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
 def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -172,8 +242,8 @@ def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], in
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     network = _cpu_copy(model)
-    shipped = deployed(network, genotype).eval()
     example = torch.zeros(2, *input_shape)
+    shipped = _with_fixed_padding(deployed(network, genotype).eval(), example)
     files = {name: out / ARTIFACT_FILES[name] for name in ("onnx", "torchscript", "weights", "genotype", "bundle")}
     _write_atomically(files["weights"], lambda temp: torch.save(network.state_dict(), temp))
     _write_atomically(files["genotype"], lambda temp: temp.write_text(json.dumps(genotype, indent=2)))

@@ -37,9 +37,11 @@ def small_genotype(kind: str) -> dict:
 
 @pytest.fixture(scope="module", params=["plain", "flip-tta", "pretrained"])
 def exported(request, tmp_path_factory):
-    """A small model trained on non-square colour images, exported; flip-tta ships the mirrored-view averaging too,
-    pretrained is an ImageNet backbone with its last stage fine-tuned, an MLP head and flips."""
-    root = write_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=12, size=(14, 10), mode="RGB")
+    """A small model trained on non-square colour images, exported; plain shrinks its 80-pixel images to the 64 pixels
+    a network from scratch sees, flip-tta ships the mirrored-view averaging too, pretrained is an ImageNet backbone
+    with its last stage fine-tuned, an MLP head and flips, enlarging its images to 96 pixels."""
+    size = (80, 70) if request.param == "plain" else (14, 10)
+    root = write_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=12, size=size, mode="RGB")
     splits = split_dataset(load_image_folder(root), seed=0)
     trainer = Trainer(small_genotype(request.param), splits.train, splits.val, device="cpu", seed=0)
     trainer.fit()
