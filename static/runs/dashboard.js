@@ -11,7 +11,7 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
 
-const state = { lastSeq: 0, trials: new Map(), history: [], current: null, final: null, log: [], done: false, supernet: null };
+const state = { lastSeq: 0, trials: new Map(), history: [], bests: [], current: null, final: null, log: [], done: false, supernet: null };
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -73,6 +73,7 @@ function apply(event) {
       break;
     case "new_best":
       state.best = event.trial_id;
+      state.bests.push({ x: event.elapsed_seconds, y: event.val_accuracy });
       addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}.`);
       break;
     case "final_training_started":
@@ -104,7 +105,12 @@ function showProgress(progress, eta) {
 }
 
 function render() {
-  const rows = [...state.trials.values()].sort((a, b) => (b.accuracy ?? -1) - (a.accuracy ?? -1));
+  // Only finished candidates are ranked, best first: one stopped after an epoch or still training was scored on
+  // less training, and on few validation images a lucky early score would outrank the kept model. The others
+  // follow in the order they started.
+  const ranked = (t) => t.status === "finished" && t.accuracy != null;
+  const rows = [...state.trials.values()].sort((a, b) => ranked(b) - ranked(a)
+    || (ranked(a) ? b.accuracy - a.accuracy : 0) || a.id - b.id);
   // Which worker trained each candidate matters once several train at once: a line under its status (host:pid).
   const workers = new Set(rows.map((t) => t.worker).filter(Boolean));
   const workersNote = $("run-workers");
@@ -113,7 +119,7 @@ function render() {
   body.replaceChildren(...rows.map((t, rank) => {
     const row = document.createElement("tr");
     if (t.id === state.best) row.className = "is-best";
-    const cells = [t.id, t.accuracy != null ? rank + 1 : "–", pct(t.accuracy), fmtParams(t.params),
+    const cells = [t.id, ranked(t) ? rank + 1 : "–", pct(t.accuracy), fmtParams(t.params),
       t.latency != null ? `${t.latency.toFixed(2)} ms` : "–", t.planned ? `${t.epochs}/${t.planned}` : t.epochs,
       t.status, t.seconds != null ? formatDuration(t.seconds) : "…", t.summary ?? ""];
     for (const [i, value] of cells.entries()) {
@@ -132,12 +138,13 @@ function render() {
   $("history-note").hidden = !state.final?.recipeOnly;
   if (!window.Plotly) return;
   renderSupernet();
-  let best = -1;
-  const running = state.history.map((p) => (best = Math.max(best, p.y)));
+  // The best so far is the candidate the run would keep (its new_best events), not the highest score seen.
+  const lastX = Math.max(0, ...state.history.map((p) => p.x));
+  const bests = state.bests.length ? [...state.bests, { x: Math.max(lastX, state.bests.at(-1).x), y: state.bests.at(-1).y }] : [];
   Plotly.react("chart-history", [
     { x: state.history.map((p) => p.x / 60), y: state.history.map((p) => 100 * p.y), mode: "markers", name: "candidate",
       text: state.history.map((p) => `candidate ${p.id}`), marker: { color: "#4f46e5", size: 8, opacity: 0.7 } },
-    { x: state.history.map((p) => p.x / 60), y: running.map((y) => 100 * y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
+    { x: bests.map((p) => p.x / 60), y: bests.map((p) => 100 * p.y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
   ], { ...PLOT_LAYOUT, xaxis: { title: { text: "minutes" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.1 } }, PLOT_CONFIG);
   // The final training has no validation images (they are trained on), so it shows training accuracy alone.
   const current = state.final ?? state.trials.get(state.current);
