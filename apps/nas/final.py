@@ -29,6 +29,7 @@ from apps.nas.budget import (
 from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
 from apps.nas.export import export_model
+from apps.nas.final_group import helping_slots, meet_helpers
 from apps.nas.leaderboard import finished_pareto_front, genotype_summary, leaderboard
 from apps.nas.metrics import classification_report
 from apps.nas.names import ARTIFACT_FILES
@@ -170,41 +171,18 @@ def final_model(run: RunState) -> FinalModel:
     return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=searched_epochs)
 
 
-def helping_slots(run: RunState) -> dict[int, str]:
-    """{slot: offer id} of the other slots that offer to share the final training (see apps.nas.data_parallel)."""
-    if run.final_training_processes() == 1:
-        return {}
-    searched = {trial.user_attrs.get("slot", 0) for trial in run.study.get_trials(deepcopy=False)} - {0}
-    return data_parallel.gather_offers(run.study, searched)
-
-
-def meet_helpers(run: RunState, helpers: dict[int, str], plan: dict) -> data_parallel.TrainingGroup | None:
-    """Tell the waiting slots the plan ({"trial", "epochs"} of a retrain from scratch; {}: no group), and meet those
-    that help; None when the coordinator trains alone."""
-    if run.config.workers == 1 or not run.strategy.parallel:
-        return None
-    published = data_parallel.publish(run.study, helpers, plan)
-    if len(published["members"]) == 1:
-        return None
-    try:
-        return data_parallel.TrainingGroup(run.work_dir / published["meeting"], rank=0,
-                                           size=len(published["members"]))
-    except data_parallel.GroupBroken:
-        return None
-
-
 def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> tuple[int, bool]:
     """(epochs, continued) of the best candidate's final training by `processes`: a retrain from scratch stretched
     to fill the time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
     searched_epochs = best.user_attrs["genotype"]["train"]["epochs"]
-    seconds_left = run.training_seconds_left()
+    seconds_left = run.clock.training_seconds_left()
     # auto's recipe keeps gaining from longer training up to about RECIPE_ONLY_MAX_EPOCHS (see budget.py).
     most_epochs = RECIPE_ONLY_MAX_EPOCHS if best.user_attrs.get("origin") == "recipe" else None
-    if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=run.final_epoch_seconds(processes),
+    if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(processes),
                               seconds_left=seconds_left, most_epochs=most_epochs):
         return epochs, False
     # A continued training is the coordinator's alone.
-    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=run.final_epoch_seconds(1),
+    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(1),
                               seconds_left=seconds_left)
     return epochs, epochs > 0
 
@@ -261,7 +239,7 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
     def trainer_from(checkpoint: dict | None, group: data_parallel.TrainingGroup | None) -> Trainer:
-        trainer = run.final_trainer(genotype, epochs, should_stop=run.out_of_final_time, group=group)
+        trainer = run.final_trainer(genotype, epochs, should_stop=run.clock.out_of_final_time, group=group)
         if start_from is not None:
             trainer.learned.load_state_dict(start_from)
         if checkpoint is not None:
@@ -291,13 +269,13 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             # short plan (the estimate from a slice of the data was 2-4x long on 2,000 photos at 224 px).
             if replan and trainer.epochs_done <= max(1.0, WARMUP_FRACTION * trainer.total_epochs):
                 trainer.total_epochs = recipe_epochs_replanned(
-                    epochs_done=trainer.epochs_done, seconds_left=run.training_seconds_left(),
+                    epochs_done=trainer.epochs_done, seconds_left=run.clock.training_seconds_left(),
                     epoch_seconds=min(epoch_seconds))
             # The median of the last few epochs: a machine that got busier shortens the plan within a few epochs,
             # one epoch slowed by a passing job does not (after warm-up nothing would lengthen it again).
             trainer.total_epochs = epochs_that_fit(
                 epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
-                seconds_left=run.training_seconds_left(),
+                seconds_left=run.clock.training_seconds_left(),
                 epoch_seconds=statistics.median(epoch_seconds[-RECENT_EPOCHS:]))
             if trainer.group is not None:
                 try:

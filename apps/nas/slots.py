@@ -15,16 +15,22 @@ its last epoch checkpoint.
 
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
+
+from apps.nas import events
 
 STALE_SECONDS = 45.0
 HEARTBEATS_BEFORE_STALE = 4
 MAX_RETRIES = 3
 # Slot k's strategy is seeded with seed + k * SLOT_SEED_STRIDE: slots started together must not propose alike.
 SLOT_SEED_STRIDE = 7919
+# The coordinator checks this often whether the other slots' last candidates have ended.
+SLOTS_POLL_SECONDS = 1.0
 
 
 class TrialHeartbeat:
@@ -106,3 +112,63 @@ def retry(study: optuna.Study, dead: FrozenTrial) -> None:
 
 def can_retry(dead: FrozenTrial) -> bool:
     return dead.user_attrs.get("retries", 0) < MAX_RETRIES
+
+
+class SlotLedger:
+    """What a search's slots record of each other's candidates in the study: a dead worker's is failed and queued
+    again while retries and search time are left; those still running when the coordinator ends the run are failed
+    with why. Every slot checks for dead workers between its candidates, the coordinator at the end too."""
+
+    def __init__(self, study: optuna.Study, *, tell: Callable[[optuna.Trial, str], None],
+                 emit: Callable[[events.Event], None], lock: Callable[[], AbstractContextManager],
+                 stale_seconds: float):
+        """Args: the search's study; tell: its strategy's (so that the strategy learns of the failure); emit: the
+        run's way out for events; lock: a lock across the run's processes; stale_seconds: see STALE_SECONDS."""
+        self.study = study
+        self.tell = tell
+        self.emit = emit
+        self.lock = lock
+        self.stale_seconds = stale_seconds
+
+    def retry_stale(self, *, search_over: bool) -> None:
+        """Record the candidates of dead workers as failed, and queue them again while retries (and, unless
+        `search_over`, time) are left."""
+        stale = stale_trials(self.study, time.time(), self.stale_seconds)
+        if not stale:
+            return
+        with self.lock():
+            for dead in stale:
+                again = can_retry(dead) and not search_over
+                if self.fail(dead, stale_reason(dead, again, self.stale_seconds)) and again:
+                    retry(self.study, dead)
+
+    def wait_for_others(self, *, keep_waiting: Callable[[], bool], search_over: Callable[[], bool]) -> None:
+        """The coordinator's wait, after its search, for the other slots' last candidates while `keep_waiting()`
+        (failing those of dead workers), so that the run ends with the best of them all; those still running then
+        are failed."""
+        while keep_waiting():
+            self.retry_stale(search_over=search_over())
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                break
+            time.sleep(SLOTS_POLL_SECONDS)
+        self.fail_unfinished()
+
+    def fail_unfinished(self) -> None:
+        """Record the other slots' candidates still running as failed, with why: a finished run lists no candidate
+        as running."""
+        with self.lock():
+            for frozen in other_slots_running(self.study):
+                self.fail(frozen, unfinished_reason(frozen, time.time(), self.stale_seconds))
+
+    def fail(self, frozen: FrozenTrial, reason: str) -> bool:
+        """Record another slot's running candidate as failed, and report it; False when it was told meanwhile (by
+        its own slot, or by another one that noticed it first)."""
+        trial = optuna.trial.Trial(self.study, frozen._trial_id)
+        try:
+            trial.set_user_attr("reason", reason)
+            self.tell(trial, "failed")
+        except (UpdateFinishedTrialError, ValueError):
+            return False
+        self.emit(events.TrialFailed(trial_id=frozen.number, reason=reason,
+                                     seconds=time.time() - frozen.user_attrs["started_at"]))
+        return True

@@ -1,25 +1,34 @@
-"""The state one run shares between its candidate loop (search.py) and its end (final.py): configuration, clock,
-files, data splits, strategy, the best candidate so far, and the way out for events."""
+"""The state one run shares between its candidate loop (search.py) and its end (final.py): configuration, budget
+and time policy (apps.nas.clock), files, data splits, strategy, the best candidate so far, and the way out for
+events."""
 
-import statistics
+import math
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from apps.nas import data_parallel, events
-from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, PRETRAINED_EXPORT_SECONDS, Budget, SearchControl
-from apps.nas.build import is_pretrained
+from apps.nas.budget import Budget, SearchControl
 from apps.nas.checkpoint import SearchFiles
+from apps.nas.clock import BestCandidate, ExportCost, RunClock
 from apps.nas.config import SearchConfig
-from apps.nas.data import DatasetSplits
-from apps.nas.export import PARITY_IMAGES
+from apps.nas.data import DatasetSplits, ImageDataset, load_image_folder, split_dataset
 from apps.nas.features import FeatureCache
+from apps.nas.measure import backbone_costs
+from apps.nas.shares import fraction_to_test
 from apps.nas.slots import STALE_SECONDS
 from apps.nas.space import SearchSpace, with_epochs
 from apps.nas.strategies import Strategy
 from apps.nas.train import EpochStats, Trainer
+
+# A slot re-reads the best candidate of every slot this often while it trains: the best sets the search's deadline
+# and whether a candidate can still finish. Read between candidates only, a slot that drew a 35-epoch network
+# before any slot had finished one trained it to the end of the budget (MNIST-5k, 300 s: 245 s), where one process
+# stopped it after an epoch.
+BEST_POLL_SECONDS = 1.0
 
 
 def resolve_device(device: str) -> str:
@@ -27,38 +36,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-@dataclass
-class BestCandidate:
-    """The best candidate so far, whose trained state the search keeps in SearchFiles.best_trial_path."""
-
-    trial: int
-    complete: bool  # trained to the end of its schedule (ranks above any stopped early)
-    val_accuracy: float | None
-    epochs: int
-    epoch_seconds: float  # mean over its epochs, validation included
-    pretrained: bool  # built on a pretrained backbone (slower to export)
-    latency_ms: float  # CPU batch-1 latency as shipped: what scoring the test split costs per image
-    step_seconds: float  # one training step (a batch), what processes sharing its final training divide
-
-    @classmethod
-    def from_curve(cls, trial: int, complete: bool, curve: list[dict], genotype: dict,
-                   measured: dict) -> "BestCandidate":
-        images_per_second = statistics.mean(stats["images_per_second"] for stats in curve)
-        return cls(trial=trial, complete=complete, val_accuracy=curve[-1]["val_accuracy"], epochs=len(curve),
-                   epoch_seconds=sum(stats["seconds"] for stats in curve) / len(curve),
-                   pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"],
-                   step_seconds=genotype["train"]["batch_size"] / images_per_second)
-
-
-@dataclass(frozen=True)
-class ExportCost:
-    """What ending the run with a candidate costs: its export (slower for a pretrained one) and scoring the test
-    split at its latency."""
-
-    pretrained: bool
-    latency_ms: float
 
 
 class RunState:
@@ -89,26 +66,11 @@ class RunState:
         self.on_event = on_event
         self.device = resolve_device(config.device)
         self.best: BestCandidate | None = None
+        self.best_read_at = -math.inf  # time.monotonic() of the last refresh_best
         # While no candidate is best yet: the cost of ending the run with the one in training, which would be it.
         self.first_in_training: ExportCost | None = None
         self.features = FeatureCache(self.files.dir / "features")
-
-    @property
-    def finish_seconds(self) -> float:
-        """Seconds kept for the end of the run: the test score, and the export of the best candidate so far (which
-        checks the exported file on a sample of the test split)."""
-        # A pretrained first candidate stopped by the search deadline is what the run ships: keeping only a small
-        # network's end for it overran EuroSAT's 120 s budget by 20% (rl's fine-tuning start point).
-        shipped = self.best or self.first_in_training
-        if shipped is None:
-            return FINISH_SECONDS + (EXPORT_SECONDS if self.config.export else 0.0)
-        # The test pass, and with export the parity check's two passes (PyTorch and onnxruntime) over a sample.
-        images = len(self.splits.test) + (2 * min(PARITY_IMAGES, len(self.splits.test)) if self.config.export else 0)
-        scoring = shipped.latency_ms / 1000 * images
-        if not self.config.export:
-            return FINISH_SECONDS + scoring
-        export = PRETRAINED_EXPORT_SECONDS if shipped.pretrained else EXPORT_SECONDS
-        return FINISH_SECONDS + export + scoring
+        self.clock = RunClock(self)
 
     @property
     def study(self):
@@ -136,15 +98,6 @@ class RunState:
         """How many times larger train+validation is than train: what an epoch of a final training costs more."""
         return (len(self.splits.train) + len(self.splits.val)) / len(self.splits.train)
 
-    def final_epoch_seconds(self, processes: int | None = None) -> float:
-        """Estimated seconds of one final-retrain epoch on train+validation (0: no fully trained best yet), trained
-        by `processes` (None: by as many as final_training_processes says)."""
-        if not self.config.final_retrain or self.best is None or not self.best.complete:
-            return 0.0
-        shared_by = processes or self.final_training_processes()
-        speedup = data_parallel.speedup(shared_by, self.best.step_seconds) if shared_by > 1 else 1.0
-        return self.best.epoch_seconds * self.final_data_growth() / speedup
-
     def final_training_processes(self) -> int:
         """How many processes the best candidate's final training is planned on: every slot of the run where they
         can share it (see apps.nas.data_parallel: CPU workers, a network trained from scratch whose steps are long
@@ -160,10 +113,44 @@ class RunState:
         return Trainer(with_epochs(genotype, epochs), self.splits.train_and_val, None, device=self.device,
                        seed=self.config.seed, should_stop=should_stop, features=self.features, group=group)
 
-    def training_seconds_left(self) -> float:
-        """Seconds a final training may still use: the rest of the budget less the end of the run."""
-        return self.budget.remaining() - self.finish_seconds
+    def refresh_best(self) -> None:
+        """Take the best candidate of every slot, at most every BEST_POLL_SECONDS (it is a file read)."""
+        if time.monotonic() - self.best_read_at >= BEST_POLL_SECONDS:
+            self.best = self.load_best()
+            self.best_read_at = time.monotonic()
 
-    def out_of_final_time(self) -> bool:
-        """The retrain must leave the end of the run its time: past this, the best candidate is exported as trained."""
-        return self.budget.cancelled() or self.training_seconds_left() <= 0
+    def load_best(self) -> BestCandidate | None:
+        """The best candidate kept so far, by any slot or an earlier attempt of this run (None before the first)."""
+        best = self.files.best_record()
+        if best is None:
+            return None
+        if self.best is not None and self.best.trial == best["trial"]:
+            return self.best
+        trial = self.study.trials[best["trial"]]
+        return BestCandidate.from_curve(best["trial"], best["complete"], trial.user_attrs["curve"],
+                                        trial.user_attrs["genotype"], trial.user_attrs["measurements"])
+
+    def load_data(self, data: ImageDataset | str | Path) -> ImageDataset:
+        """The dataset, split as every slot of this search splits it, and the space fitted to its images."""
+        dataset = data if isinstance(data, ImageDataset) else load_image_folder(data, self.config.resolution)
+        self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
+                                    test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
+        self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        return dataset
+
+    def fitted_space(self, side: int) -> SearchSpace:
+        """The configured space for images of this side, without the backbones that alone break a size limit (a
+        microcontroller's, say): every candidate built on them would be measured only to be skipped."""
+        space = self.config.space.for_images(side)
+        limits = self.config.constraints
+        fitting = tuple(name for name in space.backbones
+                        if not limits.violations(**backbone_costs(name), latency_ms=0.0))
+        return replace(space, backbones=fitting)
+
+    def dataset_summary(self, dataset: ImageDataset) -> dict:
+        return {
+            "num_images": len(dataset), "num_classes": dataset.num_classes, "class_names": dataset.class_names,
+            "input_shape": list(dataset.input_shape),
+            "splits": self.split_sizes(),
+            "skipped": [list(item) for item in dataset.skipped],
+        }

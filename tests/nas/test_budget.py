@@ -7,10 +7,11 @@ import pytest
 from optuna.trial import TrialState
 
 from apps.nas.budget import Budget, BudgetTooSmall
+from apps.nas.clock import BestCandidate, ExportCost
 from apps.nas.data import DatasetError
 from apps.nas.final import failure_message
 from apps.nas.search import run_search
-from apps.nas.state import BestCandidate, ExportCost, RunState
+from apps.nas.state import RunState
 from tests.nas.tiny_search import EventLog, tiny_config
 
 
@@ -106,14 +107,14 @@ def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to
     state.splits = SimpleNamespace(test=range(600))
     cost = ExportCost(pretrained=pretrained, latency_ms=20.0)
     state.first_in_training = cost
-    while_training = state.finish_seconds
+    while_training = state.clock.finish_seconds
 
     state.first_in_training = None
     state.best = BestCandidate(trial=0, complete=False, val_accuracy=0.9, epochs=2, epoch_seconds=30.0,
                                step_seconds=0.1, **asdict(cost))
 
     # More than the 12 s kept before, with no best: the test pass alone takes 12 s here.
-    assert while_training == state.finish_seconds > 12 + 600 * 0.02
+    assert while_training == state.clock.finish_seconds > 12 + 600 * 0.02
 
 
 def ended(status: str, reason: str) -> optuna.trial.FrozenTrial:

@@ -13,6 +13,7 @@ import torch
 
 import apps.nas.features
 import apps.nas.search
+import apps.nas.start_points
 from apps.nas.build import build, deployed
 from apps.nas.config import Constraints
 from apps.nas.data import load_image_folder, split_dataset
@@ -245,7 +246,7 @@ def test_the_fine_tuning_start_point_trains_for_what_the_time_left_buys(colour_s
 def test_the_recipe_is_skipped_when_the_time_left_buys_too_few_of_its_epochs(colour_splits, monkeypatch, tmp_path):
     """After the probe and the fine-tuning recipe on photos, a from-scratch recipe that could train only a few epochs
     would spend the search's time for nothing: it is recorded as skipped, with the reason."""
-    monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 12.0)
+    monkeypatch.setattr(apps.nas.start_points, "probe_epoch_seconds", lambda run: 12.0)
     space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 3), pretrained_sides=(96,), min_epochs=3)
     config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=3, device="cpu")
     result = run_search(config, colour_splits.train_and_val, tmp_path / "work")

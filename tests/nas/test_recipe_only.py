@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 import apps.nas.budget
+import apps.nas.clock
 import apps.nas.search
 from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, recipe_epochs_replanned, recipe_only_epochs
 from apps.nas.config import Constraints
@@ -38,7 +39,7 @@ def test_pretrained_networks_make_way_for_the_recipe_alone_when_their_probe_cost
         make_image_folder, tmp_path, monkeypatch, small_budgets_train_the_recipe_alone, probe_affordable):
     # 20,000 photos at 224 px: the probe's features would take 15 minutes of a 5-minute budget on one CPU thread.
     if not probe_affordable:
-        monkeypatch.setattr(apps.nas.search, "PROBE_FEATURES_SHARE", 0.0)
+        monkeypatch.setattr(apps.nas.clock, "PROBE_FEATURES_SHARE", 0.0)
     space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,))
     result = run_search(tiny_config(strategy="auto", space=space, budget_seconds=BUDGET_SECONDS),
                         make_image_folder(mode="RGB"), tmp_path)

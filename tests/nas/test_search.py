@@ -5,7 +5,9 @@ import pytest
 import torch
 
 import apps.nas.budget
+import apps.nas.clock
 import apps.nas.search
+import apps.nas.start_points
 from apps.nas.budget import LeaseLost
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
@@ -100,7 +102,7 @@ def test_out_of_gpu_memory_is_retried_once_with_half_the_batch(make_image_folder
         return original(self)
 
     monkeypatch.setattr(Trainer, "run_epoch", run_epoch_out_of_memory_at_full_batch)
-    monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 0.01)  # trains nothing
+    monkeypatch.setattr(apps.nas.start_points, "probe_epoch_seconds", lambda run: 0.01)  # trains nothing
     result = run_search(tiny_config(max_trials=1), make_image_folder(), tmp_path)
     [row] = result.leaderboard
     assert row.status == "complete"
@@ -164,7 +166,7 @@ def test_a_search_that_lost_its_run_stops_without_writing_anything_more(make_ima
 def test_the_recipe_as_a_start_point_trains_for_what_the_time_left_buys(make_image_folder, monkeypatch, tmp_path):
     """On a slow CPU the recipe's 30 epochs do not fit after the frozen-feature probe: cut short, it finishes and
     competes, where at full length it would be stopped after an epoch and leave the probe as the best."""
-    monkeypatch.setattr(apps.nas.search.Search, "probe_epoch_seconds", lambda search: 2.0)
+    monkeypatch.setattr(apps.nas.start_points, "probe_epoch_seconds", lambda run: 2.0)
     epochs_take(monkeypatch, 2.0, of=lambda genotype: "backbone" not in genotype)
     space = SearchSpace(backbones=("lite0",), pretrained_sides=(96,), finetune_stages=(0,))
     config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=2, device="cpu")
@@ -205,10 +207,10 @@ def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_
         return costs if architecture == first[0] else {**costs, "latency_ms": 10_000.0}
 
     monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_but_the_first)
-    monkeypatch.setattr(apps.nas.search, "SLOW_EPOCH_SHARE", 0.5)  # "near the deadline" from the start
+    monkeypatch.setattr(apps.nas.clock, "SLOW_EPOCH_SHARE", 0.5)  # "near the deadline" from the start
     result = run_search(tiny_config(budget_seconds=30.0, device="cpu"), tiny_dataset, tmp_path / "work")
 
     rows = sorted(result.leaderboard, key=lambda row: row.id)
     assert rows[0].status == "complete"
-    assert [row.status for row in rows[1:]] == ["infeasible"] * apps.nas.search.SLOW_IN_A_ROW_NEAR_THE_END
+    assert [row.status for row in rows[1:]] == ["infeasible"] * apps.nas.clock.SLOW_IN_A_ROW_NEAR_THE_END
     assert all(row.reason.startswith("too slow for the time left") for row in rows[1:])

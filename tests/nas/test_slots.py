@@ -11,8 +11,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from apps.nas.search import BEST_POLL_SECONDS, run_search, run_trial_slot
+from apps.nas.search import run_search, run_trial_slot
 from apps.nas.slots import unfinished_reason
+from apps.nas.state import BEST_POLL_SECONDS
 from apps.nas.train import Trainer
 from tests.nas.tiny_search import EventLog, journal, tiny_config
 

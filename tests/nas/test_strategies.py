@@ -78,7 +78,7 @@ def test_the_rl_controller_starts_from_the_probe_on_photos_and_from_the_recipe_o
 
     assert origins(in_memory("rl", space=space, **starts), 3) == ["recipe", "search", "search"]
     assert origins(in_memory("rl", space=space, colour=True, **starts), 3) == ["probe", "search", "search"]
-    # Photos too many to afford the probe's features (Search.probe_affordable)
+    # Photos too many to afford the probe's features (start_points.probe_affordable)
     assert origins(in_memory("rl", space=space, colour=True, baseline=baseline_genotype()), 2) == ["recipe", "search"]
 
 

@@ -87,7 +87,7 @@ class Strategy:
         its schedule in a short search (one epoch of EuroSAT's 64 px tiles took 27 s on one thread) and trails
         pretrained networks anyway (Caltech-10: 93.8% against 99.4%). On grayscale images such as digits the
         hand-designed recipe goes first: it is cheap there, and ahead (MNIST-5k: 99.2% against the frozen probe's
-        95%). Without the probe (too many photos to afford its features, see Search.probe_affordable) the
+        95%). Without the probe (too many photos to afford its features, see start_points.probe_affordable) the
         fine-tuning recipe's pass would not be affordable either, and the hand-designed recipe goes first."""
         finetune_first = self.colour and self.probe is not None
         ordered = (self.finetune, self.baseline) if finetune_first else (self.baseline, self.finetune)
