@@ -36,7 +36,7 @@ def platform_side(budget: float, seed: int, data_dir: Path) -> dict:
     from apps.runs.execution import run_execute
     from apps.runs.models import Run
     from apps.runs.services import run_create
-    from nasweb.workers import worker_prepare
+    from nasweb.worker_boot import worker_prepare
 
     worker_prepare()  # what a worker process does at boot, PyTorch's thread count included
     call_command("migrate", verbosity=0)

@@ -7,7 +7,6 @@ import logging
 import shutil
 import tempfile
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,18 +17,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.live.services import team_event_publish
 from apps.nas.data import ImageDataset
 from nasweb.workers import worker_identity
 
 from .archives import ArchiveError
 from .ingestion import IngestionResult, ingest_archive, training_copy
 from .models import Dataset, DatasetImage
-from .services import dataset_status_publish
+from .progress import IngestionProgress, dataset_status_publish
 from .storage import storage_download
 
 logger = logging.getLogger(__name__)
-PROGRESS_INTERVAL_SECONDS = 0.25
 HEARTBEAT_SECONDS = 10
 
 
@@ -169,20 +166,3 @@ def dataset_store_result(dataset: Dataset, result: IngestionResult, out_dir: Pat
         dataset.lease_expires = None
         dataset.save()
     dataset_status_publish(dataset)
-
-
-class IngestionProgress:
-    """Publishes ingestion progress to the team's pages, a few times per second at most."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-        self.last_sent = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last_sent < PROGRESS_INTERVAL_SECONDS and done < total:
-            return
-        self.last_sent = now
-        team_event_publish(team_id=self.dataset.team_id, payload={
-            "type": "dataset.progress", "dataset": self.dataset.pk, "stage": stage, "done": done, "total": total,
-        })

@@ -16,12 +16,13 @@ from apps.accounts.permissions import write_access_check
 from apps.accounts.quotas import QuotaExceeded, storage_quota_check, team_lock
 from apps.activity.models import Activity
 from apps.activity.services import activity_record
-from apps.live.services import team_event_publish
 from nasweb.workers import BROKER_UNREACHABLE, REQUEUE_AFTER_SECONDS
 
 from .models import Dataset
+from .progress import dataset_status_publish
 from .selectors import team_stored_bytes
 from .storage import COPY_CHUNK_BYTES, storage_tree_delete
+from .tasks import ingest_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -168,8 +169,6 @@ def dataset_ingestion_queue(dataset: Dataset) -> None:
 def dataset_enqueue(dataset: Dataset) -> None:
     """Send an ingesting dataset to the workers. With the broker unreachable it stays ingesting in the database, the
     source of truth, and the reaper sends it again once the broker is back (REQUEUE_AFTER_SECONDS)."""
-    from .tasks import ingest_dataset
-
     Dataset.objects.filter(pk=dataset.pk).update(enqueued_at=timezone.now())
     try:
         ingest_dataset.send(dataset.pk)
@@ -203,12 +202,6 @@ def datasets_reap() -> int:
         dataset_enqueue(dataset)
         touched += 1
     return touched
-
-
-def dataset_status_publish(dataset: Dataset) -> None:
-    team_event_publish(team_id=dataset.team_id, payload={
-        "type": "dataset.status", "dataset": dataset.pk, "status": dataset.status, "error": dataset.error,
-        "num_images": dataset.num_images})
 
 
 def dataset_rename(*, dataset: Dataset, user, name: str) -> Dataset:

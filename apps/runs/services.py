@@ -23,6 +23,7 @@ from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECOND
 from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, SEED_MESSAGE, Note, Run, ShareLink
 from .progress import run_notes_publish, run_status_publish
 from .selectors import team_active_run_count
+from .tasks import execute_run, run_time_limit_ms
 
 logger = logging.getLogger(__name__)
 
@@ -82,30 +83,14 @@ def known_choices_check(chosen: list[str] | None, known: dict[str, str], *, kind
         raise RunError(f"Unknown {kind}: {', '.join(unknown)}. Choose from: {', '.join(known)}.")
 
 
-def run_time_limit_ms(run: Run) -> int:
-    """Dramatiq's time limit for a run's messages (its coordinator's and its slots'): past the longest the run may
-    be extended to. It guards against a hung worker; the lease already tells live from dead."""
-    return int((run.original_budget_seconds * MAX_EXTENSION_FACTOR + 600) * 1000)
-
-
 def run_enqueue(run: Run) -> None:
     """Send a queued run to the workers. With the broker unreachable the run stays queued in the database, which
     is the source of truth: the reaper sends it again once the broker is back (REQUEUE_AFTER_SECONDS)."""
-    from .tasks import execute_run
-
     Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
     try:
         execute_run.send_with_options(args=(run.pk,), time_limit=run_time_limit_ms(run))
     except BROKER_UNREACHABLE:
         logger.warning("run %s: the broker is unreachable; the reaper sends the run later", run.pk, exc_info=True)
-
-
-def run_slot_enqueue(run_id: int, slot: int) -> None:
-    """Ask another worker to evaluate a running run's candidates as its slot `slot`."""
-    from .tasks import evaluate_run_candidates
-
-    run = Run.objects.get(pk=run_id)
-    evaluate_run_candidates.send_with_options(args=(run_id, slot), time_limit=run_time_limit_ms(run))
 
 
 def run_cancel(*, run: Run, user) -> Run:

@@ -226,8 +226,8 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
-    "nasweb.workers.Reaper",
-    "nasweb.workers.WorkerBoot",
+    "nasweb.worker_boot.Reaper",
+    "nasweb.worker_boot.WorkerBoot",
 ]
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.nas import SearchFailed
 from apps.runs import execution, services
 from apps.runs.models import Run
-from apps.runs.tasks import evaluate_run_candidates, execute_run
+from apps.runs.tasks import evaluate_run_candidates, execute_run, run_slot_enqueue
 from tests.runs.conftest import FakeDataset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.both_configurations]
@@ -150,7 +150,7 @@ def test_a_runs_other_workers_may_work_on_it_as_long_as_its_coordinator(ready_da
                             lambda *, args, time_limit, name=actor.actor_name: sent.update({name: time_limit}))
     run = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=3600)
 
-    services.run_slot_enqueue(run.pk, 1)
+    run_slot_enqueue(run.pk, 1)
 
     # Dramatiq's default limit is ten minutes: a slot held to it would stop in the middle of a one-hour run.
     assert sent["evaluate_run_candidates"] == sent["execute_run"] > 2 * 3600 * 1000

@@ -12,7 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from apps.accounts.services import demo_user_ensure
 from apps.datasets.samples import digits_archive_ensure
-from nasweb.workers import worker_prepare
+from nasweb.worker_boot import worker_prepare
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from nasweb.workers import worker_prepare
+from nasweb.worker_boot import worker_prepare
 
 
 class Command(BaseCommand):
