@@ -102,14 +102,16 @@ class SearchFiles:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def best_record(self) -> dict | None:
-        """{"trial", "complete", "val_accuracy"} of the kept best candidate, or None; read under lock("best")."""
+        """{"trial", "complete", "val_accuracy", "val_loss"} of the kept best candidate, or None; read under
+        lock("best")."""
         path = self.dir / "best.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def keep_as_best(self, number: int, *, complete: bool, val_accuracy: float) -> None:
+    def keep_as_best(self, number: int, *, complete: bool, val_accuracy: float | None,
+                     val_loss: float | None) -> None:
         """The trial's last checkpoint becomes the best candidate's state; call under lock("best")."""
         os.replace(self.trial_path(number), self.best_trial_path)
-        save_json_atomic({"trial": number, "complete": complete, "val_accuracy": val_accuracy},
+        save_json_atomic({"trial": number, "complete": complete, "val_accuracy": val_accuracy, "val_loss": val_loss},
                          self.dir / "best.json")
 
     def discard_trial(self, number: int) -> None:

@@ -1,5 +1,6 @@
 """The leaderboard of a search's candidates and its Pareto front, from the study's trials."""
 
+import math
 from dataclasses import fields
 
 from optuna.trial import FrozenTrial, TrialState
@@ -12,6 +13,14 @@ from apps.nas.results import Candidate, CurvePoint, ParetoPoint
 CURVE_KEYS = tuple(f.name for f in fields(CurvePoint))
 # Leaderboard order: fully trained candidates first, then partially trained, then the rest.
 STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "failed": 3, "running": 4}
+
+
+def preference(complete: bool, val_accuracy: float | None, val_loss: float | None) -> tuple:
+    """How two candidates compare, larger is better: a fully trained one first, then the higher validation accuracy,
+    then the lower validation log-loss. On a few dozen validation images several candidates tie on accuracy (6 of
+    one run's at 36 of 37); the log-loss still tells apart the one that is right with more confidence."""
+    return (complete, val_accuracy if val_accuracy is not None else -math.inf,
+            -val_loss if val_loss is not None else -math.inf)
 
 
 def genotype_summary(genotype: dict) -> str:
@@ -68,7 +77,12 @@ def candidate(trial: FrozenTrial) -> Candidate:
 def leaderboard(trials: list[FrozenTrial]) -> list[Candidate]:
     """Every candidate the search tried, best first (not a start point still queued when the run ended)."""
     rows = [candidate(trial) for trial in trials if trial.state != TrialState.WAITING]
-    return sorted(rows, key=lambda row: (STATUS_ORDER[row.status], -(row.val_accuracy or 0.0), row.id))
+
+    def rank(row: Candidate) -> tuple:
+        _, accuracy, negative_loss = preference(False, row.val_accuracy, row.curve[-1].val_loss if row.curve else None)
+        return STATUS_ORDER[row.status], -accuracy, -negative_loss, row.id
+
+    return sorted(rows, key=rank)
 
 
 def finished_pareto_front(rows: list[Candidate]) -> list[ParetoPoint]:

@@ -34,7 +34,7 @@ from apps.nas.data import ImageDataset
 from apps.nas.features import cacheable
 from apps.nas.final import finish_run
 from apps.nas.final_group import help_final_training
-from apps.nas.leaderboard import genotype_summary
+from apps.nas.leaderboard import genotype_summary, preference
 from apps.nas.measure import deployment_costs
 from apps.nas.names import BACKBONE_STAGES
 from apps.nas.results import SearchResult
@@ -479,18 +479,19 @@ class Search:
         run.emit(events.TrialFailed(trial_id=trial.number, reason=reason, seconds=time.monotonic() - started))
 
     def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, measured: dict) -> None:
-        """Keep the candidate's trained state when it beats the best so far of every slot (fully trained ones rank
-        first)."""
+        """Keep the candidate's trained state when it beats the best so far of every slot (see
+        leaderboard.preference)."""
         run = self.run
         if not result.curve:
             return run.files.discard_trial(number)
-        complete = result.status == "complete"
+        complete, val_loss = result.status == "complete", result.curve[-1]["val_loss"]
         run.budget.confirm_ownership()
         with run.files.lock("best"):
             best = run.files.best_record()
-            if best is not None and (complete, result.val_accuracy) <= (best["complete"], best["val_accuracy"]):
+            if best is not None and preference(complete, result.val_accuracy, val_loss) <= preference(
+                    best["complete"], best["val_accuracy"], best.get("val_loss")):
                 return run.files.discard_trial(number)
-            run.files.keep_as_best(number, complete=complete, val_accuracy=result.val_accuracy)
+            run.files.keep_as_best(number, complete=complete, val_accuracy=result.val_accuracy, val_loss=val_loss)
         run.best = BestCandidate.from_curve(number, complete, result.curve, genotype, measured)
         run.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
                                  genotype_summary=genotype_summary(genotype), params=measured["params"],

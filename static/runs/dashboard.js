@@ -106,11 +106,13 @@ function showProgress(progress, eta) {
 
 function render() {
   // Only finished candidates are ranked, best first: one stopped after an epoch or still training was scored on
-  // less training, and on few validation images a lucky early score would outrank the kept model. The others
-  // follow in the order they started.
+  // less training, and on few validation images a lucky early score would outrank the kept model. Ties on accuracy
+  // go to the lower validation loss, as the search decides (leaderboard.preference). The others follow in the
+  // order they started.
   const ranked = (t) => t.status === "finished" && t.accuracy != null;
+  const loss = (t) => t.curve.at(-1)?.val_loss ?? Infinity;
   const rows = [...state.trials.values()].sort((a, b) => ranked(b) - ranked(a)
-    || (ranked(a) ? b.accuracy - a.accuracy : 0) || a.id - b.id);
+    || (ranked(a) ? b.accuracy - a.accuracy || loss(a) - loss(b) : 0) || a.id - b.id);
   // Which worker trained each candidate matters once several train at once: a line under its status (host:pid).
   const workers = new Set(rows.map((t) => t.worker).filter(Boolean));
   const workersNote = $("run-workers");

@@ -12,7 +12,8 @@ from .test_dataset_upload import log_in
 pytestmark = pytest.mark.e2e
 
 # On 37 validation images: candidate 0 trained its 15 epochs to 91.9%; candidate 1 was stopped after one epoch
-# at 100% (37 of 37), which the search does not prefer to a finished one; candidate 2 is at 97.3% after 3 epochs.
+# at 100% (37 of 37), which the search does not prefer to a finished one; candidate 2 is at 97.3% after 3 epochs;
+# candidate 3 finished at 91.9% too, with a lower validation loss, and the search keeps it.
 SMALL_VALIDATION_EVENTS = """
 def event(kind, at, **fields):
     run_event_store(run=run, event={"type": kind, "elapsed_seconds": at, "progress": at / 600,
@@ -20,9 +21,9 @@ def event(kind, at, **fields):
 def started(trial, at):
     event("trial_started", at, trial_id=trial, worker="", genotype_summary=f"plain {16 * (trial + 1)}",
           genotype={}, epochs=15, params=1000, flops=1, latency_ms=0.5, size_mb=0.01, device="cpu")
-def epoch(trial, at, number, accuracy):
+def epoch(trial, at, number, accuracy, loss=0.4):
     event("epoch_finished", at, trial_id=trial, phase="search", epoch=number, total_epochs=15, train_loss=0.5,
-          train_accuracy=0.9, val_loss=0.4, val_accuracy=accuracy, seconds=1.0)
+          train_accuracy=0.9, val_loss=loss, val_accuracy=accuracy, seconds=1.0)
 started(0, 5)
 epoch(0, 60, 15, 0.919)
 event("trial_finished", 60, trial_id=0, val_accuracy=0.919, epochs=15, seconds=55, params=1000, flops=1,
@@ -34,6 +35,11 @@ event("trial_pruned", 65, trial_id=1, val_accuracy=1.0, epochs=1, seconds=4, rea
       infeasible=False)
 started(2, 66)
 epoch(2, 80, 3, 0.973)
+started(3, 81)
+epoch(3, 90, 15, 0.919, loss=0.3)
+event("trial_finished", 90, trial_id=3, val_accuracy=0.919, epochs=15, seconds=9, params=1000, flops=1,
+      latency_ms=0.5, size_mb=0.01)
+event("new_best", 90, trial_id=3, val_accuracy=0.919, genotype_summary="plain 64", params=1000, latency_ms=0.5)
 """
 
 
@@ -44,11 +50,13 @@ def test_a_candidate_stopped_early_is_not_ranked_above_the_finished_one_the_run_
 
     page.goto(f"{url}/runs/{run_id}/")
     rows = page.locator("#leaderboard tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
     ids_and_ranks = [(row.locator("td").nth(0).inner_text(), row.locator("td").nth(1).inner_text())
                      for row in rows.all()]
-    assert ids_and_ranks == [("0", "1"), ("1", "–"), ("2", "–")]
+    assert ids_and_ranks == [("3", "1"), ("0", "2"), ("1", "–"), ("2", "–")]
     expect(rows.first).to_have_class("is-best")
     best_so_far = page.evaluate("() => document.getElementById('chart-history').data[1].y")
     assert max(best_so_far) == pytest.approx(91.9)
     screenshot(page, "run-leaderboard-small-validation")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "run-leaderboard-small-validation-phone")
