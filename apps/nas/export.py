@@ -50,9 +50,9 @@ def _write_atomically(path: Path, write) -> None:
 
 def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
     def write(temp: Path) -> None:
-        # The TorchScript-based exporter, deprecated upstream: it exports a fine-tuned EfficientNet-Lite0 in 0.6 s of
-        # one thread where torch.export's takes 6 s, and a stopped run must end within seconds. Its graph, folded by
-        # onnxscript's optimiser, runs as fast in onnxruntime (4.4 ms per image, 2-core CPU).
+        # The TorchScript-based exporter, deprecated upstream: it exports a fine-tuned EfficientNet-Lite0 in 0.9 s of
+        # one thread where torch.export's takes 9 s, and a stopped run must end within seconds. Its graph, folded by
+        # onnxscript's optimiser, runs as fast in onnxruntime (benchmarks/onnx_export.py).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             # As for TorchScript below: the input side's shape test is meant to be frozen into the graph.

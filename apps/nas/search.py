@@ -242,7 +242,7 @@ class Search:
         run = self.run
         while (not run.clock.out_of_search_time() and not self.reached_max_trials()
                and not start_points.recipe_takes_the_rest(run) and not run.clock.only_slow_proposals_left()):
-            self.ledger.retry_stale(search_over=run.clock.out_of_search_time())
+            self.ledger.retry_stale(search_over=run.clock.out_of_search_time)
             run.best = run.load_best()  # other slots may have found a better one: it sets the deadline
             trial, genotype = run.strategy.ask()
             self.open_slots()  # after the first ask: the strategy has queued its start points

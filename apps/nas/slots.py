@@ -130,15 +130,15 @@ class SlotLedger:
         self.lock = lock
         self.stale_seconds = stale_seconds
 
-    def retry_stale(self, *, search_over: bool) -> None:
-        """Record the candidates of dead workers as failed, and queue them again while retries (and, unless
-        `search_over`, time) are left."""
+    def retry_stale(self, *, search_over: Callable[[], bool]) -> None:
+        """Record the candidates of dead workers as failed, and queue them again while retries and search time
+        (until `search_over()`) are left."""
         stale = stale_trials(self.study, time.time(), self.stale_seconds)
         if not stale:
             return
         with self.lock():
             for dead in stale:
-                again = can_retry(dead) and not search_over
+                again = can_retry(dead) and not search_over()
                 if self.fail(dead, stale_reason(dead, again, self.stale_seconds)) and again:
                     retry(self.study, dead)
 
@@ -147,7 +147,7 @@ class SlotLedger:
         (failing those of dead workers), so that the run ends with the best of them all; those still running then
         are failed."""
         while keep_waiting():
-            self.retry_stale(search_over=search_over())
+            self.retry_stale(search_over=search_over)
             if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 break
             time.sleep(SLOTS_POLL_SECONDS)
