@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 # Seconds set aside for the TorchScript and ONNX export, the deployment measurements and the bundle (the parity
-# check's passes over test images are kept for apart, at the model's latency). Measured on the 2-core CPU this
+# check's passes over test images are counted apart, at the model's latency). Measured on the 2-core CPU this
 # project targets at 0.2-0.3 s for networks from scratch (28-64 px), 1.6-3.1 s for fine-tuned EfficientNet-Lites
 # at 96-260 px; at least doubled for a busy machine.
 EXPORT_SECONDS = 2.0

@@ -15,11 +15,11 @@ CURVE_KEYS = tuple(f.name for f in fields(CurvePoint))
 STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "failed": 3, "running": 4}
 
 
-def preference(complete: bool, val_accuracy: float | None, val_loss: float | None) -> tuple:
-    """How two candidates compare, larger is better: a fully trained one first, then the higher validation accuracy,
-    then the lower validation log-loss. On a few dozen validation images several candidates tie on accuracy (6 of
-    one run's at 36 of 37); the log-loss still tells apart the one that is right with more confidence."""
-    return (complete, val_accuracy if val_accuracy is not None else -math.inf,
+def validation_rank(val_accuracy: float | None, val_loss: float | None) -> tuple[float, float]:
+    """How two candidates trained alike compare on validation, larger is better: the higher accuracy, then the lower
+    log-loss. On a few dozen validation images several candidates tie on accuracy (6 of one run's at 36 of 37); the
+    log-loss still tells apart the one that is right with more confidence."""
+    return (val_accuracy if val_accuracy is not None else -math.inf,
             -val_loss if val_loss is not None else -math.inf)
 
 
@@ -79,8 +79,8 @@ def leaderboard(trials: list[FrozenTrial]) -> list[Candidate]:
     rows = [candidate(trial) for trial in trials if trial.state != TrialState.WAITING]
 
     def rank(row: Candidate) -> tuple:
-        _, accuracy, negative_loss = preference(False, row.val_accuracy, row.curve[-1].val_loss if row.curve else None)
-        return STATUS_ORDER[row.status], -accuracy, -negative_loss, row.id
+        on_validation = validation_rank(row.val_accuracy, row.curve[-1].val_loss if row.curve else None)
+        return STATUS_ORDER[row.status], *(-value for value in on_validation), row.id
 
     return sorted(rows, key=rank)
 

@@ -34,7 +34,7 @@ from apps.nas.data import ImageDataset
 from apps.nas.features import cacheable
 from apps.nas.final import finish_run
 from apps.nas.final_group import help_final_training
-from apps.nas.leaderboard import genotype_summary, preference
+from apps.nas.leaderboard import genotype_summary, validation_rank
 from apps.nas.measure import deployment_costs
 from apps.nas.names import BACKBONE_STAGES
 from apps.nas.results import SearchResult
@@ -170,8 +170,7 @@ class Search:
         if clock_zero is None or not run.strategy.parallel:
             return
         # The coordinator's clock: the budget counts from when its search began, wherever this slot runs.
-        run.budget = Budget(run.config.budget_seconds, used_before=time.time() - clock_zero,
-                                 control=run.control)
+        run.budget = Budget(run.config.budget_seconds, used_before=time.time() - clock_zero, control=run.control)
         self.evaluate_candidates()
         help_final_training(run)
 
@@ -372,8 +371,7 @@ class Search:
             resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
         ))
         if run.best is None:
-            run.first_in_training = ExportCost(pretrained=is_pretrained(genotype),
-                                                    latency_ms=measured["latency_ms"])
+            run.first_in_training = ExportCost(pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"])
         try:
             result = self.train(trial, genotype, checkpoint)
         except Exception as error:  # e.g. out of memory twice: record it and let the search go on
@@ -401,7 +399,6 @@ class Search:
         run = self.run
         for attempt in (1, 2):
             try:
-                run = run
                 trainer = Trainer(genotype, run.splits.train, run.splits.val, device=run.device,
                                   seed=run.config.seed + trial.number, should_stop=run.clock.out_of_search_time,
                                   seconds_left=run.clock.search_seconds_left, features=run.features)
@@ -479,8 +476,8 @@ class Search:
         run.emit(events.TrialFailed(trial_id=trial.number, reason=reason, seconds=time.monotonic() - started))
 
     def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, measured: dict) -> None:
-        """Keep the candidate's trained state when it beats the best so far of every slot (see
-        leaderboard.preference)."""
+        """Keep the candidate's trained state when it beats the best so far of every slot: a fully trained one
+        ranks first, then by leaderboard.validation_rank."""
         run = self.run
         if not result.curve:
             return run.files.discard_trial(number)
@@ -488,11 +485,11 @@ class Search:
         run.budget.confirm_ownership()
         with run.files.lock("best"):
             best = run.files.best_record()
-            if best is not None and preference(complete, result.val_accuracy, val_loss) <= preference(
-                    best["complete"], best["val_accuracy"], best.get("val_loss")):
+            if best is not None and (complete, *validation_rank(result.val_accuracy, val_loss)) <= (
+                    best["complete"], *validation_rank(best["val_accuracy"], best.get("val_loss"))):
                 return run.files.discard_trial(number)
             run.files.keep_as_best(number, complete=complete, val_accuracy=result.val_accuracy, val_loss=val_loss)
         run.best = BestCandidate.from_curve(number, complete, result.curve, genotype, measured)
         run.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
-                                 genotype_summary=genotype_summary(genotype), params=measured["params"],
-                                 latency_ms=measured["latency_ms"]))
+                                genotype_summary=genotype_summary(genotype), params=measured["params"],
+                                latency_ms=measured["latency_ms"]))

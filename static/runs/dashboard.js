@@ -107,7 +107,7 @@ function showProgress(progress, eta) {
 function render() {
   // Only finished candidates are ranked, best first: one stopped after an epoch or still training was scored on
   // less training, and on few validation images a lucky early score would outrank the kept model. Ties on accuracy
-  // go to the lower validation loss, as the search decides (leaderboard.preference). The others follow in the
+  // go to the lower validation loss, as the search decides (leaderboard.validation_rank). The others follow in the
   // order they started.
   const ranked = (t) => t.status === "finished" && t.accuracy != null;
   const loss = (t) => t.curve.at(-1)?.val_loss ?? Infinity;
