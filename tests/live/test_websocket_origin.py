@@ -8,6 +8,14 @@ from nasweb.asgi import application
 SITE = b"127.0.0.1:8000"
 
 
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    """These tests are about the gate; the sockets it lets through need no Redis behind them. With Redis, a socket
+    closed while its layer sat in Redis's blocking pop stayed 'cancelling', and its test's event loop never closed
+    (CI waited out pytest-timeout's 600 s)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 async def connects(user, *, origin: bytes | None, host: bytes = SITE, scheme: str = "ws",
                    extra: list[tuple[bytes, bytes]] = ()) -> bool:
     headers = [(b"host", host), *([(b"origin", origin)] if origin is not None else []), *extra]
