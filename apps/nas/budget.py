@@ -158,15 +158,20 @@ def recipe_only_epochs(*, available_seconds: float, epoch_seconds: float) -> int
     return epochs if 1 <= epochs <= RECIPE_ONLY_MAX_EPOCHS else 0
 
 
-def recipe_epochs_replanned(*, epochs_done: int, seconds_left: float, epoch_seconds: float) -> int:
-    """The recipe alone's epochs planned again from a measured epoch time, at most RECIPE_ONLY_MAX_EPOCHS.
+def epochs_replanned(*, epochs_done: int, seconds_left: float, epoch_seconds: float, most_epochs: int) -> int:
+    """A final training's epochs planned again from its measured epochs: what the time left buys, at most
+    most_epochs, longer or shorter than the plan made from the search's estimate. Measured on the final training
+    itself, the plan keeps one spare epoch, or RETRAIN_MARGIN where that is less: on a 60 s digits run the margin
+    alone left 10% of the final training's time unused.
 
     Args:
         epochs_done: epochs it has trained so far.
         seconds_left: the time left for training.
-        epoch_seconds: a measured epoch of it.
+        epoch_seconds: its epochs' typical time so far.
+        most_epochs: the longest schedule it may have (see apps.nas.final.most_final_epochs).
     """
-    return epochs_done + min(RECIPE_ONLY_MAX_EPOCHS - epochs_done, epochs_with_margin(seconds_left, epoch_seconds))
+    fit = max(epochs_with_margin(seconds_left, epoch_seconds), int(seconds_left / epoch_seconds) - 1)
+    return epochs_done + max(0, min(most_epochs - epochs_done, fit))
 
 
 def check_budget(budget: Budget, *, epoch_seconds: float, finish_seconds: float) -> None:
@@ -204,21 +209,20 @@ def search_deadline(*, total_seconds: float, elapsed_seconds: float, finish_seco
     return total_seconds - finish_seconds - continued - setup
 
 
-def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float,
-                 most_epochs: int | None = None) -> int:
+def final_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float, most_epochs: int) -> int:
     """Epochs of the final retrain: the searched schedule stretched to fill the time left; 0 if it does not fit.
 
     Args:
         searched_epochs: the best candidate's schedule in the search.
         epoch_seconds: one epoch of it on train+validation (0: no retrain planned).
         seconds_left: the time the final training may use.
-        most_epochs: the longest stretch; None: MAX_FINAL_STRETCH times the searched schedule.
+        most_epochs: the longest stretch (see apps.nas.final.most_final_epochs).
     """
     if epoch_seconds == 0 or seconds_left < searched_epochs * epoch_seconds:
         return 0
     # The search stopped RETRAIN_MARGIN early for the searched schedule; the stretch keeps that margin too.
     stretched = epochs_with_margin(seconds_left, epoch_seconds)
-    return max(searched_epochs, min(stretched, most_epochs or MAX_FINAL_STRETCH * searched_epochs))
+    return max(searched_epochs, min(stretched, most_epochs))
 
 
 def continued_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left: float) -> int:

@@ -20,11 +20,12 @@ from apps.nas import data_parallel, events
 from apps.nas.baseline import linear_baseline_accuracy
 from apps.nas.budget import (
     CONTINUED_LR_SHARE,
+    MAX_FINAL_STRETCH,
     RECIPE_ONLY_MAX_EPOCHS,
     continued_epochs,
+    epochs_replanned,
     epochs_that_fit,
     final_epochs,
-    recipe_epochs_replanned,
 )
 from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
@@ -36,11 +37,16 @@ from apps.nas.names import ARTIFACT_FILES
 from apps.nas.results import Baseline, BestModel, Candidate, Mistake, SearchResult, Summary
 from apps.nas.space import with_epochs
 from apps.nas.state import RunState
-from apps.nas.train import WARMUP_FRACTION, Trainer, TrainingInterrupted
+from apps.nas.train import Trainer, TrainingInterrupted
 
 MAX_MISTAKES_SHOWN = 48
 # How many of a final training's latest epochs its time per epoch is judged on.
 RECENT_EPOCHS = 5
+# A final training's epochs are planned again from its real epochs, longer or shorter, until it is this far through
+# its schedule; after that only shortened to fit: lengthening it would raise a learning rate already coming down
+# (at half the cosine it is at half its peak). Warm-up alone was too short a window: a 240 s MNIST-5k run planned
+# its epochs while another run slowed them, then left 10% of its budget unused when they sped up.
+REPLAN_SHARE = 0.5
 BASELINE_METHOD = "logistic regression on the pixels"
 
 
@@ -158,9 +164,8 @@ def final_model(run: RunState) -> FinalModel:
             return FinalModel(frozen, trainer, val_accuracy, retrained=False, continued=True,
                               epochs=searched_epochs + trainer.epochs_done)
     elif epochs:
-        # auto's recipe is planned again from its real epochs, as when it trains alone.
-        recipe = frozen.user_attrs.get("origin") == "recipe"
-        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier, replan=recipe, group=group)
+        trainer, _ = retrain(run, frozen.number, genotype, epochs, earlier, most_epochs=most_final_epochs(frozen),
+                             group=group)
         # Shortened to fit the time left, it must still train at least the searched schedule to be the better
         # model; else the candidate as the search trained it is.
         if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
@@ -171,15 +176,22 @@ def final_model(run: RunState) -> FinalModel:
     return FinalModel(frozen, trainer, val_accuracy, retrained=False, epochs=searched_epochs)
 
 
+def most_final_epochs(best: optuna.trial.FrozenTrial) -> int:
+    """The longest schedule the best candidate's retrain from scratch may have: its searched schedule stretched
+    MAX_FINAL_STRETCH times; auto's recipe keeps gaining from longer training up to about RECIPE_ONLY_MAX_EPOCHS
+    (see budget.py)."""
+    if best.user_attrs.get("origin") == "recipe":
+        return RECIPE_ONLY_MAX_EPOCHS
+    return MAX_FINAL_STRETCH * best.user_attrs["genotype"]["train"]["epochs"]
+
+
 def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> tuple[int, bool]:
     """(epochs, continued) of the best candidate's final training by `processes`: a retrain from scratch stretched
     to fill the time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
     searched_epochs = best.user_attrs["genotype"]["train"]["epochs"]
     seconds_left = run.clock.training_seconds_left()
-    # auto's recipe keeps gaining from longer training up to about RECIPE_ONLY_MAX_EPOCHS (see budget.py).
-    most_epochs = RECIPE_ONLY_MAX_EPOCHS if best.user_attrs.get("origin") == "recipe" else None
     if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(processes),
-                              seconds_left=seconds_left, most_epochs=most_epochs):
+                              seconds_left=seconds_left, most_epochs=most_final_epochs(best)):
         return epochs, False
     # A continued training is the coordinator's alone.
     epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(1),
@@ -207,7 +219,7 @@ def train_recipe_alone(run: RunState) -> FinalModel:
         reason="this budget is too short for a search to beat the proven recipe: training it alone on training + "
                f"validation images for {epochs} epochs",
     ))
-    trainer, curve = retrain(run, frozen.number, genotype, epochs, earlier, replan=True)
+    trainer, curve = retrain(run, frozen.number, genotype, epochs, earlier, most_epochs=RECIPE_ONLY_MAX_EPOCHS)
     seconds = round(sum(stats["seconds"] for stats in curve), 3)
     if frozen.state == TrialState.RUNNING:  # else a killed attempt of this run recorded it already
         trial = optuna.trial.Trial(run.study, frozen._trial_id)
@@ -222,7 +234,7 @@ def train_recipe_alone(run: RunState) -> FinalModel:
 
 
 def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
-            replan: bool = False, start_from: dict | None = None,
+            most_epochs: int | None = None, start_from: dict | None = None,
             group: data_parallel.TrainingGroup | None = None) -> tuple[Trainer, list[dict]]:
     """The genotype trained on train+validation, and its curve; fewer epochs when time ran out.
 
@@ -232,9 +244,11 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         genotype: its genotype.
         epochs: the final training's epochs (its schedule spans them).
         earlier: the final training's checkpoint from a killed attempt of this run, or None.
-        replan: while the learning rate warms up, plan the epochs again from the fastest real epoch so far (the
-            recipe alone was planned from the probe, which also timed validation, on a slice: 1.5-2x pessimistic;
-            and one epoch slowed by other work must not shorten the whole plan).
+        most_epochs: through the first REPLAN_SHARE of its schedule, plan the epochs again from its real epochs,
+            up to this many; None: only shorten the plan to fit (a continued training). The plan came from
+            estimates: the recipe alone's from the probe, on a slice, 1.5-2x pessimistic; a retrain's from the
+            search's epochs on the training split, with RETRAIN_MARGIN and the setup's time kept, which left a 60 s
+            digits run 13% of its budget unused.
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
@@ -265,18 +279,17 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
                                "continued": start_from is not None}, run.files.final_path)
             run.emit_epoch(number, "final", trainer.total_epochs, stats)
             epoch_seconds.append(time.monotonic() - started)
-            # Planned again from real epochs while the learning rate still warms up, and after the first epoch of a
-            # short plan (the estimate from a slice of the data was 2-4x long on 2,000 photos at 224 px).
-            if replan and trainer.epochs_done <= max(1.0, WARMUP_FRACTION * trainer.total_epochs):
-                trainer.total_epochs = recipe_epochs_replanned(
+            # The median of the last few epochs: a machine that got busier or quieter changes the plan within a few
+            # epochs, one epoch slowed by a passing job does not.
+            recent_epoch_seconds = statistics.median(epoch_seconds[-RECENT_EPOCHS:])
+            if most_epochs and trainer.epochs_done <= max(1.0, REPLAN_SHARE * trainer.total_epochs):
+                trainer.total_epochs = epochs_replanned(
                     epochs_done=trainer.epochs_done, seconds_left=run.clock.training_seconds_left(),
-                    epoch_seconds=min(epoch_seconds))
-            # The median of the last few epochs: a machine that got busier shortens the plan within a few epochs,
-            # one epoch slowed by a passing job does not (after warm-up nothing would lengthen it again).
-            trainer.total_epochs = epochs_that_fit(
-                epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
-                seconds_left=run.clock.training_seconds_left(),
-                epoch_seconds=statistics.median(epoch_seconds[-RECENT_EPOCHS:]))
+                    epoch_seconds=recent_epoch_seconds, most_epochs=most_epochs)
+            else:
+                trainer.total_epochs = epochs_that_fit(
+                    epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
+                    seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds)
             if trainer.group is not None:
                 try:
                     trainer.group.coordinators(trainer.total_epochs)

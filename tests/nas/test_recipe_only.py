@@ -8,7 +8,7 @@ import pytest
 import apps.nas.budget
 import apps.nas.clock
 import apps.nas.search
-from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, recipe_epochs_replanned, recipe_only_epochs
+from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_replanned, recipe_only_epochs
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
@@ -59,10 +59,11 @@ def test_the_recipe_alone_is_planned_only_while_the_budget_buys_few_of_its_epoch
     assert recipe_only_epochs(available_seconds=1.0, epoch_seconds=1.0) == 0  # not even one epoch
 
 
-def test_the_plan_made_again_from_a_real_epoch_keeps_the_epoch_limit():
-    assert recipe_epochs_replanned(epochs_done=2, seconds_left=55.1, epoch_seconds=0.5) == 102  # 100 more fit
+def test_the_plan_made_again_from_real_epochs_keeps_a_spare_epoch_or_the_margin_and_the_epoch_limit():
     most = RECIPE_ONLY_MAX_EPOCHS
-    assert recipe_epochs_replanned(epochs_done=2, seconds_left=1e6, epoch_seconds=0.5) == most  # epochs done count
+    assert epochs_replanned(epochs_done=2, seconds_left=55.2, epoch_seconds=0.5, most_epochs=most) == 2 + 109
+    assert epochs_replanned(epochs_done=2, seconds_left=5.6, epoch_seconds=1.0, most_epochs=most) == 2 + 5  # 10%
+    assert epochs_replanned(epochs_done=2, seconds_left=1e6, epoch_seconds=0.5, most_epochs=most) == most
 
 
 def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budget(

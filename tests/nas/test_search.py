@@ -193,6 +193,21 @@ def test_a_candidate_that_would_not_finish_by_the_deadline_trains_the_epochs_tha
     assert (second.status, second.epochs) == ("complete", second.planned_epochs)
 
 
+def test_a_final_training_planned_from_a_pessimistic_estimate_grows_to_what_its_real_epochs_buy(
+        make_image_folder, monkeypatch, tmp_path):
+    """The final training is planned from the search's epochs on the training split, with margins; once its own
+    epochs show it is faster, it trains longer rather than leave the budget unused (up to its longest stretch)."""
+    log = EventLog()
+    epochs_take(monkeypatch, 2.0, of=lambda genotype: not log.of_type("final_training_started"))
+    space = replace(TINY_SPACE, min_epochs=4, max_epochs=4)
+    config = tiny_config(space=space, budget_seconds=20.0, max_trials=1, multi_fidelity=False)
+    result = run_search(config, make_image_folder(), tmp_path / "work", on_event=log)
+
+    [started] = log.of_type("final_training_started")
+    assert result.best.retrained and 4 <= started["epochs"] < result.best.final_epochs
+    assert result.best.final_epochs == apps.nas.budget.MAX_FINAL_STRETCH * 4
+
+
 def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_ends(tiny_dataset, monkeypatch,
                                                                                       tmp_path):
     """Once a complete candidate is best, a few proposals in a row too slow for the time left end the search: the
