@@ -10,6 +10,8 @@ from apps.accounts.models import Team
 from apps.datasets.models import Dataset
 from apps.nas.names import STRATEGIES
 
+from .budgets import MAX_EXTENSION_FACTOR
+
 # What Run.best keeps of the engine's BestModel, for lists and comparisons without loading the whole result.
 RUN_BEST_FIELDS = ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb", "genotype",
                    "genotype_summary")
@@ -91,6 +93,11 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def extension_limit_seconds(self) -> float:
+        """The most budget extensions may bring it to."""
+        return self.original_budget_seconds * MAX_EXTENSION_FACTOR
 
     def waiting_for_worker_since(self, now: datetime | None = None) -> datetime | None:
         """Since when a run that should be training waits for a worker, or None: its worker stopped renewing the

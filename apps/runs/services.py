@@ -19,7 +19,7 @@ from apps.datasets.models import Dataset
 from apps.nas.names import BACKBONE_NAMES, BLOCK_TYPES
 from nasweb.workers import BROKER_UNREACHABLE, REQUEUE_AFTER_SECONDS
 
-from .budgets import MAX_BUDGET_SECONDS, MAX_EXTENSION_FACTOR, MIN_BUDGET_SECONDS, budget_label
+from .budgets import MAX_BUDGET_SECONDS, MIN_BUDGET_SECONDS, budget_label
 from .models import MAX_PARAMS_LIMIT, MAX_PARAMS_MESSAGE, MAX_SEED, SEED_MESSAGE, Note, Run, ShareLink
 from .progress import run_notes_publish, run_status_publish
 from .selectors import team_active_run_count
@@ -131,7 +131,7 @@ def run_extend(*, run: Run, user, seconds: float) -> Run:
     write_access_check(user=user, team=run.team, doing="extend runs")
     if not run.is_active:
         raise RunError(f"This run is already {run.status}; only a queued or running search can be extended.")
-    limit = run.original_budget_seconds * MAX_EXTENSION_FACTOR
+    limit = run.extension_limit_seconds
     if seconds <= 0 or run.budget_seconds + seconds > limit:
         raise RunError(f"A search can be extended up to {budget_label(limit)} in all "
                        f"(now {budget_label(run.budget_seconds)}).")

@@ -14,7 +14,7 @@ from apps.accounts.quotas import QuotaExceeded
 from apps.datasets.selectors import dataset_get, dataset_list
 
 from . import services
-from .budgets import BUDGET_PRESETS
+from .budgets import BUDGET_PRESETS, budget_label
 from .forms import RunForm
 from .selectors import (
     note_get,
@@ -67,6 +67,7 @@ def run_detail(request, run_id):
         "run": run, "notes": note_list(run=run), "share_links": share_link_list(run=run),
         "can_write": can_write(user=request.user, team=run.team),
         "new_share_url": new_share["url"] if new_share and new_share["run"] == run.pk else None,
+        "extension_limit": budget_label(run.extension_limit_seconds),
     })
 
 

@@ -226,7 +226,7 @@ function follow(liveEvents) {
     }
     const pill = $("run-status");
     pill.className = `pill pill--${detail.status}`;
-    pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
+    if (!$("cancel-button")?.disabled) pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
   });
 }
 
@@ -237,15 +237,35 @@ async function post(url, body) {
   return payload;
 }
 
+const controls = $("run-controls");
+
+// What a click can still do: nothing once a stop is asked; an extension only within the run's limit.
+function showControls({ stopping = false } = {}) {
+  if (!controls) return;
+  const room = Number(controls.dataset.extensionLimit) - Number(controls.dataset.budget);
+  for (const button of controls.querySelectorAll("button")) {
+    button.disabled = stopping || ("extend" in button.dataset && Number(button.dataset.extend) > room);
+  }
+  if (stopping) $("run-status").textContent = "Stopping…";
+}
+
 $("cancel-button")?.addEventListener("click", async () => {
-  if (confirm("Stop the search now? The best model found so far is kept.")) await post(`${api}cancel/`);
+  if (!confirm("Stop the search now? The best model found so far is kept.")) return;
+  showControls({ stopping: true });  // at once: the search stops between batches, seconds later
+  const payload = await post(`${api}cancel/`);
+  if (payload.status === undefined) showControls();  // refused: the alert said why
 });
 $("retry-button")?.addEventListener("click", async () => {
   if ((await post(`${api}retry/`)).status === "queued") location.reload();
 });
 for (const button of document.querySelectorAll("[data-extend]")) {
-  button.addEventListener("click", () => post(`${api}extend/`, { seconds: Number(button.dataset.extend) }));
+  button.addEventListener("click", async () => {
+    const payload = await post(`${api}extend/`, { seconds: Number(button.dataset.extend) });
+    if (payload.budget_seconds !== undefined) controls.dataset.budget = payload.budget_seconds;
+    showControls();
+  });
 }
+showControls({ stopping: $("cancel-button")?.disabled });
 
 if ("live" in root.dataset) import("../front/live.js").then(({ liveEvents }) => follow(liveEvents));
 catchUp();

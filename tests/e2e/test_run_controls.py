@@ -1,0 +1,39 @@
+"""The run page's buttons say what they can still do: time is added only up to the run's limit, which the page
+states, and a stop shows at once, before the search has reached a point where it can stop."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+
+from .conftest import screenshot
+from .stored_runs import stored_run
+from .test_dataset_upload import log_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_extensions_stop_at_the_limit_and_a_stop_shows_at_once(app_server, page):
+    url = app_server["url"]
+    run_id = stored_run(app_server, "")  # 10 minutes: extensions may bring it to 20
+    log_in(page, url, "alice", PASSWORD)
+    page.goto(f"{url}/runs/{run_id}/")
+    five, fifteen = page.get_by_role("button", name="+5 min"), page.get_by_role("button", name="+15 min")
+    expect(page.locator("#extend-limit")).to_contain_text("up to 20 min in all")
+    expect(fifteen).to_be_disabled()  # 25 min would be over the limit
+    expect(five).to_be_enabled()
+
+    five.click()
+    expect(page.locator("#extend-limit")).to_be_visible()
+    expect(five).to_be_enabled()  # 15 min: one more fits
+    five.click()
+    expect(five).to_be_disabled()  # at 20 min, nothing more fits
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Stop and keep the best").click()
+    expect(page.locator("#run-status")).to_have_text("Stopping…")
+    expect(page.get_by_role("button", name="Stop and keep the best")).to_be_disabled()
+    page.reload()
+    expect(page.locator("#run-status")).to_have_text("Stopping…")  # the stop was recorded, the search not yet over
+    expect(page.get_by_role("button", name="Stop and keep the best")).to_be_disabled()
+    screenshot(page, "run-stopping")
