@@ -44,6 +44,11 @@ function apply(event) {
       if (event.phase === "final") {
         state.final.curve.push(event);
         state.final.planned = event.total_epochs;
+        // The final training plans its epochs again from its own speed: the log says so where the count changed.
+        if (event.epoch === event.total_epochs && event.total_epochs !== state.final.firstPlanned) {
+          const change = event.total_epochs > state.final.firstPlanned ? "lengthened" : "shortened";
+          addLog(event, `Final training done after ${event.total_epochs} epochs: ${change} from the ${state.final.firstPlanned} first planned, to fit the time left at the speed it measured.`);
+        }
         if (state.final.recipeOnly) Object.assign(t, { epochs: event.epoch, planned: event.total_epochs });
         break;
       }
@@ -77,7 +82,7 @@ function apply(event) {
       addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}.`);
       break;
     case "final_training_started":
-      if (event.retrain) state.final = { id: event.trial_id, summary: event.genotype_summary, planned: event.epochs, curve: [], recipeOnly: event.recipe_only };
+      if (event.retrain) state.final = { id: event.trial_id, summary: event.genotype_summary, planned: event.epochs, firstPlanned: event.epochs, curve: [], recipeOnly: event.recipe_only };
       addLog(event, event.retrain ? `Final model from candidate ${event.trial_id}: ${event.reason}.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
       break;
     case "run_finished":
@@ -154,7 +159,7 @@ function render() {
     const epochs = current.curve.length;
     $("current-trial-heading").textContent = state.done ? "Last training" : "Training now";
     $("current-trial").textContent = current === state.final
-      ? `Final model (candidate ${current.id}), epoch ${epochs} of ${current.planned} on all training images: ${current.summary}`
+      ? `Final model (candidate ${current.id}), epoch ${epochs} of ${current.planned} on all training images: ${current.summary.replace(/ · \d+ ep$/, ` · ${current.planned} ep`)}`
       : `Candidate ${current.id}: ${current.summary ?? ""}`;
     const curves = [{ x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * e.train_accuracy), name: "training", mode: "lines+markers", line: { color: "#94a3b8" } }];
     if (current !== state.final) {
