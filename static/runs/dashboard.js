@@ -266,7 +266,10 @@ $("retry-button")?.addEventListener("click", async () => {
 for (const button of document.querySelectorAll("[data-extend]")) {
   button.addEventListener("click", async () => {
     const payload = await post(`${api}extend/`, { seconds: Number(button.dataset.extend) });
-    if (payload.budget_seconds !== undefined) controls.dataset.budget = payload.budget_seconds;
+    // Answers to two quick clicks may arrive in either order; a budget only grows.
+    if (payload.budget_seconds !== undefined) {
+      controls.dataset.budget = Math.max(Number(controls.dataset.budget), payload.budget_seconds);
+    }
     showControls();
   });
 }

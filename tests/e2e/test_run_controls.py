@@ -23,16 +23,18 @@ def test_extensions_stop_at_the_limit_and_a_stop_shows_at_once(app_server, page)
     expect(fifteen).to_be_disabled()  # 25 min would be over the limit
     expect(five).to_be_enabled()
 
-    five.click()
-    expect(page.locator("#extend-limit")).to_be_visible()
+    with page.expect_response("**/extend/"):
+        five.click()
     expect(five).to_be_enabled()  # 15 min: one more fits
-    five.click()
+    with page.expect_response("**/extend/"):
+        five.click()
     expect(five).to_be_disabled()  # at 20 min, nothing more fits
 
     page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Stop and keep the best").click()
-    expect(page.locator("#run-status")).to_have_text("Stopping…")
-    expect(page.get_by_role("button", name="Stop and keep the best")).to_be_disabled()
+    with page.expect_response("**/cancel/"):
+        page.get_by_role("button", name="Stop and keep the best").click()
+        expect(page.locator("#run-status")).to_have_text("Stopping…")  # shown at once, not after the answer
+        expect(page.get_by_role("button", name="Stop and keep the best")).to_be_disabled()
     page.reload()
     expect(page.locator("#run-status")).to_have_text("Stopping…")  # the stop was recorded, the search not yet over
     expect(page.get_by_role("button", name="Stop and keep the best")).to_be_disabled()
