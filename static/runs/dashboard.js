@@ -231,7 +231,7 @@ function follow(liveEvents) {
     }
     const pill = $("run-status");
     pill.className = `pill pill--${detail.status}`;
-    if (!$("cancel-button")?.disabled) pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
+    if (!("stopping" in (controls?.dataset ?? {}))) pill.textContent = detail.status[0].toUpperCase() + detail.status.slice(1);
   });
 }
 
@@ -245,20 +245,26 @@ async function post(url, body) {
 const controls = $("run-controls");
 
 // What a click can still do: nothing once a stop is asked; an extension only within the run's limit.
-function showControls({ stopping = false } = {}) {
+function showControls() {
   if (!controls) return;
+  const stopping = "stopping" in controls.dataset;
   const room = Number(controls.dataset.extensionLimit) - Number(controls.dataset.budget);
   for (const button of controls.querySelectorAll("button")) {
     button.disabled = stopping || ("extend" in button.dataset && Number(button.dataset.extend) > room);
   }
-  if (stopping) $("run-status").textContent = "Stopping…";
 }
 
 $("cancel-button")?.addEventListener("click", async () => {
   if (!confirm("Stop the search now? The best model found so far is kept.")) return;
-  showControls({ stopping: true });  // at once: the search stops between batches, seconds later
+  // At once: the search stops between batches, seconds later.
+  controls.dataset.stopping = "";
+  $("run-status").textContent = "Stopping…";
+  showControls();
   const payload = await post(`${api}cancel/`);
-  if (payload.status === undefined) showControls();  // refused: the alert said why
+  if (payload.status === undefined) {  // refused: the alert said why
+    delete controls.dataset.stopping;
+    showControls();
+  }
 });
 $("retry-button")?.addEventListener("click", async () => {
   if ((await post(`${api}retry/`)).status === "queued") location.reload();
@@ -273,7 +279,7 @@ for (const button of document.querySelectorAll("[data-extend]")) {
     showControls();
   });
 }
-showControls({ stopping: $("cancel-button")?.disabled });
+showControls();
 
 if ("live" in root.dataset) import("../front/live.js").then(({ liveEvents }) => follow(liveEvents));
 catchUp();
