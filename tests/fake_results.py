@@ -5,6 +5,7 @@ from apps.nas.results import (
     BestModel,
     Candidate,
     ClassScores,
+    CrossValidation,
     Mistake,
     ParetoPoint,
     Parity,
@@ -30,23 +31,25 @@ def fake_result(*, status: str = "finished", misclassified: list[Mistake] = (), 
                 ) -> SearchResult:
     """A result of the engine's own types for a two-class, ten-image search with one candidate: a network from
     scratch on grey 28 px images and retrained, or a pretrained one on colour 128 px photos whose training continued
-    for 4 more epochs on train+validation."""
+    for 4 more epochs on train+validation, chosen by 5-fold cross-validation."""
     costs = {"params": 1000, "flops": 10, "latency_ms": 0.5, "size_mb": 0.01}
     if pretrained:
         genotype, genotype_summary, input_shape = PRETRAINED_GENOTYPE, PRETRAINED_SUMMARY, [3, 128, 128]
         final_epochs = PRETRAINED_GENOTYPE["train"]["epochs"] + 4
+        cross_validation = CrossValidation(accuracy=0.83, loss=0.4, folds=5, images=6)
     else:
         genotype, genotype_summary, input_shape = GENOTYPE, "plain 16", [1, 28, 28]
-        final_epochs = 4
+        final_epochs, cross_validation = 4, None
     return SearchResult(
         best=BestModel(trial_id=0, genotype=genotype, genotype_summary=genotype_summary, val_accuracy=0.8,
-                       test_accuracy=0.75, retrained=not pretrained, final_epochs=final_epochs, **costs),
+                       test_accuracy=0.75, retrained=not pretrained, final_epochs=final_epochs,
+                       cross_validation=cross_validation, **costs),
         test_report=TestReport(accuracy=0.75, images=4, accuracy_low=0.3, accuracy_high=0.95, macro_f1=0.73,
                                per_class=[ClassScores("a", 1.0, 0.5, 0.67, 2), ClassScores("b", 0.67, 1.0, 0.8, 2)],
                                confusion=[[1, 1], [0, 2]]),
         leaderboard=[Candidate(id=0, status="complete", val_accuracy=0.8, seconds=1.0, epochs=2, planned_epochs=2,
                                reason="", genotype_summary=genotype_summary, genotype=genotype, origin="recipe",
-                               **costs)],
+                               cross_validation=cross_validation, **costs)],
         pareto_front=[ParetoPoint(id=0, val_accuracy=0.8, latency_ms=0.5, size_mb=0.01, params=1000,
                                   genotype_summary=genotype_summary)],
         summary=Summary(status=status, strategy="auto", seed=0, device="cpu", multi_fidelity=True, budget_seconds=60,

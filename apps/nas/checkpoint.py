@@ -102,17 +102,17 @@ class SearchFiles:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def best_record(self) -> dict | None:
-        """{"trial", "complete", "val_accuracy", "val_loss"} of the kept best candidate, or None; read under
+        """{"trial", "complete", "val_accuracy", "val_loss", "cv_accuracy", "cv_loss"} of the kept best candidate
+        (leaderboard.Standing's fields; a run from before cross-validation has no cv_*), or None; read under
         lock("best")."""
         path = self.dir / "best.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def keep_as_best(self, number: int, *, complete: bool, val_accuracy: float | None,
-                     val_loss: float | None) -> None:
-        """The trial's last checkpoint becomes the best candidate's state; call under lock("best")."""
+    def keep_as_best(self, number: int, standing: dict) -> None:
+        """The trial's last checkpoint becomes the best candidate's state, with how it stands (leaderboard.Standing's
+        fields); call under lock("best")."""
         os.replace(self.trial_path(number), self.best_trial_path)
-        save_json_atomic({"trial": number, "complete": complete, "val_accuracy": val_accuracy, "val_loss": val_loss},
-                         self.dir / "best.json")
+        save_json_atomic({"trial": number, **standing}, self.dir / "best.json")
 
     def discard_trial(self, number: int) -> None:
         self.trial_path(number).unlink(missing_ok=True)

@@ -201,7 +201,7 @@ class RunClock:
 
     def epochs_before_deadline(self, *, epochs_done: int, planned_epochs: int, epoch_seconds: float) -> int:
         """A candidate's planned epochs, or fewer when, with a fully trained candidate best, the rest would not
-        finish by the search's deadline (see Search.end_before_deadline)."""
+        finish by the search's deadline (see ScheduleFitter.end_before_deadline)."""
         if not (self.run.best and self.run.best.complete):
             return planned_epochs
         return epochs_that_fit(epochs_done=epochs_done, planned_epochs=planned_epochs,

@@ -94,6 +94,10 @@ class TrialFinished(Event):
     flops: int
     latency_ms: float
     size_mb: float
+    # On small data, the k-fold cross-validated score over train+validation (apps.nas.cross_validation); None: not
+    # cross-validated. Compared only with another candidate's (leaderboard.Standing).
+    cv_accuracy: float | None = None
+    cv_loss: float | None = None
 
 
 @dataclass(kw_only=True)
@@ -123,6 +127,7 @@ class NewBest(Event):
     genotype_summary: str
     params: int
     latency_ms: float
+    cv_accuracy: float | None = None  # as TrialFinished's
 
 
 @dataclass(kw_only=True)

@@ -31,7 +31,7 @@ from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
 from apps.nas.export import export_model
 from apps.nas.final_group import helping_slots, meet_helpers
-from apps.nas.leaderboard import finished_pareto_front, genotype_summary, leaderboard
+from apps.nas.leaderboard import cross_validation, finished_pareto_front, genotype_summary, leaderboard
 from apps.nas.metrics import classification_report
 from apps.nas.names import ARTIFACT_FILES
 from apps.nas.results import Baseline, BestModel, Candidate, Mistake, SearchResult, Summary
@@ -88,7 +88,7 @@ def finish_run(run: RunState) -> SearchResult:
     summary.elapsed_seconds = round(run.budget.elapsed(), 2)
     best = BestModel(trial_id=frozen.number, genotype=genotype, genotype_summary=genotype_summary(genotype),
                      val_accuracy=final.val_accuracy, test_accuracy=report.accuracy, retrained=final.retrained,
-                     final_epochs=final.epochs, **costs)
+                     final_epochs=final.epochs, cross_validation=cross_validation(frozen), **costs)
     result = SearchResult(best=best, test_report=report, leaderboard=rows, pareto_front=finished_pareto_front(rows),
                           summary=summary, baseline=baseline, misclassified=misclassified(test, probabilities),
                           files=files)

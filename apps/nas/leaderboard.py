@@ -1,14 +1,15 @@
 """The leaderboard of a search's candidates and its Pareto front, from the study's trials."""
 
 import math
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from functools import cmp_to_key
 
 from optuna.trial import FrozenTrial, TrialState
 
 from apps.nas.build import is_pretrained
 from apps.nas.names import BACKBONE_NAMES, BACKBONE_STAGES
 from apps.nas.pareto import pareto_front
-from apps.nas.results import Candidate, CurvePoint, ParetoPoint
+from apps.nas.results import Candidate, CrossValidation, CurvePoint, ParetoPoint
 
 CURVE_KEYS = tuple(f.name for f in fields(CurvePoint))
 # Leaderboard order: fully trained candidates first, then partially trained, then the rest.
@@ -21,6 +22,31 @@ def validation_rank(val_accuracy: float | None, val_loss: float | None) -> tuple
     log-loss still tells apart the one that is right with more confidence."""
     return (val_accuracy if val_accuracy is not None else -math.inf,
             -val_loss if val_loss is not None else -math.inf)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a trained candidate compares with another, like with like: fully trained above stopped early; then, where
+    both were cross-validated (small data, apps.nas.cross_validation), by that score, else by the validation split,
+    which every candidate was scored on (a cross-validated score is not set against another's hold-out score: on 30
+    validation images a lucky 100% would beat any honest estimate). Each by validation_rank."""
+
+    complete: bool
+    val_accuracy: float | None
+    val_loss: float | None
+    cv_accuracy: float | None = None
+    cv_loss: float | None = None
+
+    def beats(self, other: "Standing") -> bool:
+        return self.rank_against(other) > other.rank_against(self)
+
+    def rank_against(self, other: "Standing") -> tuple[bool, float, float]:
+        both_folded = self.cv_accuracy is not None and other.cv_accuracy is not None
+        accuracy, loss = (self.cv_accuracy, self.cv_loss) if both_folded else (self.val_accuracy, self.val_loss)
+        return self.complete, *validation_rank(accuracy, loss)
+
+
+STANDING_FIELDS = tuple(f.name for f in fields(Standing))
 
 
 def genotype_summary(genotype: dict) -> str:
@@ -42,6 +68,12 @@ def genotype_summary(genotype: dict) -> str:
         se = " se" if stage["se"] else ""
         stages.append(f"{block} {depth}{stage['width']}{kernel}{se}")
     return f"{' > '.join(stages)} · {genotype['activation']} · {schedule}"
+
+
+def cross_validation(trial: FrozenTrial) -> CrossValidation | None:
+    """The candidate's cross-validated score, where the search scored it so (apps.nas.cross_validation)."""
+    scored = trial.user_attrs.get("cross_validation")
+    return CrossValidation(**scored) if scored else None
 
 
 def candidate(trial: FrozenTrial) -> Candidate:
@@ -71,18 +103,29 @@ def candidate(trial: FrozenTrial) -> Candidate:
         started_at=attrs.get("started_at"),
         finished_at=attrs.get("finished_at"),
         retry_of=attrs.get("retry_of"),
+        cross_validation=cross_validation(trial),
     )
 
 
+def standing(row: Candidate) -> Standing:
+    folded = row.cross_validation
+    return Standing(complete=row.status == "complete", val_accuracy=row.val_accuracy,
+                    val_loss=row.curve[-1].val_loss if row.curve else None,
+                    cv_accuracy=folded.accuracy if folded else None, cv_loss=folded.loss if folded else None)
+
+
 def leaderboard(trials: list[FrozenTrial]) -> list[Candidate]:
-    """Every candidate the search tried, best first (not a start point still queued when the run ended)."""
+    """Every candidate the search tried, best first (not a start point still queued when the run ended): by status,
+    then as Standing compares them; the first trained first among equals."""
     rows = [candidate(trial) for trial in trials if trial.state != TrialState.WAITING]
 
-    def rank(row: Candidate) -> tuple:
-        on_validation = validation_rank(row.val_accuracy, row.curve[-1].val_loss if row.curve else None)
-        return STATUS_ORDER[row.status], *(-value for value in on_validation), row.id
+    def order(a: Candidate, b: Candidate) -> int:
+        if STATUS_ORDER[a.status] != STATUS_ORDER[b.status]:
+            return STATUS_ORDER[a.status] - STATUS_ORDER[b.status]
+        first, second = standing(a), standing(b)
+        return -1 if first.beats(second) else 1 if second.beats(first) else a.id - b.id
 
-    return sorted(rows, key=rank)
+    return sorted(rows, key=cmp_to_key(order))
 
 
 def finished_pareto_front(rows: list[Candidate]) -> list[ParetoPoint]:

@@ -25,6 +25,17 @@ class CurvePoint:
 
 
 @dataclass
+class CrossValidation:
+    """A candidate trained once per fold of train+validation and scored on the images each fold held out (see
+    apps.nas.cross_validation): on small data, what the search chose it by."""
+
+    accuracy: float
+    loss: float  # cross-entropy, which breaks ties on accuracy
+    folds: int
+    images: int  # train+validation: every image was scored once, by the model that did not learn from it
+
+
+@dataclass
 class Candidate:
     """One row of the leaderboard: a candidate's status, accuracy, cost, time, learning curve and reason."""
 
@@ -51,6 +62,7 @@ class Candidate:
     started_at: float | None = None
     finished_at: float | None = None
     retry_of: int | None = None  # the candidate of a dead worker that this one continued
+    cross_validation: CrossValidation | None = None  # None: scored on the validation split alone
 
 
 @dataclass
@@ -126,6 +138,9 @@ class BestModel:
     flops: int
     latency_ms: float  # CPU, batch 1, one thread: the exported model, test-time flips included
     size_mb: float
+    # On small data, the estimate the search chose it by, over every image the test did not keep: beside the test
+    # figure, a second, independent look at the same network (see apps.nas.cross_validation).
+    cross_validation: CrossValidation | None = None
 
 
 @dataclass

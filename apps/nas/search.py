@@ -8,14 +8,16 @@ end of the run (apps.nas.final: the final training, the test score, the export).
 so calling run_search again with the same work_dir continues a killed search where it stopped. With
 SearchConfig.workers > 1, other processes evaluate candidates beside this loop (run_trial_slot, see apps.nas.slots).
 
-The loop asks the run's clock (apps.nas.clock) what the time left allows, and apps.nas.start_points what auto
-starts from; the run's state (apps.nas.state) is what the end of the run reads.
+The loop asks the run's clock (apps.nas.clock) what the time left allows, apps.nas.start_points what auto starts
+from, apps.nas.admission whether a drawn candidate may train, and apps.nas.candidate_schedule fits its epochs to the
+clock; on small data apps.nas.cross_validation scores it. The run's state (apps.nas.state) is what the end of the run
+reads.
 """
 
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import cached_property, partial
 from pathlib import Path
 
@@ -24,19 +26,17 @@ import torch
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from apps.nas import events, slots, start_points
+from apps.nas import admission, events, slots, start_points
 from apps.nas.budget import Budget, SearchControl, check_budget
-from apps.nas.build import build, is_pretrained
+from apps.nas.build import is_pretrained
+from apps.nas.candidate_schedule import ScheduleFitter, fit_schedule, start_point_epochs
 from apps.nas.checkpoint import load_torch
 from apps.nas.clock import BestCandidate, ExportCost
 from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset
-from apps.nas.features import cacheable
 from apps.nas.final import finish_run
 from apps.nas.final_group import help_final_training
-from apps.nas.leaderboard import genotype_summary, validation_rank
-from apps.nas.measure import deployment_costs
-from apps.nas.names import BACKBONE_STAGES
+from apps.nas.leaderboard import STANDING_FIELDS, Standing, genotype_summary
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.space import baseline_genotype, finetune_genotype, probe_genotype, with_epochs
@@ -286,15 +286,9 @@ class Search:
 
     # -- one candidate ------------------------------------------------------------------------------------------
 
-    def measure(self, genotype: dict) -> dict:
-        """Parameters, FLOPs, CPU latency and size of a freshly built model (before any training), as it would be
-        exported: a limit checked here holds for the shipped model, test-time flips included."""
-        shape = self.run.splits.train.input_shape
-        return deployment_costs(build(genotype, shape, self.run.splits.train.num_classes), genotype, shape)
-
     def measure_within_limits(self, trial: optuna.Trial, genotype: dict) -> dict | None:
         """The candidate's measurements, or None (recorded and reported) when it breaks a deployment limit."""
-        measured = self.measure(genotype)
+        measured = admission.measure(self.run, genotype)
         trial.set_user_attr("measurements", measured)
         violations = self.run.config.constraints.violations(
             params=measured["params"], size_mb=measured["size_mb"], latency_ms=measured["latency_ms"]
@@ -302,28 +296,6 @@ class Search:
         if violations:
             return self.skip_untrained(trial, "breaks the deployment limits: " + "; ".join(violations))
         return measured
-
-    def too_slow(self, genotype: dict, measured: dict) -> str | None:
-        """Why a slow candidate cannot train in the search time left on a CPU (RunClock.too_slow), or None.
-
-        The epoch is estimated from the batch-1 latency measured for the limits: a fully fine-tuned EfficientNet-Lite2
-        on a thousand photos at 224 px needs minutes per epoch on a small CPU, and would take the whole budget
-        before it could be compared. A pretrained candidate whose frozen stages' output is cached trains only its
-        head and last stages on it (its one pass to compute them stops early when it cannot finish, see
-        FeatureCache.features), and on a GPU the CPU latency says nothing about training time: neither is checked.
-        """
-        if self.run.device != "cpu" or self.trains_on_cache(genotype):
-            return None
-        return self.run.clock.too_slow(measured["latency_ms"], flips=genotype["train"]["flip"])
-
-    def trains_on_cache(self, genotype: dict) -> bool:
-        """Whether the Trainer will run this candidate's frozen stages once per image and view (Trainer.cached)."""
-        if not is_pretrained(genotype) or genotype["finetune"] == BACKBONE_STAGES:
-            return False
-        train, val = self.run.splits.train, self.run.splits.val
-        model = build(genotype, train.input_shape, train.num_classes)
-        views = 2 if genotype["train"]["flip"] else 1
-        return cacheable(model, train.input_shape, len(train) + len(val), views)
 
     def skip_untrained(self, trial: optuna.Trial, reason: str) -> None:
         """Record and report a candidate that is not trained at all (told to the strategy as infeasible)."""
@@ -354,15 +326,15 @@ class Search:
             return self.record_failure(trial, error, started)
         if measured is None:
             return
-        if not resume and (reason := self.too_slow(genotype, measured)) is not None:
+        if not resume and (reason := admission.too_slow(run, genotype, measured)) is not None:
             run.clock.slow_in_a_row += 1
             return self.skip_untrained(trial, reason)
         if not resume and trial.user_attrs.get("origin") == "recipe" and self.recipe_epoch_seconds is not None:
-            epochs = self.start_point_epochs(trial, epochs_done=0, epoch_seconds=self.recipe_epoch_seconds)
+            epochs = start_point_epochs(run, trial, epochs_done=0, epoch_seconds=self.recipe_epoch_seconds)
             if epochs < run.space.min_epochs and run.best is not None and run.best.complete:
                 return self.skip_untrained(trial, f"too little time left: {epochs} epochs of it would fit, and it "
                                                   f"needs at least {run.space.min_epochs} to learn from scratch")
-            genotype = self.fit_schedule(trial, genotype, max(run.space.min_epochs, epochs))
+            genotype = fit_schedule(trial, genotype, max(run.space.min_epochs, epochs))
         run.clock.slow_in_a_row = 0
         checkpoint = load_torch(run.files.trial_path(number)) if resume else None
         run.emit(events.TrialStarted(
@@ -385,14 +357,18 @@ class Search:
         trial.set_user_attr("seconds", round(result.seconds, 3))
         if result.reason:
             trial.set_user_attr("reason", result.reason)
-        run.strategy.tell(trial, result.status, result.val_accuracy)
+        standing = self.standing(trial, genotype, result)
+        # The strategy learns from the better estimate it has.
+        run.strategy.tell(trial, result.status,
+                          result.val_accuracy if standing.cv_accuracy is None else standing.cv_accuracy)
         if result.status == "complete":
             run.emit(events.TrialFinished(trial_id=number, val_accuracy=result.val_accuracy,
+                                          cv_accuracy=standing.cv_accuracy, cv_loss=standing.cv_loss,
                                            epochs=len(result.curve), seconds=result.seconds, **measured))
         else:
             run.emit(events.TrialPruned(trial_id=number, reason=result.reason, val_accuracy=result.val_accuracy,
                                          epochs=len(result.curve), seconds=result.seconds))
-        self.keep_if_best(number, genotype, result, measured)
+        self.keep_if_best(number, genotype, result, standing, measured)
 
     def train(self, trial: optuna.Trial, genotype: dict, checkpoint: dict | None) -> CandidateResult:
         """Train with early stopping; on CUDA out-of-memory, retry once from scratch with half the batch size."""
@@ -411,7 +387,7 @@ class Search:
                     trial, trainer, checkpoint_path=run.files.trial_path(trial.number), curve=curve,
                     pruning=run.strategy.multi_fidelity and not start_point,
                     stop_reason=run.clock.stop_reason,
-                    replan=partial(self.replan, trial, trainer, start_point),
+                    replan=ScheduleFitter(run, trial, trainer, start_point=start_point),
                     on_epoch=partial(run.emit_epoch, trial.number, "search"),
                 )
             except torch.cuda.OutOfMemoryError:
@@ -425,47 +401,6 @@ class Search:
                 checkpoint = None
         raise AssertionError("unreachable")
 
-    def start_point_epochs(self, trial: optuna.Trial, *, epochs_done: int, epoch_seconds: float) -> int:
-        """The epochs the time left affords a start point's schedule (RunClock.start_point_epochs)."""
-        own_epochs = self.run.strategy.start_point(trial.user_attrs["origin"])["train"]["epochs"]
-        return self.run.clock.start_point_epochs(own_epochs, epochs_done=epochs_done, epoch_seconds=epoch_seconds)
-
-    def fit_schedule(self, trial: optuna.Trial, genotype: dict, epochs: int) -> dict:
-        """The genotype with its schedule over `epochs`, recorded on the trial (a resumed search rebuilds it)."""
-        if epochs != genotype["train"]["epochs"]:
-            genotype = with_epochs(genotype, epochs)
-            trial.set_user_attr("genotype", genotype)
-        return genotype
-
-    def replan(self, trial: optuna.Trial, trainer: Trainer, start_point: bool, epoch_seconds: float) -> None:
-        """After each epoch, fit the candidate's schedule to the time left (see replan_start_point and
-        end_before_deadline), given that epoch's real seconds."""
-        if start_point:
-            self.replan_start_point(trial, trainer, epoch_seconds)
-        self.end_before_deadline(trial, trainer, epoch_seconds)
-
-    def replan_start_point(self, trial: optuna.Trial, trainer: Trainer, epoch_seconds: float) -> None:
-        """After a start point's first epoch, fit its schedule to the time left from that epoch's real time (the
-        recipe's plan came from a probe on a slice; the fine-tuning recipe's from nothing). Later, its learning rate
-        has left the warm-up and its schedule stays."""
-        if trainer.epochs_done != 1:
-            return
-        epochs = self.start_point_epochs(trial, epochs_done=1, epoch_seconds=epoch_seconds)
-        epochs = max(min(self.run.space.min_epochs, trainer.total_epochs), epochs)
-        trainer.total_epochs = self.fit_schedule(trial, trainer.genotype, epochs)["train"]["epochs"]
-
-    def end_before_deadline(self, trial: optuna.Trial, trainer: Trainer, epoch_seconds: float) -> None:
-        """Once a fully trained candidate is best, shorten the schedule of one that would not finish by the search's
-        deadline to the epochs that fit, when they are at least the space's min_epochs (fewer: stop_reason stops it).
-
-        Its learning rate then decays to zero on time, and the candidate is compared fully trained: stopped
-        instead, a candidate drawn near the deadline is one epoch of warm-up, which tells the search nothing (one
-        worker on MNIST-5k at 300 s spent the last 90 s of its search on 24 such stops)."""
-        epochs = self.run.clock.epochs_before_deadline(epochs_done=trainer.epochs_done,
-                                                   planned_epochs=trainer.total_epochs, epoch_seconds=epoch_seconds)
-        if self.run.space.min_epochs <= epochs < trainer.total_epochs:
-            trainer.total_epochs = self.fit_schedule(trial, trainer.genotype, epochs)["train"]["epochs"]
-
     def record_failure(self, trial: optuna.Trial, error: Exception, started: float) -> None:
         run = self.run
         run.budget.confirm_ownership()  # the error may be a lost lease's (a database session ended meanwhile)
@@ -475,21 +410,36 @@ class Search:
         run.files.discard_trial(trial.number)
         run.emit(events.TrialFailed(trial_id=trial.number, reason=reason, seconds=time.monotonic() - started))
 
-    def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, measured: dict) -> None:
-        """Keep the candidate's trained state when it beats the best so far of every slot: a fully trained one
-        ranks first, then by leaderboard.validation_rank."""
+    def standing(self, trial: optuna.Trial, genotype: dict, result: CandidateResult) -> Standing:
+        """How the candidate compares with others: its last epoch on the validation split and, on small data where
+        the time left affords its k trainings, its cross-validated score (apps.nas.cross_validation)."""
+        run, plan = self.run, self.run.cross_validation
+        on_validation = Standing(complete=result.status == "complete", val_accuracy=result.val_accuracy,
+                                 val_loss=result.curve[-1]["val_loss"] if result.curve else None)
+        seconds_left = run.clock.search_seconds_left()
+        if plan is None or result.status != "complete" or not plan.affordable(
+                [stats["seconds"] for stats in result.curve], len(run.splits.train), seconds_left):
+            return on_validation
+        folded = plan.score(genotype, device=run.device, seed=run.config.seed + trial.number, features=run.features,
+                            should_stop=run.clock.out_of_search_time, seconds_left=seconds_left)
+        if folded is None:
+            return on_validation
+        trial.set_user_attr("cross_validation", asdict(folded))
+        return replace(on_validation, cv_accuracy=folded.accuracy, cv_loss=folded.loss)
+
+    def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, standing: Standing,
+                     measured: dict) -> None:
+        """Keep the candidate's trained state when it beats the best so far of every slot (Standing.beats)."""
         run = self.run
         if not result.curve:
             return run.files.discard_trial(number)
-        complete, val_loss = result.status == "complete", result.curve[-1]["val_loss"]
         run.budget.confirm_ownership()
         with run.files.lock("best"):
             best = run.files.best_record()
-            if best is not None and (complete, *validation_rank(result.val_accuracy, val_loss)) <= (
-                    best["complete"], *validation_rank(best["val_accuracy"], best.get("val_loss"))):
+            if best is not None and not standing.beats(Standing(**{key: best.get(key) for key in STANDING_FIELDS})):
                 return run.files.discard_trial(number)
-            run.files.keep_as_best(number, complete=complete, val_accuracy=result.val_accuracy, val_loss=val_loss)
-        run.best = BestCandidate.from_curve(number, complete, result.curve, genotype, measured)
-        run.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy,
+            run.files.keep_as_best(number, asdict(standing))
+        run.best = BestCandidate.from_curve(number, standing.complete, result.curve, genotype, measured)
+        run.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy, cv_accuracy=standing.cv_accuracy,
                                 genotype_summary=genotype_summary(genotype), params=measured["params"],
                                 latency_ms=measured["latency_ms"]))

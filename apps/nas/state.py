@@ -15,6 +15,7 @@ from apps.nas.budget import Budget, SearchControl
 from apps.nas.checkpoint import SearchFiles
 from apps.nas.clock import BestCandidate, ExportCost, RunClock
 from apps.nas.config import SearchConfig
+from apps.nas.cross_validation import CrossValidationPlan
 from apps.nas.data import DatasetSplits, ImageDataset, load_image_folder, split_dataset
 from apps.nas.features import FeatureCache
 from apps.nas.measure import backbone_costs
@@ -44,6 +45,7 @@ class RunState:
     splits: DatasetSplits
     strategy: Strategy
     space: SearchSpace  # the configured space, fitted to the dataset's image side
+    cross_validation: CrossValidationPlan | None  # how candidates are scored on small data, None: on validation
 
     def __init__(self, config: SearchConfig, work_dir: Path, on_event: Callable[[dict], None] | None,
                  control: SearchControl | None, *, slot: int = 0, worker: str = "", storage_url: str | None = None,
@@ -136,6 +138,7 @@ class RunState:
         self.splits = split_dataset(dataset, seed=self.config.seed, val_fraction=self.config.val_fraction,
                                     test_fraction=fraction_to_test(len(dataset), self.config.test_fraction))
         self.space = self.fitted_space(min(dataset.input_shape[1:]))
+        self.cross_validation = CrossValidationPlan.for_splits(self.splits, seed=self.config.seed)
         return dataset
 
     def fitted_space(self, side: int) -> SearchSpace:

@@ -49,13 +49,13 @@ def run_trial_list(*, run: Run) -> list[dict]:
     for kind, payload, created in events:
         row = trials.setdefault(payload["trial_id"], {
             "number": payload["trial_id"], "status": "running", "worker": "", "started_at": created,
-            "finished_at": None, "val_accuracy": None,
+            "finished_at": None, "val_accuracy": None, "cv_accuracy": None,
         })
         if kind == "trial_started":
             row["worker"] = payload.get("worker") or row["worker"]
         else:
             row.update(status=trial_status(kind, payload), finished_at=created,
-                       val_accuracy=payload.get("val_accuracy"))
+                       val_accuracy=payload.get("val_accuracy"), cv_accuracy=payload.get("cv_accuracy"))
     return [trials[number] for number in sorted(trials)]
 
 

@@ -58,14 +58,14 @@ function apply(event) {
       state.current = t.id;
       break;
     case "trial_finished":
-      Object.assign(t, { status: "finished", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
+      Object.assign(t, { status: "finished", accuracy: event.val_accuracy, cv: event.cv_accuracy, cvLoss: event.cv_loss, seconds: event.seconds, epochs: event.epochs });
       if (event.val_accuracy == null) {
         // The recipe trained alone on every training image: nothing held out, the test images will grade it.
         addLog(event, `Candidate ${t.id} finished training.`);
         break;
       }
       state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
-      addLog(event, `Candidate ${t.id} finished: ${pct(event.val_accuracy)} on validation images.`);
+      addLog(event, `Candidate ${t.id} finished: ${pct(event.val_accuracy)} on validation images${event.cv_accuracy != null ? `, ${pct(event.cv_accuracy)} cross-validated over every image the test does not keep` : ""}.`);
       break;
     case "trial_pruned":
       Object.assign(t, { status: event.infeasible ? "skipped" : "stopped early", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
@@ -79,7 +79,7 @@ function apply(event) {
     case "new_best":
       state.best = event.trial_id;
       state.bests.push({ x: event.elapsed_seconds, y: event.val_accuracy });
-      addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}.`);
+      addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}${event.cv_accuracy != null ? ` (${pct(event.cv_accuracy)} cross-validated)` : ""}.`);
       break;
     case "final_training_started":
       if (event.retrain) state.final = { id: event.trial_id, summary: event.genotype_summary, planned: event.epochs, firstPlanned: event.epochs, curve: [], recipeOnly: event.recipe_only };
@@ -111,13 +111,15 @@ function showProgress(progress, eta) {
 
 function render() {
   // Only finished candidates are ranked, best first: one stopped after an epoch or still training was scored on
-  // less training, and on few validation images a lucky early score would outrank the kept model. Ties on accuracy
-  // go to the lower validation loss, as the search decides (leaderboard.validation_rank). The others follow in the
-  // order they started.
+  // less training, and on few validation images a lucky early score would outrank the kept model. Like with like,
+  // as the search decides (leaderboard.Standing): two cross-validated candidates by that score, others on the
+  // validation split; ties on accuracy go to the lower loss. The others follow in the order they started.
   const ranked = (t) => t.status === "finished" && t.accuracy != null;
   const loss = (t) => t.curve.at(-1)?.val_loss ?? Infinity;
+  const versus = (a, b) => (a.cv != null && b.cv != null ? b.cv - a.cv || a.cvLoss - b.cvLoss
+    : b.accuracy - a.accuracy || loss(a) - loss(b));
   const rows = [...state.trials.values()].sort((a, b) => ranked(b) - ranked(a)
-    || (ranked(a) ? b.accuracy - a.accuracy || loss(a) - loss(b) : 0) || a.id - b.id);
+    || (ranked(a) ? versus(a, b) : 0) || a.id - b.id);
   // Which worker trained each candidate matters once several train at once: a line under its status (host:pid).
   const workers = new Set(rows.map((t) => t.worker).filter(Boolean));
   const workersNote = $("run-workers");
@@ -134,6 +136,7 @@ function render() {
       cell.textContent = value;
       if ([2, 3, 4, 5, 7].includes(i)) cell.className = "num";
       if (i === 8) cell.className = "genotype";
+      if (i === 2 && t.cv != null) cell.append(Object.assign(document.createElement("span"), { className: "cell-note", textContent: `${pct(t.cv)} cross-validated` }));
       if (i === 6 && workers.size > 1 && t.worker) {
         cell.append(Object.assign(document.createElement("span"), { className: "cell-note", textContent: `on ${t.worker.split(":").slice(0, 2).join(":")}` }));
       }

@@ -25,12 +25,14 @@ function timesOutOf100(accuracy) {
 // Past this many points either way, the test split is too small to tell good from mediocre.
 const TOO_UNSURE_POINTS = 5;
 
-// `report`: the result's test_report, with the 95% interval of its accuracy.
-function words(report) {
+// `report`: the result's test_report, with the 95% interval of its accuracy; `crossValidation`: the estimate the
+// search chose the network by on small data (BestModel.cross_validation), or null.
+function words(report, crossValidation) {
   const giveOrTake = Math.round(50 * (report.accuracy_high - report.accuracy_low));
   const unsure = giveOrTake > TOO_UNSURE_POINTS ? " — too few to be sure" : "";
+  const second = crossValidation ? ` A second estimate, from all ${crossValidation.images} other images: right ${timesOutOf100(crossValidation.accuracy)} times out of 100 (${crossValidation.folds}-fold cross-validation, which chose this network; each image scored by a copy that had not learned from it).` : "";
   return [`Right ${timesOutOf100(report.accuracy)} times out of 100, give or take ${giveOrTake}, on ${report.images} images it never saw${unsure}.`,
-    `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${Math.round(100 * report.accuracy_low)} and ${Math.round(100 * report.accuracy_high)}.`];
+    `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${Math.round(100 * report.accuracy_low)} and ${Math.round(100 * report.accuracy_high)}.${second}`];
 }
 
 function stat(value, label) {
@@ -124,7 +126,8 @@ const START_POINTS = {
 
 function outcome(row) {
   const accuracy = row.val_accuracy === null ? "" : pct(row.val_accuracy);
-  if (row.status === "complete") return `${accuracy} on validation`;
+  const folds = row.cross_validation;
+  if (row.status === "complete") return `${accuracy} on validation${folds ? `, ${pct(folds.accuracy)} in ${folds.folds}-fold cross-validation` : ""}`;
   if (row.status === "pruned") return `stopped early at ${accuracy}`;
   if (row.status === "interrupted") return `stopped by the clock${accuracy && ` at ${accuracy}`}`;
   if (row.status === "infeasible") return "skipped: it breaks a limit or was too slow";
@@ -162,7 +165,7 @@ export async function showResult(api) {
   const result = await resultResponse.json();
   const run = await runResponse.json();
   const report = result.test_report;
-  const [headline, sub] = words(report);
+  const [headline, sub] = words(report, result.best.cross_validation);
   $("result").hidden = false;
   $("result-words").textContent = headline;
   $("result-sub").textContent = sub;

@@ -4,7 +4,7 @@ validation accuracy, then validation log-loss (on a few dozen validation images 
 import optuna
 from optuna.trial import TrialState
 
-from apps.nas.leaderboard import leaderboard
+from apps.nas.leaderboard import Standing, leaderboard
 from apps.nas.scoring import CandidateResult
 from apps.nas.search import Search
 from apps.nas.space import baseline_genotype
@@ -29,8 +29,9 @@ def test_of_candidates_tied_on_validation_accuracy_the_search_keeps_the_one_with
     outcomes = [(0, "complete", 0.40), (1, "complete", 0.25), (2, "complete", 0.30), (3, "pruned", 0.10)]
     for number, status, loss in outcomes:
         files.trial_path(number).write_bytes(b"checkpoint")
-        search.keep_if_best(number, baseline_genotype(), CandidateResult(status, 36 / 37, curve(36 / 37, loss)),
-                            MEASURED)
+        result = CandidateResult(status, 36 / 37, curve(36 / 37, loss))
+        standing = Standing(complete=status == "complete", val_accuracy=36 / 37, val_loss=loss)
+        search.keep_if_best(number, baseline_genotype(), result, standing, MEASURED)
 
     assert files.best_record()["trial"] == 1
     assert [event["trial_id"] for event in events.of_type("new_best")] == [0, 1]
@@ -38,15 +39,48 @@ def test_of_candidates_tied_on_validation_accuracy_the_search_keeps_the_one_with
 
 
 def test_the_leaderboard_breaks_ties_on_validation_log_loss_and_ranks_finished_candidates_first():
-    def trial(number: int, status: str, accuracy: float, loss: float) -> optuna.trial.FrozenTrial:
-        frozen = optuna.trial.create_trial(
-            state=TrialState.COMPLETE if status == "complete" else TrialState.PRUNED, value=accuracy,
-            user_attrs={"status": status, "curve": curve(accuracy, loss), "genotype": baseline_genotype(),
-                        "measurements": MEASURED})
-        frozen.number = number
-        return frozen
-
-    rows = leaderboard([trial(0, "complete", 0.9, 0.5), trial(1, "pruned", 1.0, 0.1),
-                        trial(2, "complete", 0.9, 0.3), trial(3, "complete", 0.8, 0.2)])
+    rows = leaderboard([frozen_trial(0, "complete", 0.9, 0.5), frozen_trial(1, "pruned", 1.0, 0.1),
+                        frozen_trial(2, "complete", 0.9, 0.3), frozen_trial(3, "complete", 0.8, 0.2)])
 
     assert [row.id for row in rows] == [2, 0, 3, 1]
+
+
+def test_cross_validated_candidates_are_ranked_against_each_other_by_that_score_and_against_others_on_validation():
+    """On small data a candidate too slow to cross-validate has only its validation score; set against another's
+    cross-validated score, a lucky 100% on 30 images would always win. Like is compared with like."""
+    rows = leaderboard([frozen_trial(0, "complete", 0.97, 0.1, cross_validation(0.90)),
+                        frozen_trial(1, "complete", 0.94, 0.5, cross_validation(0.95)),
+                        frozen_trial(2, "complete", 1.0, 0.2)])
+
+    assert [row.id for row in rows] == [2, 1, 0]
+    assert rows[1].cross_validation.accuracy == 0.95 and rows[1].val_accuracy == 0.94
+
+
+def test_the_search_keeps_a_candidate_that_beats_the_best_in_cross_validation_though_not_on_validation(tmp_path):
+    search = Search(RunState(tiny_config(), tmp_path, EventLog(), None))
+    files = search.run.files
+    files.trial_path(0).parent.mkdir(parents=True, exist_ok=True)
+    for number, val_accuracy, cv_accuracy in [(0, 1.0, 0.90), (1, 0.95, 0.93), (2, 0.99, 0.91)]:
+        files.trial_path(number).write_bytes(b"checkpoint")
+        result = CandidateResult("complete", val_accuracy, curve(val_accuracy, 0.3))
+        standing = Standing(complete=True, val_accuracy=val_accuracy, val_loss=0.3, cv_accuracy=cv_accuracy,
+                            cv_loss=0.3)
+        search.keep_if_best(number, baseline_genotype(), result, standing, MEASURED)
+
+    assert files.best_record()["trial"] == 1
+
+
+def cross_validation(accuracy: float) -> dict:
+    return {"accuracy": accuracy, "loss": 0.3, "folds": 5, "images": 200}
+
+
+def frozen_trial(number: int, status: str, accuracy: float, loss: float,
+                 cross_validation: dict | None = None) -> optuna.trial.FrozenTrial:
+    attrs = {"status": status, "curve": curve(accuracy, loss), "genotype": baseline_genotype(),
+             "measurements": MEASURED}
+    if cross_validation:
+        attrs["cross_validation"] = cross_validation
+    frozen = optuna.trial.create_trial(
+        state=TrialState.COMPLETE if status == "complete" else TrialState.PRUNED, value=accuracy, user_attrs=attrs)
+    frozen.number = number
+    return frozen

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import apps.nas.admission
 import apps.nas.features
 import apps.nas.search
 import apps.nas.start_points
@@ -194,13 +195,13 @@ def test_auto_on_photos_starts_with_the_frozen_probe_and_ships_a_pretrained_mode
 
 
 def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(colour_splits, monkeypatch, tmp_path):
-    measure = apps.nas.search.deployment_costs
+    measure = apps.nas.admission.deployment_costs
 
     def slow_when_fine_tuned(network, genotype, input_shape):
         costs = measure(network, genotype, input_shape)
         return {**costs, "latency_ms": 10_000.0} if genotype.get("finetune") else costs
 
-    monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_when_fine_tuned)
+    monkeypatch.setattr(apps.nas.admission, "deployment_costs", slow_when_fine_tuned)
     space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 9), pretrained_sides=(96,), min_epochs=2,
                         max_epochs=3)
     data = colour_splits.train_and_val
@@ -217,10 +218,10 @@ def test_a_fine_tune_of_the_last_stages_is_not_judged_by_the_whole_networks_spee
                                                                                  tmp_path):
     """Its frozen stages run once per image, then its epochs run the last stages alone: the whole network's latency
     says nothing about its epoch."""
-    measure = apps.nas.search.deployment_costs
+    measure = apps.nas.admission.deployment_costs
     # Half a second an image: epochs of the whole network would not fit the search twice, yet the few test images
     # are scored in seconds (the run keeps that time for its end).
-    monkeypatch.setattr(apps.nas.search, "deployment_costs",
+    monkeypatch.setattr(apps.nas.admission, "deployment_costs",
                         lambda *args: {**measure(*args), "latency_ms": 500.0})
     space = SearchSpace(backbones=("lite0",), finetune_stages=(3,), pretrained_sides=(96,), min_epochs=2,
                         max_epochs=3)

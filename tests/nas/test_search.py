@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+import apps.nas.admission
 import apps.nas.budget
 import apps.nas.clock
 import apps.nas.search
@@ -212,7 +213,7 @@ def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_
                                                                                       tmp_path):
     """Once a complete candidate is best, a few proposals in a row too slow for the time left end the search: the
     rest goes to the final training, not to a leaderboard full of skipped rows."""
-    measure = apps.nas.search.deployment_costs
+    measure = apps.nas.admission.deployment_costs
     first = []
 
     def slow_but_the_first(network, genotype, input_shape):
@@ -221,7 +222,7 @@ def test_near_its_deadline_a_search_that_proposes_only_networks_too_slow_for_it_
         costs = measure(network, genotype, input_shape)
         return costs if architecture == first[0] else {**costs, "latency_ms": 10_000.0}
 
-    monkeypatch.setattr(apps.nas.search, "deployment_costs", slow_but_the_first)
+    monkeypatch.setattr(apps.nas.admission, "deployment_costs", slow_but_the_first)
     monkeypatch.setattr(apps.nas.clock, "SLOW_EPOCH_SHARE", 0.5)  # "near the deadline" from the start
     result = run_search(tiny_config(budget_seconds=30.0, device="cpu"), tiny_dataset, tmp_path / "work")
 
