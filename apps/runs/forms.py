@@ -41,6 +41,19 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = datasets
 
+    @staticmethod
+    def initial_from(query) -> dict:
+        """What a link may fill in (the result page's "run again with more time"): ?dataset=ID&minutes=M; a value
+        that would not validate is left out."""
+        initial = {"dataset": query.get("dataset")}
+        try:
+            minutes = float(query.get("minutes", ""))
+        except ValueError:
+            return initial
+        if MIN_BUDGET_SECONDS <= minutes * 60 <= MAX_BUDGET_SECONDS:
+            initial.update(budget="custom", custom_minutes=minutes)
+        return initial
+
     def clean(self):
         data = super().clean()
         if data.get("budget") == "custom" and not data.get("custom_minutes"):

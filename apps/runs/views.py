@@ -46,7 +46,7 @@ def run_new(request):
     datasets = dataset_list(user=request.user).filter(Q(team=team) | Q(pk=asked_id), status="ready")
     if request.method == "GET" and not can_write(user=request.user, team=team):
         messages.warning(request, f"Viewers of “{team.name}” cannot launch runs; ask an owner to make you a member.")
-    form = RunForm(request.POST or None, datasets=datasets, initial={"dataset": request.GET.get("dataset")})
+    form = RunForm(request.POST or None, datasets=datasets, initial=RunForm.initial_from(request.GET))
     if form.is_valid():
         dataset = dataset_get(user=request.user, dataset_id=form.cleaned_data["dataset"].pk)
         try:

@@ -35,6 +35,25 @@ function words(report, crossValidation) {
     `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${Math.round(100 * report.accuracy_low)} and ${Math.round(100 * report.accuracy_high)}.${second}`];
 }
 
+// The most a "run again" link asks for: the longest budget a run may have (apps.runs.budgets.MAX_BUDGET_SECONDS).
+const MAX_RUN_MINUTES = 24 * 60;
+
+// When the simple method beats the network on the test images, that comes first, with what to do about it: a
+// longer search (three times this run's budget), from a page of the run's own team.
+function baselineWins(report, baseline, run) {
+  const right = (accuracy) => Math.round(accuracy * report.images);
+  const ahead = right(baseline.test_accuracy) - right(report.accuracy);
+  if (ahead <= 0) return null;
+  const chance = ahead === 1 ? " By a single image, which may be chance." : "";
+  const children = [element("strong", { textContent: "A simple method did better than this network." }),
+    element("p", { textContent: `On the same ${report.images} test images, ${baseline.method} got ${ahead} more right (${timesOutOf100(baseline.test_accuracy)} times out of 100 against ${timesOutOf100(report.accuracy)}).${chance} With more time the search trains its candidates longer and tries more of them.` })];
+  if (run.dataset != null) {
+    const minutes = Math.min(MAX_RUN_MINUTES, Math.ceil(3 * run.budget_seconds / 60));
+    children.push(element("p", {}, element("a", { className: "button", href: `/runs/new/?dataset=${run.dataset}&minutes=${minutes}`, textContent: `Run again with ${minutes} minutes` })));
+  }
+  return children;
+}
+
 function stat(value, label) {
   return element("div", { className: "stat" }, element("span", { className: "stat__value", textContent: value }),
     element("span", { className: "stat__label", textContent: label }));
@@ -173,6 +192,10 @@ export async function showResult(api) {
   $("result-stats").replaceChildren(stat(pct(report.accuracy), "test accuracy"), stat(best.params.toLocaleString(), "parameters"),
     stat(`${best.size_mb.toFixed(2)} MB`, "model size"), stat(`${best.latency_ms.toFixed(2)} ms`, "CPU latency per image"));
   const baseline = result.baseline;
+  const warning = baselineWins(report, baseline, run);
+  $("baseline-wins").hidden = !warning;
+  $("result-baseline").hidden = Boolean(warning); // the warning says it already
+  if (warning) $("baseline-wins").replaceChildren(...warning);
   $("result-baseline").textContent = `For comparison, a simple method (${baseline.method}) is right ${timesOutOf100(baseline.test_accuracy)} times out of 100 on the same images.`;
   const mistakes = result.misclassified ?? []; // a share link leaves out the team's images
   $("mistakes-card").hidden = !mistakes.length;

@@ -31,14 +31,28 @@ for pretrained in (True, False):
                              result=fake_result(pretrained=pretrained).to_dict())
     print(run.pk)
 """
+# A finished run whose network is right on 3 of the 4 test images, the simple method on all 4. Prints its id and its
+# dataset's.
+BASELINE_WINS = STORED_RUNS.split("for pretrained")[0] + """
+result = fake_result().to_dict()
+result["baseline"]["test_accuracy"] = 1.0
+run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name="Parts", budget_seconds=120,
+                         original_budget_seconds=120, status="finished", result=result)
+print(run.pk, dataset.pk)
+"""
+
+
+def store_and_log_in(app_server, page, script: str) -> list[str]:
+    """Run a script of stored runs in the app's shell, log alice in; the two ids the script printed last."""
+    stored = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO,
+                            env=app_server["env"], check=True, capture_output=True, text=True, timeout=120)
+    log_in(page, app_server["url"], "alice", PASSWORD)
+    return stored.stdout.split()[-2:]
 
 
 def test_the_result_page_says_where_the_network_came_from(app_server, page):
     url = app_server["url"]
-    stored = subprocess.run([sys.executable, "manage.py", "shell", "-c", STORED_RUNS], cwd=REPO,
-                            env=app_server["env"], check=True, capture_output=True, text=True, timeout=120)
-    pretrained, from_scratch = stored.stdout.split()[-2:]
-    log_in(page, url, "alice", PASSWORD)
+    pretrained, from_scratch = store_and_log_in(app_server, page, STORED_RUNS)
     boxes = page.locator("#architecture .arch__box")
 
     page.goto(f"{url}/runs/{pretrained}/")
@@ -60,5 +74,29 @@ def test_the_result_page_says_where_the_network_came_from(app_server, page):
     expect(page.locator("#architecture-words")).to_have_text(
         "NASweb designed this network for your images and trained it from scratch.")
     expect(page.locator("#result-sub")).not_to_contain_text("second estimate")
+    expect(page.locator("#baseline-wins")).to_be_hidden()  # the network beat the simple method
     expect(boxes).to_have_text(["Input28 × 28 px, grayscale", "Stem3×3 conv, 16 ch", "Stage 11 × plain, 16 ch, 3×3",
                                 "Headpool → dropout 0.1 → classes"])
+
+
+def test_when_the_simple_method_beats_the_network_the_page_says_so_first_and_offers_a_longer_run(app_server, page):
+    url = app_server["url"]
+    run_id, dataset_id = store_and_log_in(app_server, page, BASELINE_WINS)
+
+    page.goto(f"{url}/runs/{run_id}/")
+    warning = page.locator("#baseline-wins")
+    expect(warning).to_contain_text("A simple method did better than this network.")
+    expect(warning).to_contain_text(
+        "On the same 4 test images, logistic regression on the pixels got 1 more right (100 times out of 100 against "
+        "75). By a single image, which may be chance.")
+    # It comes before the headline's figure.
+    assert warning.bounding_box()["y"] < page.locator("#result-words").bounding_box()["y"]
+    screenshot(page, "run-result-baseline-wins")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "run-result-baseline-wins-phone")
+
+    warning.get_by_role("link", name="Run again with 6 minutes").click()
+    expect(page).to_have_url(f"{url}/runs/new/?dataset={dataset_id}&minutes=6")
+    expect(page.locator("input[name=budget][value=custom]")).to_be_checked()
+    expect(page.locator("input[name=custom_minutes]")).to_have_value("6.0")
+    expect(page.locator("select[name=dataset]")).to_have_value(dataset_id)

@@ -251,3 +251,12 @@ def test_the_new_run_page_refuses_numbers_past_their_bounds_in_words(client, ali
 def test_the_service_keeps_the_bounds_for_every_caller(alice, ready_dataset):
     with pytest.raises(RunError, match="parameter limit"):
         run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300, max_params=2**63)
+
+
+@pytest.mark.parametrize(("minutes", "custom"), [("6", True), ("abc", False), ("0.1", False), ("100000", False)])
+def test_a_link_may_fill_in_a_custom_budget_the_form_would_accept(client, alice, ready_dataset, minutes, custom):
+    client.force_login(alice)
+    form = client.get(f"/runs/new/?dataset={ready_dataset.pk}&minutes={minutes}").content.decode()
+
+    assert ('value="custom" checked' in form) is custom
+    assert ('name="custom_minutes" min="0.5" step="0.5" value="6.0"' in form) is custom
