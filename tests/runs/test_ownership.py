@@ -62,3 +62,13 @@ def test_a_dataset_used_by_a_run_is_kept_until_the_run_is_deleted(client, alice,
     assert refused.status_code == 400 and "run" in refused.json()["detail"]
     assert client.delete(f"/api/runs/{alices_run.pk}/").status_code == 204
     assert client.delete(f"/api/datasets/{ready_dataset.pk}/").status_code == 204
+
+
+def test_a_page_of_another_teams_run_says_plainly_that_there_is_nothing_here_for_you(client, charlie, alices_run):
+    client.force_login(charlie)
+
+    # The same words as for a run that never was: nothing tells the two apart.
+    for run_id in (alices_run.pk, 999999):
+        page = client.get(f"/runs/{run_id}/").content.decode()
+        assert "the page does not exist, it was deleted, or it belongs to a team you are not in" in page
+        assert ">Your teams</a>" in page and "Alice" not in page
