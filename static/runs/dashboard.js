@@ -53,8 +53,8 @@ function apply(event) {
         break;
       }
       t.curve.push(event);
-      t.epochs = event.epoch;
-      t.accuracy = event.val_accuracy;
+      // A schedule fitted to the time left changes its length: the epoch says the current plan.
+      Object.assign(t, { epochs: event.epoch, planned: event.total_epochs, accuracy: event.val_accuracy });
       state.current = t.id;
       break;
     case "trial_finished":
@@ -88,7 +88,8 @@ function apply(event) {
     case "run_finished":
       state.done = true;
       addLog(event, `Done: ${pct(event.test_accuracy)} on test images it never saw.`);
-      break;
+      showEnd(event.elapsed_seconds);
+      return;
   }
   if (event.progress != null) showProgress(event.progress, event.eta_seconds);
   if (event.memory_mb != null) {
@@ -99,6 +100,14 @@ function apply(event) {
 
 function addLog(event, text) {
   state.log.push(`[${formatDuration(event.elapsed_seconds ?? 0)}] ${text}`);
+}
+
+// A run may end before its budget (stopped, or out of candidates): the time it took, of the budget it had.
+function showEnd(elapsed) {
+  const budget = Number(root.dataset.budgetSeconds);
+  $("run-bar").style.width = `${Math.min(100, 100 * elapsed / budget)}%`;
+  $("run-progress").textContent = `Ended after ${formatDuration(elapsed)} of its ${formatDuration(budget)} budget`;
+  $("run-eta").textContent = "";
 }
 
 function showProgress(progress, eta) {
@@ -128,7 +137,7 @@ function render() {
   body.replaceChildren(...rows.map((t, rank) => {
     const row = document.createElement("tr");
     if (t.id === state.best) row.className = "is-best";
-    const cells = [t.id, ranked(t) ? rank + 1 : "–", pct(t.accuracy), fmtParams(t.params),
+    const cells = [t.id, ranked(t) ? rank + 1 : "–", pct(t.accuracy), t.size != null ? `${t.size.toFixed(2)} MB` : "–",
       t.latency != null ? `${t.latency.toFixed(2)} ms` : "–", t.planned ? `${t.epochs}/${t.planned}` : t.epochs,
       t.status, t.seconds != null ? formatDuration(t.seconds) : "…", t.summary ?? ""];
     for (const [i, value] of cells.entries()) {
@@ -151,11 +160,13 @@ function render() {
   // The best so far is the candidate the run would keep (its new_best events), not the highest score seen.
   const lastX = Math.max(0, ...state.history.map((p) => p.x));
   const bests = state.bests.length ? [...state.bests, { x: Math.max(lastX, state.bests.at(-1).x), y: state.bests.at(-1).y }] : [];
+  // Minutes read well from a few minutes on; a shorter run counts in seconds, not in "0.05 minutes".
+  const [unit, per] = Number(root.dataset.budgetSeconds) < 300 ? ["seconds", 1] : ["minutes", 60];
   Plotly.react("chart-history", [
-    { x: state.history.map((p) => p.x / 60), y: state.history.map((p) => 100 * p.y), mode: "markers", name: "candidate",
+    { x: state.history.map((p) => p.x / per), y: state.history.map((p) => 100 * p.y), mode: "markers", name: "candidate",
       text: state.history.map((p) => `candidate ${p.id}`), marker: { color: "#4f46e5", size: 8, opacity: 0.7 } },
-    { x: bests.map((p) => p.x / 60), y: bests.map((p) => 100 * p.y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
-  ], { ...PLOT_LAYOUT, xaxis: { title: { text: "minutes" }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.1 } }, PLOT_CONFIG);
+    { x: bests.map((p) => p.x / per), y: bests.map((p) => 100 * p.y), mode: "lines", name: "best so far", line: { shape: "hv", color: "#15803d", width: 2 } },
+  ], { ...PLOT_LAYOUT, xaxis: { title: { text: unit }, rangemode: "tozero" }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] }, legend: { orientation: "h", y: 1.1 } }, PLOT_CONFIG);
   // The final training has no validation images (they are trained on), so it shows training accuracy alone.
   const current = state.final ?? state.trials.get(state.current);
   if (current) {
@@ -174,7 +185,15 @@ function render() {
   const done = rows.filter((t) => t.accuracy != null && t.latency != null);
   Plotly.react("chart-pareto", [{ x: done.map((t) => t.latency), y: done.map((t) => 100 * t.accuracy), mode: "markers",
     text: done.map((t) => `candidate ${t.id} · ${fmtParams(t.params)} params`), marker: { size: done.map((t) => 6 + Math.log10(1 + (t.params ?? 1))), color: "#0ea5e9" } }],
-  { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log", dtick: 1 }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
+  { ...PLOT_LAYOUT, xaxis: { title: { text: "CPU latency per image (ms)" }, type: "log", dtick: 1, range: decades(done.map((t) => t.latency)) }, yaxis: { title: { text: "accuracy %" }, range: [0, 101] } }, PLOT_CONFIG);
+}
+
+// A log axis's range in whole decades around the values (0.1 to 100 ms before there are any): at one tick a decade,
+// a range inside one decade would show no labelled tick at all.
+function decades(values) {
+  if (!values.length) return [-1, 2];
+  const low = Math.floor(Math.log10(Math.min(...values)));
+  return [low, Math.max(low + 1, Math.ceil(Math.log10(Math.max(...values))))];
 }
 
 // The one-shot strategy's architecture weights: one small bar chart per decision, redrawn as they move.

@@ -30,9 +30,14 @@ const TOO_UNSURE_POINTS = 5;
 function words(report, crossValidation) {
   const giveOrTake = Math.round(50 * (report.accuracy_high - report.accuracy_low));
   const unsure = giveOrTake > TOO_UNSURE_POINTS ? " — too few to be sure" : "";
+  const right = timesOutOf100(report.accuracy);
+  const [low, high] = [Math.round(100 * report.accuracy_low), Math.round(100 * report.accuracy_high)];
+  // Near 100 the interval is lopsided: "give or take 5" would read as up to 105.
+  const headline = right + giveOrTake > 100
+    ? `Right ${right} times out of 100 on ${report.images} images it never saw: on images like these, at least ${low}${unsure}.`
+    : `Right ${right} times out of 100, give or take ${giveOrTake}, on ${report.images} images it never saw${unsure}.`;
   const second = crossValidation ? ` A second estimate, from all ${crossValidation.images} other images: right ${timesOutOf100(crossValidation.accuracy)} times out of 100 (${crossValidation.folds}-fold cross-validation, which chose this network; each image scored by a copy that had not learned from it).` : "";
-  return [`Right ${timesOutOf100(report.accuracy)} times out of 100, give or take ${giveOrTake}, on ${report.images} images it never saw${unsure}.`,
-    `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${Math.round(100 * report.accuracy_low)} and ${Math.round(100 * report.accuracy_high)}.${second}`];
+  return [headline, `Measured once, at the end, on images kept away from the search; 95 times out of 100 the true figure lies between ${low} and ${high}.${second}`];
 }
 
 // The most a "run again" link asks for: the longest budget a run may have (apps.runs.budgets.MAX_BUDGET_SECONDS).
