@@ -10,6 +10,7 @@ pooled speed (what apps.runs.budgets.CPU_DEFAULT holds).
 
 import argparse
 import tempfile
+from dataclasses import asdict
 
 import torch
 
@@ -32,14 +33,15 @@ def main() -> None:
         dataset = load_image_folder(folder(), side)
         with tempfile.TemporaryDirectory() as work_dir:
             result = run_search(SearchConfig(budget_seconds=budget, strategy="auto", seed=0), dataset, work_dir)
-        runs.append({"name": name, "images": len(dataset), "side": dataset.input_shape[-1], "summary": result.summary})
+        runs.append({"name": name, "images": len(dataset), "side": dataset.input_shape[-1],
+                     "summary": asdict(result.summary)})
     print("| dataset | side | candidates trained | estimate from the other runs | estimate from the default |")
     print("| --- | --- | --- | --- | --- |")
     for run in runs:
         others = speed_measured(other["summary"] for other in runs if other is not run)
         print(f"| {run['name']} | {run['side']} | {run['summary']['candidates_trained']} | "
-              f"{candidates_estimate(others, images=run['images'], budget_seconds=budget)} | "
-              f"{candidates_estimate(CPU_DEFAULT, images=run['images'], budget_seconds=budget)} |")
+              f"{candidates_estimate(others, images=run['images'], budget_seconds=budget)[1]} | "
+              f"{candidates_estimate(CPU_DEFAULT, images=run['images'], budget_seconds=budget)[1]} |")
     for run in runs:
         summary = run["summary"]
         print(f"{run['name']} at {run['side']} px: {speed_measured([summary])}")

@@ -154,6 +154,10 @@ class RunEstimateApi(APIView):
 
     class EstimateOutput(serializers.Serializer):
         candidates = serializers.IntegerField(help_text="Candidate networks the search is expected to train.")
+        candidates_low = serializers.IntegerField(
+            help_text="The fewest it is likely to train: runs vary, by what the search draws (cheap heads on cached "
+                      "features, or slow fine-tunes); measured from this deployment's runs once two have finished.")
+        candidates_high = serializers.IntegerField(help_text="The most it is likely to train.")
         recipe_epochs = serializers.IntegerField(
             help_text="When the budget is too short for a search to pay, auto trains its proven network alone, on "
                       "all training images, for about this many epochs (candidates is then 1); 0 when it searches.")
@@ -172,9 +176,10 @@ class RunEstimateApi(APIView):
         recipe_epochs = 0
         if fields["strategy"] == "auto" and fields["from_scratch_only"]:
             recipe_epochs = recipe_epochs_estimate(speed, images=dataset.num_images, budget_seconds=budget)
+        low, likely, high = (1, 1, 1) if recipe_epochs else candidates_estimate(
+            speed, images=dataset.num_images, budget_seconds=budget)
         return Response(self.EstimateOutput({
-            "candidates": 1 if recipe_epochs else candidates_estimate(speed, images=dataset.num_images,
-                                                                     budget_seconds=budget),
+            "candidates": likely, "candidates_low": low, "candidates_high": high,
             "recipe_epochs": recipe_epochs, "search_seconds": round(budget * speed.search_share),
             "measured_runs": speed.runs,
         }).data)

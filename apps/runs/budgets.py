@@ -12,7 +12,7 @@ MNIST trained no faster per image than 28 px (docs/benchmarks.md).
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from apps.nas.budget import EXPORT_SECONDS, FINISH_SECONDS, recipe_only_epochs
 from apps.nas.shares import TRAIN_FRACTION, VAL_FRACTION
@@ -34,20 +34,42 @@ class WorkerSpeed:
     epochs_per_candidate: float  # multi-fidelity stops most candidates after a few epochs
     search_share: float  # of the budget spent on candidates; the rest retrains the winner, tests and exports
     runs: int  # finished runs measured, 0 for the defaults
+    # The candidates one run trained, as factors of what this pooled speed estimates for it: the fewest and the most
+    # seen. A run that draws cheap heads on cached features trains many, one that draws fine-tunes few.
+    spread: tuple[float, float] = (1.0, 1.0)
 
 
 # benchmarks/budget_estimate.py: `auto` for 5 minutes on digits and MNIST-5k (28 and 16 px) on the 2-core CPU,
-# pooled (docs/benchmarks.md).
-CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0023, epochs_per_candidate=4.7, search_share=0.8, runs=0)
+# pooled (docs/benchmarks.md): the runs trained 0.17-1.5 times the estimate.
+CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0023, epochs_per_candidate=4.7, search_share=0.8, runs=0,
+                          spread=(0.17, 1.5))
+# `auto` for 5 minutes on Caltech-10 photos at 20 and 40 a class, 3 seeds each and 9 runs in all, on the 2-core CPU
+# (docs/benchmarks.md, "What a budget buys"): 0.35-2.4 times the estimate. Photos train slower per image (pretrained
+# networks at up to 224 px) and for more epochs a candidate than small grey images.
+CPU_PHOTOS_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0128, epochs_per_candidate=12.8, search_share=0.87,
+                                 runs=0, spread=(0.35, 2.4))
 
 
-def speed_measured(summaries: Iterable[dict]) -> WorkerSpeed:
-    """Pooled speed of finished runs from their engine summaries; CPU_DEFAULT when none trained anything."""
+def speed_measured(summaries: Iterable[dict], default: WorkerSpeed = CPU_DEFAULT) -> WorkerSpeed:
+    """Pooled speed of finished runs from their engine summaries; `default` when none trained anything. The spread
+    is measured where two runs or more searched, else the default's."""
+    summaries = [summary for summary in summaries
+                 # nothing trained, or a run from before the engine reported its training time
+                 if summary and summary.get("training_seconds") and summary.get("candidates_trained")]
+    pooled = pooled_speed(summaries, default)
+    searched = [summary for summary in summaries if not summary.get("recipe_only", False)]
+    if len(searched) < 2:
+        return pooled
+    factors = [summary["candidates_trained"] / candidates_expected(
+        pooled, train_images=summary["splits"]["train"], budget_seconds=summary["elapsed_seconds"])
+        for summary in searched]
+    return replace(pooled, spread=(min(factors), max(factors)))
+
+
+def pooled_speed(summaries: list[dict], default: WorkerSpeed) -> WorkerSpeed:
     seconds = image_epochs = epochs = candidates = search_seconds = search_elapsed = 0.0
     count = 0
     for summary in summaries:
-        if not summary or not summary.get("training_seconds") or not summary.get("candidates_trained"):
-            continue  # nothing trained, or a run from before the engine reported its training time
         count += 1
         recipe_only = summary.get("recipe_only", False)  # absent from runs before auto could train it alone
         splits = summary["splits"]
@@ -60,19 +82,26 @@ def speed_measured(summaries: Iterable[dict]) -> WorkerSpeed:
         search_seconds += summary["training_seconds"]
         search_elapsed += summary["elapsed_seconds"]
     if not count:
-        return CPU_DEFAULT
+        return default
     return WorkerSpeed(
         seconds_per_image_epoch=seconds / image_epochs,
-        epochs_per_candidate=epochs / candidates if candidates else CPU_DEFAULT.epochs_per_candidate,
-        search_share=min(1.0, search_seconds / search_elapsed) if search_elapsed else CPU_DEFAULT.search_share,
-        runs=count,
+        epochs_per_candidate=epochs / candidates if candidates else default.epochs_per_candidate,
+        search_share=min(1.0, search_seconds / search_elapsed) if search_elapsed else default.search_share,
+        runs=count, spread=default.spread,
     )
 
 
-def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:
-    """Candidates a search of `budget_seconds` on a dataset of `images` images trains, at least one."""
-    candidate_seconds = speed.epochs_per_candidate * images * TRAIN_FRACTION * speed.seconds_per_image_epoch
-    return max(1, math.floor(budget_seconds * speed.search_share / candidate_seconds))
+def candidates_expected(speed: WorkerSpeed, *, train_images: int, budget_seconds: float) -> float:
+    candidate_seconds = speed.epochs_per_candidate * train_images * speed.seconds_per_image_epoch
+    return budget_seconds * speed.search_share / candidate_seconds
+
+
+def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> tuple[int, int, int]:
+    """Candidates a search of `budget_seconds` on a dataset of `images` images trains: the fewest, the most likely
+    and the most, by the speed's spread; at least one."""
+    expected = candidates_expected(speed, train_images=round(images * TRAIN_FRACTION), budget_seconds=budget_seconds)
+    low, high = speed.spread
+    return (max(1, math.floor(expected * low)), max(1, math.floor(expected)), max(1, math.ceil(expected * high)))
 
 
 def recipe_epochs_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:

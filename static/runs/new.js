@@ -10,6 +10,13 @@ function budgetSeconds(fields) {
   return chosen.value === "custom" ? Number(fields.custom_minutes.value) * 60 : Number(chosen.dataset.seconds);
 }
 
+// "30 seconds", "1 minute", "1.5 minutes", "2 hours".
+function budgetWords(seconds) {
+  const [amount, unit] = seconds < 60 ? [seconds, "second"] : seconds < 7200 ? [seconds / 60, "minute"] : [seconds / 3600, "hour"];
+  const rounded = Math.round(amount * 10) / 10;
+  return `${rounded} ${unit}${rounded === 1 ? "" : "s"}`;
+}
+
 function fillImageSizes(option) {
   const select = document.getElementById("id_resolution");
   const chosen = select.value || select.dataset.chosen;
@@ -57,18 +64,20 @@ async function estimate() {
   }
   const answer = await response.json();
   if (question !== asked) return;
-  const minutes = Math.round(budget / 60);
   const basis = answer.measured_runs
     ? `at the speed your workers showed in the last ${answer.measured_runs} run${answer.measured_runs === 1 ? "" : "s"}`
     : "on a small CPU worker (a GPU worker tries many more)";
-  const time = `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  const learning = answer.measured_runs ? "" : " NASweb learns your workers' speed from your first run, and this estimate gets closer.";
+  const time = budgetWords(budget);
   if (answer.recipe_epochs) {
     candidates.textContent = "one proven network";
-    text.textContent = `${time} is too short to search on this data ${basis}: NASweb trains its proven network on all training images for about ${answer.recipe_epochs} rounds, which beats searching at this budget. Give it more time to search for a better one.`;
+    text.textContent = `${time} is too short to search on this data ${basis}: NASweb trains its proven network on all training images for about ${answer.recipe_epochs} rounds, which beats searching at this budget. Give it more time to search for a better one.${learning}`;
     return;
   }
-  candidates.textContent = `about ${answer.candidates} candidate network${answer.candidates === 1 ? "" : "s"}`;
-  text.textContent = `${basis}, in ${time} in all; the rest of the time trains the best one longer. The search stops on time and always leaves a trained model.`;
+  const [low, high] = [answer.candidates_low, answer.candidates_high];
+  candidates.textContent = low === high ? `about ${low} candidate network${low === 1 ? "" : "s"}`
+    : `${low} to ${high} candidate networks, most likely about ${answer.candidates}`;
+  text.textContent = `${basis}, in ${time} in all; the rest of the time trains the best one longer. How many depends on what the search draws: heads on a pretrained network take seconds, networks it fine-tunes minutes. The search stops on time and always leaves a trained model.${learning}`;
 }
 
 function changed(event) {

@@ -7,7 +7,7 @@ from django.utils.html import escape
 from apps.datasets.models import Dataset
 from apps.nas.names import BACKBONE_NAMES, STRATEGY_SENTENCES
 from apps.nas.strategies import STRATEGIES
-from apps.runs.budgets import CPU_DEFAULT
+from apps.runs.budgets import CPU_DEFAULT, CPU_PHOTOS_DEFAULT
 from apps.runs.models import Run
 from apps.runs.selectors import worker_speed
 from apps.runs.services import RunError, run_create
@@ -171,8 +171,10 @@ def test_the_estimate_follows_the_speed_of_finished_runs(api_client, ready_datas
 
     answer = estimate(api_client, ready_dataset, budget_seconds=300).json()
 
-    # 150 s of training at 5 epochs x 7 images (70% of 10) x 1/14 s = 2.5 s a candidate.
-    assert answer == {"candidates": 60, "recipe_epochs": 0, "search_seconds": 150, "measured_runs": 1}
+    # 150 s of training at 5 epochs x 7 images (70% of 10) x 1/14 s = 2.5 s a candidate. One run tells no spread:
+    # the default's, 0.17-1.5 times.
+    assert answer == {"candidates": 60, "candidates_low": 10, "candidates_high": 90, "recipe_epochs": 0,
+                      "search_seconds": 150, "measured_runs": 1}
 
 
 def test_a_budget_too_short_to_search_from_scratch_is_said_to_train_the_proven_network_alone(api_client,
@@ -209,7 +211,30 @@ def test_runs_on_the_same_dataset_count_before_others(api_client, ready_dataset,
 
     finished_run(ready_dataset)
     assert estimate(api_client, ready_dataset, budget_seconds=1800).json() == {
-        "candidates": 360, "recipe_epochs": 0, "search_seconds": 900, "measured_runs": 1}
+        "candidates": 360, "candidates_low": 61, "candidates_high": 540, "recipe_epochs": 0, "search_seconds": 900,
+        "measured_runs": 1}
+
+
+def test_the_estimate_is_a_range_as_wide_as_the_finished_runs_varied(api_client, ready_dataset):
+    # At the same pooled speed, one run trained 20 candidates and the other 60: half and 1.5 times the 40 expected.
+    finished_run(ready_dataset, candidates_trained=20, epochs_trained=100, training_seconds=50.0)
+    finished_run(ready_dataset, candidates_trained=60, epochs_trained=300, training_seconds=150.0)
+
+    answer = estimate(api_client, ready_dataset, budget_seconds=200).json()
+
+    assert (answer["candidates_low"], answer["candidates"], answer["candidates_high"]) == (20, 40, 60)
+
+
+def test_without_finished_runs_photos_are_estimated_at_the_speed_photos_trained(api_client, ready_dataset):
+    grey = estimate(api_client, ready_dataset).json()
+    ready_dataset.stats = {**ready_dataset.stats, "channels": {"grey": 0, "colour": 10}}
+    ready_dataset.save()
+    photos = estimate(api_client, ready_dataset).json()
+
+    # Pretrained networks at up to 224 px: fewer candidates in the same time, and a wider range.
+    assert photos["candidates"] < grey["candidates"]
+    assert photos["search_seconds"] == round(1800 * CPU_PHOTOS_DEFAULT.search_share)
+    assert photos["candidates_high"] / photos["candidates"] > grey["candidates_high"] / grey["candidates"]
 
 
 def test_the_estimate_is_only_for_ones_own_datasets_and_valid_budgets(api_client, ready_dataset, charlie):
