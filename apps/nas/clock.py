@@ -211,10 +211,10 @@ class RunClock:
         """Why a running candidate must stop now (cancelled, out of time, cannot finish in time), or None."""
         run = self.run
         if run.budget.cancelled():
-            return "stopped: the search was cancelled"
+            return "the search was stopped"
         if run.budget.elapsed() >= self.search_deadline():
-            return "stopped: the search budget ran out"
+            return "the search's time ran out"
         # Once there is a fully trained candidate, do not spend the rest of the budget on one that cannot finish.
         if run.best and run.best.complete and run.budget.elapsed() + seconds_needed > self.search_deadline():
-            return "stopped: it would not finish in the time left"
+            return "it would not have finished in the time left"
         return None

@@ -113,7 +113,8 @@ def train_candidate(
         report_epoch(trial, stats.val_accuracy, trainer.epochs_done, trainer.total_epochs)
         on_epoch(trainer.total_epochs, stats)
         if pruning and trainer.epochs_done < trainer.total_epochs and trial.should_prune():
-            return result("pruned", f"early stopping after {trainer.epochs_done} epochs (successive halving)")
+            return result("pruned", f"after {trainer.epochs_done} epoch{'s' if trainer.epochs_done > 1 else ''} it was "
+                                    "behind most candidates at the same point of their training")
         epochs_left = trainer.total_epochs - trainer.epochs_done
         reason = stop_reason(epochs_left * stats.seconds) if epochs_left else None
         if reason:

@@ -70,7 +70,7 @@ function apply(event) {
     case "trial_pruned":
       Object.assign(t, { status: event.infeasible ? "skipped" : "stopped early", accuracy: event.val_accuracy, seconds: event.seconds, epochs: event.epochs });
       if (event.val_accuracy != null) state.history.push({ x: event.elapsed_seconds, y: event.val_accuracy, id: t.id });
-      addLog(event, `Candidate ${t.id} ${event.infeasible ? "skipped" : "stopped early"}: ${event.reason}`);
+      addLog(event, `Candidate ${t.id} ${event.infeasible ? "skipped" : "stopped"}: ${event.reason}.`);
       break;
     case "trial_failed":
       Object.assign(t, { status: "failed", seconds: event.seconds });

@@ -178,6 +178,10 @@ function searchStory(result) {
   return sentences.join(" ");
 }
 
+// A leaderboard status (apps.nas.leaderboard.STATUS_ORDER), as the summary counts it.
+const CANDIDATE_OUTCOMES = { complete: "fully trained", pruned: "stopped early to save time",
+  interrupted: "stopped by the clock", infeasible: "skipped", failed: "failed", running: "unfinished" };
+
 function facts(list) {
   return list.flatMap(([term, value]) => [element("dt", { textContent: term }), element("dd", { textContent: value })]);
 }
@@ -217,9 +221,10 @@ export async function showResult(api) {
   $("architecture-words").textContent = originWords(best.genotype, summary);
   $("architecture").replaceChildren(...architecture(best.genotype, summary.input_shape));
   $("search-story").textContent = searchStory(result);
-  const trials = Object.entries(summary.trials).map(([status, count]) => `${count} ${status}`).join(", ");
+  const trials = Object.entries(summary.trials).map(([status, count]) => `${count} ${CANDIDATE_OUTCOMES[status] ?? status}`).join(", ");
+  const strategy = JSON.parse($("strategy-names").textContent)[summary.strategy] ?? summary.strategy;
   $("search-summary").replaceChildren(...facts([
-    ["Candidates", trials], ["Strategy", summary.strategy], ["Ran on", summary.device],
+    ["Candidates", trials], ["Strategy", strategy], ["Ran on", summary.device === "cpu" ? "the processor (CPU)" : "a graphics card (GPU)"],
     ["Time", `${Math.round(summary.elapsed_seconds)} s of ${Math.round(summary.budget_seconds)} s`],
     ["Final model", summary.recipe_only ? `NASweb's proven network, trained on training + validation images for ${best.final_epochs} rounds: the budget was too short to search`
       : summary.retrained ? "retrained on training + validation images"

@@ -68,6 +68,9 @@ def test_the_result_page_says_where_the_network_came_from(app_server, page):
     expect(page.locator("#result-sub")).to_contain_text(
         "A second estimate, from all 6 other images: right 83 times out of 100 (5-fold cross-validation")
     expect(page.locator("#search-story")).to_contain_text("(80.0% on validation, 83.0% in 5-fold cross-validation)")
+    # Facts in words, not the engine's names: "1 complete", "auto", "cpu".
+    for words in ("1 fully trained", "Automatic (recommended)", "the processor (CPU)"):
+        expect(page.locator("#search-summary")).to_contain_text(words)
     screenshot(page, "run-result-pretrained")
 
     page.goto(f"{url}/runs/{from_scratch}/")

@@ -125,7 +125,7 @@ def ended(status: str, reason: str) -> optuna.trial.FrozenTrial:
 
 def test_a_search_that_ran_out_of_time_for_every_candidate_says_to_give_it_more_or_to_choose_auto():
     out_of_time = [ended("infeasible", "too slow for the time left: an epoch would take about 98 s"),
-                   ended("interrupted", "stopped: the search budget ran out")]
+                   ended("interrupted", "the search's time ran out")]
     broken = [*out_of_time, ended("failed", "RuntimeError: shapes do not match")]
 
     assert "Give the search more time, or choose the automatic strategy" in failure_message(out_of_time)

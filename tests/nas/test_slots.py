@@ -146,7 +146,7 @@ def test_a_slots_candidate_that_cannot_finish_stops_once_another_slot_has_a_trai
 
     first = min(by_slot(result)[1], key=lambda row: row.id)
     assert (first.status, first.reason, first.epochs) == (
-        "interrupted", "stopped: it would not finish in the time left", 1)
+        "interrupted", "it would not have finished in the time left", 1)
 
 
 def with_long_steps(run_epoch, trainer):
