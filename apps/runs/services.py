@@ -64,7 +64,7 @@ def run_create(*, team: Team, user, dataset: Dataset, budget_seconds: float, str
     team = team_lock(team)
     run_quota_check(team=team, active_runs=team_active_run_count(team=team))
     run = Run.objects.create(
-        team=team, created_by=user, dataset=dataset, name=name or f"{dataset.name} · {budget_label(budget_seconds)}",
+        team=team, created_by=user, dataset=dataset, name=name or default_run_name(dataset, budget_seconds),
         budget_seconds=budget_seconds, original_budget_seconds=budget_seconds, strategy=strategy, seed=seed,
         max_latency_ms=max_latency_ms, max_params=max_params, max_model_mb=max_model_mb,
         space=space,
@@ -126,6 +126,11 @@ def run_retry(*, run: Run, user) -> Run:
     return run
 
 
+def default_run_name(dataset: Dataset, budget_seconds: float) -> str:
+    """The name of a run the user did not name: its dataset and its budget, which an extension updates."""
+    return f"{dataset.name} · {budget_label(budget_seconds)}"
+
+
 def run_extend(*, run: Run, user, seconds: float) -> Run:
     """Give an active run more time."""
     write_access_check(user=user, team=run.team, doing="extend runs")
@@ -135,7 +140,10 @@ def run_extend(*, run: Run, user, seconds: float) -> Run:
     if seconds <= 0 or run.budget_seconds + seconds > limit:
         raise RunError(f"A search can be extended up to {budget_label(limit)} in all "
                        f"(now {budget_label(run.budget_seconds)}).")
-    Run.objects.filter(pk=run.pk).update(budget_seconds=F("budget_seconds") + seconds)
+    renamed = {}
+    if run.name == default_run_name(run.dataset, run.budget_seconds):  # a name the user gave stays
+        renamed["name"] = default_run_name(run.dataset, run.budget_seconds + seconds)
+    Run.objects.filter(pk=run.pk).update(budget_seconds=F("budget_seconds") + seconds, **renamed)
     run.refresh_from_db()
     activity_record(team=run.team, actor=user, verb=Activity.Verb.RUN_EXTENDED, target=run)
     run_status_publish(run)

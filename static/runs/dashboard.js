@@ -294,9 +294,13 @@ $("retry-button")?.addEventListener("click", async () => {
 for (const button of document.querySelectorAll("[data-extend]")) {
   button.addEventListener("click", async () => {
     const payload = await post(`${api}extend/`, { seconds: Number(button.dataset.extend) });
-    // Answers to two quick clicks may arrive in either order; a budget only grows.
-    if (payload.budget_seconds !== undefined) {
-      controls.dataset.budget = Math.max(Number(controls.dataset.budget), payload.budget_seconds);
+    // Answers to two quick clicks may arrive in either order; a budget only grows, and the name (which says the
+    // budget, unless the user named the run) is the largest budget's.
+    if (payload.budget_seconds !== undefined && payload.budget_seconds >= Number(controls.dataset.budget)) {
+      controls.dataset.budget = payload.budget_seconds;
+      const heading = $("run-name");
+      document.title = document.title.replace(heading.textContent, payload.name);
+      heading.textContent = payload.name;
     }
     showControls();
   });

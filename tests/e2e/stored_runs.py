@@ -17,8 +17,8 @@ alice = get_user_model().objects.create_user(username="alice", password={PASSWOR
 team = alice.teams.get(is_personal=True)
 dataset = Dataset.objects.create(team=team, created_by=alice, name="Parts", status="ready", num_images=10,
                                  classes=[{{"name": "a", "count": 5}}, {{"name": "b", "count": 5}}])
-run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name="Parts",
-                         **{{"budget_seconds": 600, "original_budget_seconds": 600, "status": "running", **RUN_FIELDS}})
+run = Run.objects.create(team=team, created_by=alice, dataset=dataset, **{{
+    "name": "Parts", "budget_seconds": 600, "original_budget_seconds": 600, "status": "running", **RUN_FIELDS}})
 """
 
 

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 
 def test_extensions_stop_at_the_limit_and_a_stop_shows_at_once(app_server, page):
     url = app_server["url"]
-    run_id = stored_run(app_server, "")  # 10 minutes: extensions may bring it to 20
+    # 10 minutes, named as a run the user did not name: extensions may bring it to 20.
+    run_id = stored_run(app_server, "", name="Parts · 10 min")
     log_in(page, url, "alice", PASSWORD)
     page.goto(f"{url}/runs/{run_id}/")
     five, fifteen = page.get_by_role("button", name="+5 min"), page.get_by_role("button", name="+15 min")
@@ -29,6 +30,8 @@ def test_extensions_stop_at_the_limit_and_a_stop_shows_at_once(app_server, page)
     with page.expect_response("**/extend/"):
         five.click()
     expect(five).to_be_disabled()  # at 20 min, nothing more fits
+    expect(page.locator("#run-name")).to_have_text("Parts · 20 min")  # its name says its budget
+    expect(page).to_have_title("Parts · 20 min · NASweb")
 
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_response("**/cancel/"):

@@ -144,6 +144,19 @@ def test_extending_adds_time_up_to_double_the_budget(api_client, ready_dataset, 
     assert too_much.status_code == 400 and "extended up to" in too_much.json()["detail"]
 
 
+def test_an_extended_run_is_named_after_its_new_budget_unless_the_user_named_it(api_client, ready_dataset, alice):
+    unnamed = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300)
+    named = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300,
+                                name="Try with flips")
+    assert unnamed.name == f"{ready_dataset.name} · 5 min"
+
+    for run in (unnamed, named):
+        api_client.post(f"/api/runs/{run.pk}/extend/", {"seconds": 300}, format="json")
+
+    assert Run.objects.get(pk=unnamed.pk).name == f"{ready_dataset.name} · 10 min"
+    assert Run.objects.get(pk=named.pk).name == "Try with flips"
+
+
 def test_a_runs_other_workers_may_work_on_it_as_long_as_its_coordinator(ready_dataset, alice, monkeypatch):
     sent = {}
     for actor in (execute_run, evaluate_run_candidates):
