@@ -91,5 +91,7 @@ def recipe_takes_the_rest(run: RunState) -> bool:
     if best is None or best.user_attrs.get("origin") != "recipe" or probe is None:
         return False
     clock = run.clock
-    return best.value >= probe.value + RECIPE_CLEAR_WIN and recipe_only_epochs(
+    # On the validation split, which both were scored on (a trial's value may be a cross-validated score).
+    best_score, probe_score = (trial.user_attrs["curve"][-1]["val_accuracy"] for trial in (best, probe))
+    return best_score >= probe_score + RECIPE_CLEAR_WIN and recipe_only_epochs(
         available_seconds=clock.training_seconds_left(), epoch_seconds=clock.final_epoch_seconds()) > 0

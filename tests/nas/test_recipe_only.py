@@ -2,7 +2,9 @@
 
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
+import optuna
 import pytest
 
 import apps.nas.budget
@@ -12,6 +14,7 @@ from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_replanned, recipe_onl
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
+from apps.nas.start_points import recipe_takes_the_rest
 from apps.nas.train import Trainer
 from tests.nas.test_search import Control
 from tests.nas.tiny_search import EventLog, assert_scored_on_the_test_split, tiny_config
@@ -185,3 +188,31 @@ def test_a_recipe_that_clearly_beats_the_probe_ends_the_search_on_a_short_budget
     assert [row.origin for row in rows[:2]] == ["probe", "recipe"]
     assert (len(rows) == 2) == search_ends
     assert result.best.trial_id == rows[1].id and result.best.retrained
+
+
+class FinishedStudy:
+    """The two start points of a run on small data: the recipe, then the frozen-feature probe, which was also
+    cross-validated (its trial's value)."""
+
+    def __init__(self, recipe_val: float, probe_val: float, probe_cv: float):
+        self.trials = [optuna.trial.create_trial(value=value, user_attrs={"origin": origin, "curve": [
+            {"val_accuracy": val_accuracy}]}) for origin, value, val_accuracy in (
+            ("recipe", recipe_val, recipe_val), ("probe", probe_cv, probe_val))]
+        for number, trial in enumerate(self.trials):
+            trial.number = number
+
+    def get_trials(self, deepcopy, states):
+        return self.trials
+
+
+@pytest.mark.parametrize(("recipe_val", "probe_val", "probe_cv", "ends"), [
+    (0.99, 0.95, 0.97, True),  # 4 points ahead on validation, though 2 on the probe's cross-validated score
+    (0.99, 0.97, 0.95, False),  # 2 points ahead on validation, though 4 on the cross-validated score
+])
+def test_the_recipes_clear_win_is_judged_on_the_validation_split_both_were_scored_on(
+        recipe_val, probe_val, probe_cv, ends):
+    run = SimpleNamespace(
+        best=SimpleNamespace(complete=True, trial=0), study=FinishedStudy(recipe_val, probe_val, probe_cv),
+        clock=SimpleNamespace(training_seconds_left=lambda: 100.0, final_epoch_seconds=lambda: 1.0))
+
+    assert recipe_takes_the_rest(run) is ends
