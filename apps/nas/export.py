@@ -259,6 +259,7 @@ def export_model(model: nn.Module, genotype: dict, *, class_names: list[str], in
         "preprocessing.json": json.dumps(preprocessing_spec(input_shape), indent=2).encode(),
         "predict.py": (BUNDLE_TEMPLATES / "predict.py").read_bytes(),
         "README.md": card.encode(),
+        ARTIFACT_FILES["genotype"]: files["genotype"].read_bytes(),
     }
 
     def write_bundle(temp: Path) -> None:

@@ -93,7 +93,9 @@ def test_torchscript_and_plain_weights_reproduce_the_engine(exported):
 def test_the_bundle_holds_a_model_card_and_everything_predict_needs(exported):
     with zipfile.ZipFile(exported["result"].files["bundle"]) as bundle:
         assert set(bundle.namelist()) == {"model.onnx", "labels.json", "preprocessing.json", "predict.py",
-                                          "README.md"}
+                                          "README.md", "genotype.json"}
+        # As the model card says: the genotype the weights download is rebuilt from.
+        assert bundle.read("genotype.json") == Path(exported["result"].files["genotype"]).read_bytes()
         card = bundle.read("README.md").decode()
         labels = json.loads(bundle.read("labels.json"))
         spec = json.loads(bundle.read("preprocessing.json"))
