@@ -5,7 +5,9 @@ if (ingestion) {
   const datasetId = Number(ingestion.dataset.dataset);
   const bar = document.getElementById("ingestion-bar");
   const text = document.getElementById("ingestion-text");
-  const stages = { extracting: "Unpacking the archive", decoding: "Opening every image", checking: "Checking the data" };
+  // Every stage apps.datasets.ingestion reports, in words.
+  const stages = { extracting: "Unpacking the archive", reading: "Reading each image's size", decoding: "Opening every image",
+    checking: "Checking the data", saving: "Saving the images for training" };
   liveEvents.addEventListener("dataset.progress", ({ detail }) => {
     if (detail.dataset !== datasetId) return;
     bar.classList.remove("progress__bar--busy");

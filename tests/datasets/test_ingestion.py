@@ -146,6 +146,9 @@ def test_progress_reports_every_stage_in_order_and_ends_complete(tmp_path):
 
     stages = list(dict.fromkeys(stage for stage, _, _ in calls))
     assert stages == ["extracting", "reading", "decoding", "checking", "saving"]
+    # The dataset page says each in words, not as the stage's name ("reading: 121 of 121").
+    page_script = (Path(__file__).resolve().parents[2] / "static" / "datasets" / "detail.js").read_text()
+    assert all(f'{stage}: "' in page_script for stage in stages)
     for stage in stages:
         reports = [(done, total) for name, done, total in calls if name == stage]
         assert reports[-1][0] == reports[-1][1]
