@@ -102,8 +102,8 @@ class SearchFiles:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def best_record(self) -> dict | None:
-        """{"trial", "complete", "val_accuracy", "val_loss", "cv_accuracy", "cv_loss"} of the kept best candidate
-        (leaderboard.Standing's fields; a run from before cross-validation has no cv_*), or None; read under
+        """{"trial", "complete", "val_accuracy", "val_loss", "cv_accuracy"} of the kept best candidate
+        (leaderboard.Standing's fields; a run from before cross-validation has no cv_accuracy), or None; read under
         lock("best")."""
         path = self.dir / "best.json"
         return json.loads(path.read_text()) if path.exists() else None

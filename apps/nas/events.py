@@ -94,10 +94,9 @@ class TrialFinished(Event):
     flops: int
     latency_ms: float
     size_mb: float
-    # On small data, the k-fold cross-validated score over train+validation (apps.nas.cross_validation); None: not
-    # cross-validated. Compared only with another candidate's (leaderboard.Standing).
+    # On small data, the k-fold cross-validated accuracy over train+validation (apps.nas.cross_validation); None: not
+    # cross-validated. It decides between candidates tied on validation (leaderboard.Standing).
     cv_accuracy: float | None = None
-    cv_loss: float | None = None
 
 
 @dataclass(kw_only=True)

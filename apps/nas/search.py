@@ -363,7 +363,7 @@ class Search:
                           result.val_accuracy if standing.cv_accuracy is None else standing.cv_accuracy)
         if result.status == "complete":
             run.emit(events.TrialFinished(trial_id=number, val_accuracy=result.val_accuracy,
-                                          cv_accuracy=standing.cv_accuracy, cv_loss=standing.cv_loss,
+                                          cv_accuracy=standing.cv_accuracy,
                                            epochs=len(result.curve), seconds=result.seconds, **measured))
         else:
             run.emit(events.TrialPruned(trial_id=number, reason=result.reason, val_accuracy=result.val_accuracy,
@@ -425,7 +425,7 @@ class Search:
         if folded is None:
             return on_validation
         trial.set_user_attr("cross_validation", asdict(folded))
-        return replace(on_validation, cv_accuracy=folded.accuracy, cv_loss=folded.loss)
+        return replace(on_validation, cv_accuracy=folded.accuracy)
 
     def keep_if_best(self, number: int, genotype: dict, result: CandidateResult, standing: Standing,
                      measured: dict) -> None:

@@ -58,7 +58,7 @@ function apply(event) {
       state.current = t.id;
       break;
     case "trial_finished":
-      Object.assign(t, { status: "finished", accuracy: event.val_accuracy, cv: event.cv_accuracy, cvLoss: event.cv_loss, seconds: event.seconds, epochs: event.epochs });
+      Object.assign(t, { status: "finished", accuracy: event.val_accuracy, cv: event.cv_accuracy, seconds: event.seconds, epochs: event.epochs });
       if (event.val_accuracy == null) {
         // The recipe trained alone on every training image: nothing held out, the test images will grade it.
         addLog(event, `Candidate ${t.id} finished training.`);
@@ -120,13 +120,12 @@ function showProgress(progress, eta) {
 
 function render() {
   // Only finished candidates are ranked, best first: one stopped after an epoch or still training was scored on
-  // less training, and on few validation images a lucky early score would outrank the kept model. Like with like,
-  // as the search decides (leaderboard.Standing): two cross-validated candidates by that score, others on the
-  // validation split; ties on accuracy go to the lower loss. The others follow in the order they started.
+  // less training, and on few validation images a lucky early score would outrank the kept model. As the search
+  // decides (leaderboard.Standing): validation accuracy; among ties, a cross-validated accuracy above none; then the
+  // lower validation loss. The others follow in the order they started.
   const ranked = (t) => t.status === "finished" && t.accuracy != null;
   const loss = (t) => t.curve.at(-1)?.val_loss ?? Infinity;
-  const versus = (a, b) => (a.cv != null && b.cv != null ? b.cv - a.cv || a.cvLoss - b.cvLoss
-    : b.accuracy - a.accuracy || loss(a) - loss(b));
+  const versus = (a, b) => b.accuracy - a.accuracy || (b.cv ?? -Infinity) - (a.cv ?? -Infinity) || loss(a) - loss(b);
   const rows = [...state.trials.values()].sort((a, b) => ranked(b) - ranked(a)
     || (ranked(a) ? versus(a, b) : 0) || a.id - b.id);
   // Which worker trained each candidate matters once several train at once: a line under its status (host:pid).

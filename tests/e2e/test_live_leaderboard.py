@@ -65,30 +65,31 @@ def test_a_candidate_stopped_early_is_not_ranked_above_the_finished_one_the_run_
     screenshot(page, "run-leaderboard-small-validation-phone")
 
 
-# On small data: candidates 0 and 1 were cross-validated (90% and 95%), candidate 2, too slow to cross-validate,
-# scored 100% on the validation split. Like with like: 1 above 0 by cross-validation, 2 above both on validation.
+# On small data: candidates 0 and 1 tied on validation (94%) and were cross-validated (90% and 95%); candidate 2,
+# too slow to cross-validate, scored 100% on validation, and candidate 3 tied 0 and 1 without a cross-validated
+# score. Validation first, then cross-validation among the tied: 2, 1, 0, 3.
 CROSS_VALIDATED_EVENTS = SMALL_VALIDATION_EVENTS.split("started(0, 5)")[0] + """
 def finished(trial, at, accuracy, **folded):
     started(trial, at - 5)
     epoch(trial, at, 15, accuracy)
     event("trial_finished", at, trial_id=trial, val_accuracy=accuracy, epochs=15, seconds=5, params=1000, flops=1,
           latency_ms=0.5, size_mb=0.01, **folded)
-finished(0, 10, 0.97, cv_accuracy=0.90, cv_loss=0.3)
-event("new_best", 10, trial_id=0, val_accuracy=0.97, cv_accuracy=0.90, genotype_summary="plain 16", params=1000,
+finished(0, 10, 0.94, cv_accuracy=0.90)
+event("new_best", 10, trial_id=0, val_accuracy=0.94, cv_accuracy=0.90, genotype_summary="plain 16", params=1000,
       latency_ms=0.5)
-finished(1, 20, 0.94, cv_accuracy=0.95, cv_loss=0.2)
+finished(1, 20, 0.94, cv_accuracy=0.95)
 event("new_best", 20, trial_id=1, val_accuracy=0.94, cv_accuracy=0.95, genotype_summary="plain 32", params=1000,
       latency_ms=0.5)
 finished(2, 30, 1.0)
 event("new_best", 30, trial_id=2, val_accuracy=1.0, genotype_summary="plain 48", params=1000, latency_ms=0.5)
+finished(3, 40, 0.94)
 """
 
 
-def test_cross_validated_candidates_are_ranked_against_each_other_by_that_score_and_against_others_on_validation(
-        app_server, page):
+def test_candidates_tied_on_validation_are_ranked_by_their_cross_validated_score(app_server, page):
     rows = leaderboard_rows(app_server, page, CROSS_VALIDATED_EVENTS)
-    expect(rows).to_have_count(3)
-    expect(rows.locator("td:first-child")).to_have_text(["2", "1", "0"])
+    expect(rows).to_have_count(4)
+    expect(rows.locator("td:first-child")).to_have_text(["2", "1", "0", "3"])
     expect(rows.nth(1).locator("td").nth(2)).to_have_text("94.0%95.0% cross-validated")
     expect(rows.first).to_have_class("is-best")
     expect(page.locator("#log")).to_contain_text(

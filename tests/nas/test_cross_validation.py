@@ -1,5 +1,6 @@
 """On small data the search scores cheap candidates by k-fold cross-validation over train+validation, never the test
-split, with copies of an image kept in one fold, and ships the one that scored best."""
+split, with copies of an image kept in one fold, and among candidates tied on validation ships the one that scored
+best in it."""
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ def test_a_large_validation_split_scores_candidates_on_it(tiny_dataset, monkeypa
     assert CrossValidationPlan.for_splits(splits, seed=0) is None
 
 
-def test_on_small_data_heads_on_frozen_features_are_chosen_by_cross_validation_without_the_test_images(
+def test_on_small_data_heads_on_frozen_features_are_cross_validated_without_the_test_images(
         make_image_folder, monkeypatch, tmp_path):
     folder = make_image_folder(classes=3, per_class=16, mode="RGB")
     config = tiny_config(strategy="random", max_trials=3, budget_seconds=600.0, device="cpu",
@@ -72,7 +73,8 @@ def test_on_small_data_heads_on_frozen_features_are_chosen_by_cross_validation_w
     # Five trainings a candidate, each on four fifths of train+validation and never on a test image.
     assert len(folded_paths) == 15
     assert all(paths < set(splits.train_and_val.paths) and not paths & test_paths for paths in folded_paths)
-    best = max(complete, key=lambda row: (row.cross_validation.accuracy, -row.cross_validation.loss))
+    # Validation accuracy first; among ties there, the cross-validated accuracy; then the validation loss.
+    best = max(complete, key=lambda row: (row.val_accuracy, row.cross_validation.accuracy, -row.curve[-1].val_loss))
     assert result.best.trial_id == best.id and result.best.cross_validation == best.cross_validation
     assert [event["cv_accuracy"] for event in log.of_type("trial_finished")] == [
         row.cross_validation.accuracy for row in sorted(complete, key=lambda row: row.id)]

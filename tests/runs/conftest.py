@@ -51,7 +51,7 @@ class FakeEngine:
             time.sleep(0.05)
         cancelled = control.cancelled()
         emit("trial_finished", trial_id=0, val_accuracy=0.8, epochs=2, seconds=1.0, params=1000, flops=10,
-             latency_ms=0.5, size_mb=0.01, cv_accuracy=0.78, cv_loss=0.5)
+             latency_ms=0.5, size_mb=0.01, cv_accuracy=0.78)
         emit("new_best", trial_id=0, val_accuracy=0.8, genotype_summary="plain 16", params=1000, latency_ms=0.5)
         work_dir.mkdir(parents=True, exist_ok=True)
         for name in ("bundle.zip", "model.onnx", "model.torchscript.pt", "weights.pt"):
