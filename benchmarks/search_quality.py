@@ -14,7 +14,8 @@ side with the same train+validation / test split as the searches:
   frozen    EfficientNet-Lite0's frozen ImageNet features at 224 px and a logistic regression (the way Teachable
             Machine and Create ML work);
   finetune  EfficientNet-Lite0 fine-tuned throughout with one fixed recipe (AdamW, 10x lower rate for the
-            backbone, flips and mild shifts), timed and stretched to the budget like the recipe.
+            backbone, flips and mild shifts), timed and stretched to the budget like the recipe;
+  cnn       a plain CNN written by hand in plain PyTorch, trained for the budget (benchmarks.hand_cnn).
 Prints one markdown table: test accuracy mean, standard deviation and range (min..max over seeds), trials run,
 seconds, and how many runs failed (ended with no model; left out of the accuracy).
 """
@@ -45,6 +46,7 @@ from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 from apps.nas.state import resolve_device
 from apps.nas.strategies import STRATEGIES
 from apps.nas.train import Trainer
+from benchmarks import hand_cnn
 from benchmarks.datasets import digits_folder, mnist5k_folder, photos_per_class_folder, shared_photos_folder
 
 DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder,
@@ -52,7 +54,7 @@ DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder,
             "caltech10-20": lambda: photos_per_class_folder("caltech10", 20),
             "caltech10-40": lambda: photos_per_class_folder("caltech10", 40)}
 BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC", "frozen": "frozen Lite0 + logistic regression",
-             "finetune": "Lite0 fine-tuned, fixed recipe"}
+             "finetune": "Lite0 fine-tuned, fixed recipe", "cnn": "hand-written CNN"}
 SCRATCH = "scratch"  # auto without pretrained networks
 SVC_GRID = {"C": [1, 10, 100], "gamma": ["scale", 0.01, 0.03]}
 # The recipe's timed epoch and test scoring also come out of its budget; keep this share of it for them.
@@ -151,6 +153,14 @@ def frozen_run(dataset: ImageDataset, seed: int) -> dict:
     return {"test_accuracy": accuracy, "seconds": time.monotonic() - started, "trials": 1}
 
 
+def hand_cnn_run(dataset: ImageDataset, budget: float, seed: int) -> dict:
+    """benchmarks.hand_cnn on train+validation for the budget, scored on the test split."""
+    splits = engine_splits(dataset, seed)
+    train = splits.train_and_val
+    return hand_cnn.train_and_test(train.images, train.labels, splits.test.images, splits.test.labels,
+                                   num_classes=dataset.num_classes, budget=budget, seed=seed)
+
+
 def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, seed: int) -> dict:
     if method == BASELINES["recipe"]:
         return recipe_run(dataset, budget, seed)
@@ -160,6 +170,8 @@ def run_method(method: str, folder: Path, dataset: ImageDataset, budget: float, 
         return svc_run(dataset, seed)
     if method == BASELINES["frozen"]:
         return frozen_run(dataset, seed)
+    if method == BASELINES["cnn"]:
+        return hand_cnn_run(dataset, budget, seed)
     return search_run(folder, method, budget, seed)
 
 
