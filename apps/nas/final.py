@@ -31,7 +31,13 @@ from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
 from apps.nas.export import export_model
 from apps.nas.final_group import helping_slots, meet_helpers
-from apps.nas.leaderboard import cross_validation, finished_pareto_front, genotype_summary, leaderboard
+from apps.nas.leaderboard import (
+    cross_validation,
+    finished_pareto_front,
+    genotype_summary,
+    leaderboard,
+    plain_name,
+)
 from apps.nas.metrics import classification_report
 from apps.nas.names import ARTIFACT_FILES
 from apps.nas.results import Baseline, BestModel, Candidate, Mistake, SearchResult, Summary
@@ -42,11 +48,6 @@ from apps.nas.train import Trainer, TrainingInterrupted
 MAX_MISTAKES_SHOWN = 48
 # How many of a final training's latest epochs its time per epoch is judged on.
 RECENT_EPOCHS = 5
-# A final training's epochs are planned again from its real epochs, longer or shorter, until it is this far through
-# its schedule; after that only shortened to fit: lengthening it would raise a learning rate already coming down
-# (at half the cosine it is at half its peak). Warm-up alone was too short a window: a 240 s MNIST-5k run planned
-# its epochs while another run slowed them, then left 10% of its budget unused when they sped up.
-REPLAN_SHARE = 0.5
 BASELINE_METHOD = "logistic regression on the pixels"
 
 
@@ -87,6 +88,7 @@ def finish_run(run: RunState) -> SearchResult:
         files, costs, summary.onnx_parity = exported.files, exported.model_facts, exported.parity
     summary.elapsed_seconds = round(run.budget.elapsed(), 2)
     best = BestModel(trial_id=frozen.number, genotype=genotype, genotype_summary=genotype_summary(genotype),
+                     name=plain_name(genotype),
                      val_accuracy=final.val_accuracy, test_accuracy=report.accuracy, retrained=final.retrained,
                      final_epochs=final.epochs, cross_validation=cross_validation(frozen), **costs)
     result = SearchResult(best=best, test_report=report, leaderboard=rows, pareto_front=finished_pareto_front(rows),
@@ -152,8 +154,8 @@ def final_model(run: RunState) -> FinalModel:
               "too little time left to retrain: exporting the best candidate as trained")
     trained = with_epochs(genotype, epochs) if epochs and not continued else genotype
     run.emit(events.FinalTrainingStarted(
-        trial_id=frozen.number, genotype_summary=genotype_summary(trained), retrain=epochs > 0, epochs=epochs,
-        reason=reason,
+        trial_id=frozen.number, name=plain_name(genotype), genotype_summary=genotype_summary(trained),
+        retrain=epochs > 0, epochs=epochs, reason=reason,
     ))
     val_accuracy = best_state["curve"][-1]["val_accuracy"]
     if continued:
@@ -214,8 +216,8 @@ def train_recipe_alone(run: RunState) -> FinalModel:
     earlier = load_torch(run.files.final_path)
     epochs = earlier["epochs"] if earlier else frozen.user_attrs["final_epochs"]
     run.emit(events.FinalTrainingStarted(
-        trial_id=frozen.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True,
-        epochs=epochs, recipe_only=True,
+        trial_id=frozen.number, name=plain_name(genotype),
+        genotype_summary=genotype_summary(with_epochs(genotype, epochs)), retrain=True, epochs=epochs, recipe_only=True,
         reason="this budget is too short for a search to beat the proven recipe: training it alone on training + "
                f"validation images for {epochs} epochs",
     ))
@@ -244,11 +246,10 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         genotype: its genotype.
         epochs: the final training's epochs (its schedule spans them).
         earlier: the final training's checkpoint from a killed attempt of this run, or None.
-        most_epochs: through the first REPLAN_SHARE of its schedule, plan the epochs again from its real epochs,
-            up to this many; None: only shorten the plan to fit (a continued training). The plan came from
-            estimates: the recipe alone's from the probe, on a slice, 1.5-2x pessimistic; a retrain's from the
-            search's epochs on the training split, with RETRAIN_MARGIN and the setup's time kept, which left a 60 s
-            digits run 13% of its budget unused.
+        most_epochs: after each epoch, plan the epochs again from its real epochs, up to this many; None: only
+            shorten the plan to fit (a continued training). The plan came from estimates: the recipe alone's from
+            the probe, on a slice, 1.5-2x pessimistic; a retrain's from the search's epochs on the training split,
+            with RETRAIN_MARGIN and the setup's time kept, which left a 60 s digits run 13% of its budget unused.
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
@@ -282,7 +283,10 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             # The median of the last few epochs: a machine that got busier or quieter changes the plan within a few
             # epochs, one epoch slowed by a passing job does not.
             recent_epoch_seconds = statistics.median(epoch_seconds[-RECENT_EPOCHS:])
-            if most_epochs and trainer.epochs_done <= max(1.0, REPLAN_SHARE * trainer.total_epochs):
+            # Planned again to the end: lengthening late raises the learning rate only a little (a 70-epoch plan
+            # lengthened by one at epoch 50: from 0.19 to 0.20 of its peak), and a plan frozen halfway left a
+            # 240 s digits run 5% of its budget unused when its epochs sped up.
+            if most_epochs:
                 trainer.total_epochs = epochs_replanned(
                     epochs_done=trainer.epochs_done, seconds_left=run.clock.training_seconds_left(),
                     epoch_seconds=recent_epoch_seconds, most_epochs=most_epochs)

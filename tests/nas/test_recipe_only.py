@@ -62,10 +62,11 @@ def test_the_recipe_alone_is_planned_only_while_the_budget_buys_few_of_its_epoch
     assert recipe_only_epochs(available_seconds=1.0, epoch_seconds=1.0) == 0  # not even one epoch
 
 
-def test_the_plan_made_again_from_real_epochs_keeps_a_spare_epoch_or_the_margin_and_the_epoch_limit():
+def test_the_plan_made_again_from_real_epochs_fills_the_time_left_within_the_epoch_limit():
     most = RECIPE_ONLY_MAX_EPOCHS
-    assert epochs_replanned(epochs_done=2, seconds_left=55.2, epoch_seconds=0.5, most_epochs=most) == 2 + 109
-    assert epochs_replanned(epochs_done=2, seconds_left=5.6, epoch_seconds=1.0, most_epochs=most) == 2 + 5  # 10%
+    assert epochs_replanned(epochs_done=2, seconds_left=55.2, epoch_seconds=0.5, most_epochs=most) == 2 + 110
+    assert epochs_replanned(epochs_done=2, seconds_left=5.6, epoch_seconds=1.0, most_epochs=most) == 2 + 5
+    assert epochs_replanned(epochs_done=60, seconds_left=0.9, epoch_seconds=1.0, most_epochs=most) == 60  # it ends
     assert epochs_replanned(epochs_done=2, seconds_left=1e6, epoch_seconds=0.5, most_epochs=most) == most
 
 
