@@ -1,5 +1,6 @@
 """Results of the engine's own types (apps.nas.results) for tests that fake the engine."""
 
+from apps.nas.leaderboard import plain_name
 from apps.nas.results import (
     Baseline,
     BestModel,
@@ -41,14 +42,16 @@ def fake_result(*, status: str = "finished", misclassified: list[Mistake] = (), 
         genotype, genotype_summary, input_shape = GENOTYPE, "plain 16", [1, 28, 28]
         final_epochs, cross_validation = 4, None
     return SearchResult(
-        best=BestModel(trial_id=0, genotype=genotype, genotype_summary=genotype_summary, val_accuracy=0.8,
+        best=BestModel(trial_id=0, genotype=genotype, genotype_summary=genotype_summary, name=plain_name(genotype),
+                       val_accuracy=0.8,
                        test_accuracy=0.75, retrained=not pretrained, final_epochs=final_epochs,
                        cross_validation=cross_validation, **costs),
         test_report=TestReport(accuracy=0.75, images=4, accuracy_low=0.3, accuracy_high=0.95, macro_f1=0.73,
                                per_class=[ClassScores("a", 1.0, 0.5, 0.67, 2), ClassScores("b", 0.67, 1.0, 0.8, 2)],
                                confusion=[[1, 1], [0, 2]]),
         leaderboard=[Candidate(id=0, status="complete", val_accuracy=0.8, seconds=1.0, epochs=2, planned_epochs=2,
-                               reason="", genotype_summary=genotype_summary, genotype=genotype, origin="recipe",
+                               reason="", genotype_summary=genotype_summary, name=plain_name(genotype),
+                               genotype=genotype, origin="recipe",
                                cross_validation=cross_validation, **costs)],
         pareto_front=[ParetoPoint(id=0, val_accuracy=0.8, latency_ms=0.5, size_mb=0.01, params=1000,
                                   genotype_summary=genotype_summary)],

@@ -55,6 +55,7 @@ class SupernetProgress(Event):
 class TrialStarted(Event):
     type: ClassVar[str] = "trial_started"
     trial_id: int
+    name: str  # apps.nas.leaderboard.plain_name
     genotype_summary: str
     genotype: dict
     epochs: int
@@ -123,6 +124,7 @@ class NewBest(Event):
     type: ClassVar[str] = "new_best"
     trial_id: int
     val_accuracy: float
+    name: str
     genotype_summary: str
     params: int
     latency_ms: float
@@ -133,6 +135,7 @@ class NewBest(Event):
 class FinalTrainingStarted(Event):
     type: ClassVar[str] = "final_training_started"
     trial_id: int
+    name: str
     genotype_summary: str
     retrain: bool  # False: too little time (or cancelled), the candidate is exported as trained
     epochs: int

@@ -6,13 +6,17 @@ from dataclasses import dataclass, fields
 from optuna.trial import FrozenTrial, TrialState
 
 from apps.nas.build import is_pretrained
-from apps.nas.names import BACKBONE_NAMES, BACKBONE_STAGES
+from apps.nas.names import BACKBONE_NAMES, BACKBONE_SIZES, BACKBONE_STAGES
 from apps.nas.pareto import pareto_front
 from apps.nas.results import Candidate, CrossValidation, CurvePoint, ParetoPoint
 
 CURVE_KEYS = tuple(f.name for f in fields(CurvePoint))
 # Leaderboard order: fully trained candidates first, then partially trained, then the rest.
 STATUS_ORDER = {"complete": 0, "pruned": 1, "interrupted": 1, "infeasible": 2, "failed": 3, "running": 4}
+# A network from scratch with at most this many blocks is "small" in its plain name (the recipe has 3), at most
+# MEDIUM_NETWORK_BLOCKS "medium", else "large".
+SMALL_NETWORK_BLOCKS = 3
+MEDIUM_NETWORK_BLOCKS = 6
 
 
 def validation_rank(val_accuracy: float | None, val_loss: float | None) -> tuple[float, float]:
@@ -48,6 +52,19 @@ class Standing:
 
 
 STANDING_FIELDS = tuple(f.name for f in fields(Standing))
+
+
+def plain_name(genotype: dict) -> str:
+    """A short name anyone can read, e.g. "small photo network, last layers tuned" or "medium network from scratch";
+    genotype_summary has the settings behind it."""
+    if is_pretrained(genotype):
+        finetune = genotype["finetune"]
+        adapted = ("kept as it is" if finetune == 0 else "all of it tuned" if finetune >= BACKBONE_STAGES
+                   else "last layers tuned")
+        return f"{BACKBONE_SIZES[genotype['backbone']]} photo network, {adapted}"
+    blocks = sum(stage["depth"] for stage in genotype["stages"])
+    size = "small" if blocks <= SMALL_NETWORK_BLOCKS else "medium" if blocks <= MEDIUM_NETWORK_BLOCKS else "large"
+    return f"{size} network from scratch"
 
 
 def genotype_summary(genotype: dict) -> str:
@@ -96,6 +113,7 @@ def candidate(trial: FrozenTrial) -> Candidate:
         planned_epochs=genotype["train"]["epochs"] if genotype else None,
         reason=attrs.get("reason", ""),
         genotype_summary=genotype_summary(genotype) if genotype else "",
+        name=plain_name(genotype) if genotype else "",
         genotype=genotype,
         origin=attrs.get("origin", "search"),
         curve=curve,

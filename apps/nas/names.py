@@ -19,6 +19,9 @@ BACKBONE_NAMES = {
     "lite2": "EfficientNet-Lite2",
 }
 
+# The same networks by size, for a candidate's plain name (apps.nas.leaderboard.plain_name).
+BACKBONE_SIZES = {"lite0": "small", "lite1": "medium", "lite2": "large"}
+
 # What apps.nas.backbones.PretrainedNetwork.stages() lists: the stem, seven stages of blocks, the head convolution.
 # A pretrained candidate's "finetune" counts how many of the last ones learn.
 BACKBONE_STAGES = 9

@@ -50,12 +50,13 @@ class Candidate:
     epochs: int
     planned_epochs: int | None
     reason: str
-    genotype_summary: str
+    genotype_summary: str  # its settings on one line (apps.nas.leaderboard.genotype_summary)
     genotype: dict | None
     # "probe", "recipe", "finetune", "supernet" (a strategy's start points) or "search" (see Strategy.origin);
     # results stored before origins were recorded have none.
     origin: str = "search"
     curve: list[CurvePoint] = field(default_factory=list)
+    name: str = ""  # a short name anyone can read (apps.nas.leaderboard.plain_name); "" when it has no genotype
     # Which process trained it (SearchConfig.workers > 1 runs several at once), and when, in Unix seconds.
     worker: str = ""
     slot: int = 0
@@ -130,6 +131,7 @@ class BestModel:
     trial_id: int
     genotype: dict
     genotype_summary: str
+    name: str  # a short name anyone can read (apps.nas.leaderboard.plain_name)
     val_accuracy: float | None  # None: trained on train+validation from the start, nothing held out
     test_accuracy: float
     retrained: bool  # trained again on train+validation after the search

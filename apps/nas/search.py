@@ -36,7 +36,7 @@ from apps.nas.config import SearchConfig
 from apps.nas.data import ImageDataset
 from apps.nas.final import finish_run
 from apps.nas.final_group import help_final_training
-from apps.nas.leaderboard import STANDING_FIELDS, Standing, genotype_summary
+from apps.nas.leaderboard import STANDING_FIELDS, Standing, genotype_summary, plain_name
 from apps.nas.results import SearchResult
 from apps.nas.scoring import CandidateResult, train_candidate
 from apps.nas.space import baseline_genotype, finetune_genotype, probe_genotype, with_epochs
@@ -212,7 +212,8 @@ class Search:
         trial.set_user_attr("final_epochs", epochs)
         run.phase = "recipe"
         run.emit(events.TrialStarted(
-            trial_id=trial.number, genotype_summary=genotype_summary(with_epochs(genotype, epochs)), genotype=genotype,
+            trial_id=trial.number, name=plain_name(genotype),
+            genotype_summary=genotype_summary(with_epochs(genotype, epochs)), genotype=genotype,
             epochs=epochs, device=run.device, **measured,
         ))
 
@@ -338,7 +339,7 @@ class Search:
         run.clock.slow_in_a_row = 0
         checkpoint = load_torch(run.files.trial_path(number)) if resume else None
         run.emit(events.TrialStarted(
-            trial_id=number, genotype_summary=genotype_summary(genotype), genotype=genotype,
+            trial_id=number, name=plain_name(genotype), genotype_summary=genotype_summary(genotype), genotype=genotype,
             epochs=genotype["train"]["epochs"], device=run.device, worker=run.worker,
             resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
         ))
@@ -441,5 +442,5 @@ class Search:
             run.files.keep_as_best(number, asdict(standing))
         run.best = BestCandidate.from_curve(number, standing.complete, result.curve, genotype, measured)
         run.emit(events.NewBest(trial_id=number, val_accuracy=result.val_accuracy, cv_accuracy=standing.cv_accuracy,
-                                genotype_summary=genotype_summary(genotype), params=measured["params"],
-                                latency_ms=measured["latency_ms"]))
+                                name=plain_name(genotype), genotype_summary=genotype_summary(genotype),
+                                params=measured["params"], latency_ms=measured["latency_ms"]))

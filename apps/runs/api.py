@@ -232,6 +232,8 @@ class RunEventsApi(APIView):
 class RunTrialsApi(APIView):
     class TrialOutput(serializers.Serializer):
         number = serializers.IntegerField(help_text="The candidate's number in the search (the events' trial_id).")
+        name = serializers.CharField(help_text="A short name anyone can read, e.g. \"small photo network, last layers "
+                                               "tuned\"; empty in runs started before candidates had names.")
         status = serializers.ChoiceField(
             choices=["running", "complete", "pruned", "infeasible", "failed"],
             help_text="pruned: stopped before the end of its schedule (early stopping, or out of time); "

@@ -48,11 +48,12 @@ def run_trial_list(*, run: Run) -> list[dict]:
     events = run.events.filter(type__in=TRIAL_EVENT_TYPES).order_by("seq").values_list("type", "payload", "created")
     for kind, payload, created in events:
         row = trials.setdefault(payload["trial_id"], {
-            "number": payload["trial_id"], "status": "running", "worker": "", "started_at": created,
+            "number": payload["trial_id"], "name": "", "status": "running", "worker": "", "started_at": created,
             "finished_at": None, "val_accuracy": None, "cv_accuracy": None,
         })
         if kind == "trial_started":
             row["worker"] = payload.get("worker") or row["worker"]
+            row["name"] = payload.get("name", "")
         else:
             row.update(status=trial_status(kind, payload), finished_at=created,
                        val_accuracy=payload.get("val_accuracy"), cv_accuracy=payload.get("cv_accuracy"))

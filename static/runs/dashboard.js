@@ -35,10 +35,11 @@ function apply(event) {
       else if (event.step <= 10) addLog(event, "Training the supernet that holds every candidate, to learn which choices help.");
       break;
     case "trial_started":
-      Object.assign(t, { summary: event.genotype_summary, params: event.params, latency: event.latency_ms, size: event.size_mb,
+      // Runs from before candidates had plain names show their settings in the name's place.
+      Object.assign(t, { name: event.name || event.genotype_summary, summary: event.genotype_summary, params: event.params, latency: event.latency_ms, size: event.size_mb,
         planned: event.epochs, status: "running", started: event.elapsed_seconds, worker: event.worker });
       state.current = t.id;
-      addLog(event, `Candidate ${t.id}: ${event.genotype_summary}${event.resumed_from_epoch ? ` (continues at epoch ${event.resumed_from_epoch + 1})` : ""}.`);
+      addLog(event, `Candidate ${t.id}, ${t.name}: ${event.genotype_summary}${event.resumed_from_epoch ? ` (continues at epoch ${event.resumed_from_epoch + 1})` : ""}.`);
       break;
     case "epoch_finished":
       if (event.phase === "final") {
@@ -82,7 +83,7 @@ function apply(event) {
       addLog(event, `New best: candidate ${event.trial_id} with ${pct(event.val_accuracy)}${event.cv_accuracy != null ? ` (${pct(event.cv_accuracy)} cross-validated)` : ""}.`);
       break;
     case "final_training_started":
-      if (event.retrain) state.final = { id: event.trial_id, summary: event.genotype_summary, planned: event.epochs, firstPlanned: event.epochs, curve: [], recipeOnly: event.recipe_only };
+      if (event.retrain) state.final = { id: event.trial_id, name: event.name ?? "", planned: event.epochs, firstPlanned: event.epochs, curve: [], recipeOnly: event.recipe_only };
       addLog(event, event.retrain ? `Final model from candidate ${event.trial_id}: ${event.reason}.` : `Keeping candidate ${event.trial_id} as the final model: ${event.reason}.`);
       break;
     case "run_finished":
@@ -138,12 +139,19 @@ function render() {
     if (t.id === state.best) row.className = "is-best";
     const cells = [t.id, ranked(t) ? rank + 1 : "–", pct(t.accuracy), t.size != null ? `${t.size.toFixed(2)} MB` : "–",
       t.latency != null ? `${t.latency.toFixed(2)} ms` : "–", t.planned ? `${t.epochs}/${t.planned}` : t.epochs,
-      t.status, t.seconds != null ? formatDuration(t.seconds) : "…", t.summary ?? ""];
+      t.status, t.seconds != null ? formatDuration(t.seconds) : "…", t.name ?? ""];
     for (const [i, value] of cells.entries()) {
       const cell = document.createElement("td");
       cell.textContent = value;
       if ([2, 3, 4, 5, 7].includes(i)) cell.className = "num";
-      if (i === 8) cell.className = "genotype";
+      if (i === 8) cell.className = "network";
+      if (i === 8 && t.summary && t.summary !== t.name) {
+        // The settings behind the name, for those who want them.
+        const details = Object.assign(document.createElement("details"), { className: "cell-details" });
+        details.append(Object.assign(document.createElement("summary"), { textContent: "Details" }),
+          Object.assign(document.createElement("span"), { className: "genotype", textContent: t.summary }));
+        cell.append(details);
+      }
       if (i === 2 && t.cv != null) cell.append(Object.assign(document.createElement("span"), { className: "cell-note", textContent: `${pct(t.cv)} cross-validated` }));
       if (i === 6 && workers.size > 1 && t.worker) {
         cell.append(Object.assign(document.createElement("span"), { className: "cell-note", textContent: `on ${t.worker.split(":").slice(0, 2).join(":")}` }));
@@ -172,8 +180,8 @@ function render() {
     const epochs = current.curve.length;
     $("current-trial-heading").textContent = state.done ? "Last training" : "Training now";
     $("current-trial").textContent = current === state.final
-      ? `Final model (candidate ${current.id}), epoch ${epochs} of ${current.planned} on all training images: ${current.summary.replace(/ · \d+ ep$/, ` · ${current.planned} ep`)}`
-      : `Candidate ${current.id}: ${current.summary ?? ""}`;
+      ? `Final model (candidate ${current.id}${current.name && `, ${current.name}`}), epoch ${epochs} of ${current.planned} on all training images`
+      : `Candidate ${current.id}: ${current.name ?? ""}`;
     const curves = [{ x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * e.train_accuracy), name: "training", mode: "lines+markers", line: { color: "#94a3b8" } }];
     if (current !== state.final) {
       curves.push({ x: current.curve.map((e) => e.epoch), y: current.curve.map((e) => 100 * (e.val_accuracy ?? 0)), name: "validation", mode: "lines+markers", line: { color: "#4f46e5" } });

@@ -22,8 +22,8 @@ event("trial_finished", 60, trial_id=0, val_accuracy=0.9, epochs=10, seconds=59,
       latency_ms=0.5, size_mb=0.01)
 event("new_best", 60, trial_id=0, val_accuracy=0.9, genotype_summary="plain 16 · 10 ep", params=1000,
       latency_ms=0.5)
-event("final_training_started", 61, trial_id=0, genotype_summary="plain 16 · 30 ep", retrain=True, epochs=30,
-      reason="retraining it on training + validation images for 30 epochs")
+event("final_training_started", 61, trial_id=0, name="small network from scratch", genotype_summary="plain 16 · 30 ep",
+      retrain=True, epochs=30, reason="retraining it on training + validation images for 30 epochs")
 for number in range(1, 35):
     event("epoch_finished", 61 + number, trial_id=0, phase="final", epoch=number,
           total_epochs=30 if number == 1 else 34, train_loss=0.5, train_accuracy=0.9, val_loss=None,
@@ -40,4 +40,6 @@ def test_a_final_training_planned_again_says_so_and_counts_alike_in_the_log_and_
     expect(page.locator("#log")).to_contain_text("Final training done after 34 epochs: lengthened from the 30 first "
                                                  "planned")
     expect(page.locator("#current-trial")).to_contain_text("epoch 34 of 34")
-    expect(page.locator("#current-trial")).to_contain_text("plain 16 · 34 ep")
+    # Its plain name, not the settings with their 30 planned epochs.
+    expect(page.locator("#current-trial")).to_have_text(
+        "Final model (candidate 0, small network from scratch), epoch 34 of 34 on all training images")

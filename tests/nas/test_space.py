@@ -9,6 +9,8 @@ import torch
 
 from apps.nas.blocks import ACTIVATIONS, BLOCKS
 from apps.nas.build import build
+from apps.nas.leaderboard import plain_name
+from apps.nas.names import BACKBONE_STAGES
 from apps.nas.space import SearchSpace, baseline_genotype, probe_genotype
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -143,3 +145,21 @@ def test_it_refuses_unknown_choices():
 @pytest.mark.parametrize(("image_side", "probe_side"), [(28, 96), (64, 128), (100, 224), (224, 224), (None, 224)])
 def test_the_probe_enlarges_small_images_about_twice_and_large_ones_to_the_largest_side(image_side, probe_side):
     assert probe_genotype(SearchSpace(), image_side)["side"] == probe_side
+
+
+def test_every_candidate_has_a_short_plain_name_that_tells_kinds_and_sizes_apart():
+    deep = baseline_genotype()
+    deep["stages"] = [{**stage, "depth": 3} for stage in deep["stages"]]
+    probe = probe_genotype(SearchSpace())
+    tuned = {**probe, "backbone": "lite2", "finetune": 3}
+
+    assert plain_name(baseline_genotype()) == "small network from scratch"
+    assert plain_name(deep) == "large network from scratch"
+    assert plain_name(probe) == "small photo network, kept as it is"
+    assert plain_name(tuned) == "large photo network, last layers tuned"
+    assert plain_name({**probe, "finetune": BACKBONE_STAGES}) == "small photo network, all of it tuned"
+    # Drawn from the space, each is named without the jargon its settings carry.
+    space = SearchSpace()
+    for seed in range(30):
+        words = set(plain_name(space.sample(random.Random(seed))).replace(",", "").split())
+        assert "network" in words and not words & {"lr", "bs", "ep", "px", "EfficientNet-Lite0", "mbconv"}

@@ -42,8 +42,9 @@ class FakeEngine:
                                                  "eta_seconds": 10.0, **fields})
         emit("run_started", device="cpu", strategy=config.strategy, budget_seconds=config.budget_seconds,
              dataset={"num_images": len(dataset), "num_classes": dataset.num_classes}, resumed=False)
-        emit("trial_started", trial_id=0, genotype_summary="plain 16", genotype=GENOTYPE, epochs=2, params=1000,
-             flops=10, latency_ms=0.5, size_mb=0.01, device="cpu", worker=worker)
+        emit("trial_started", trial_id=0, name="small network from scratch", genotype_summary="plain 16",
+             genotype=GENOTYPE, epochs=2, params=1000, flops=10, latency_ms=0.5, size_mb=0.01, device="cpu",
+             worker=worker)
         for epoch in (1, 2):
             emit("epoch_finished", trial_id=0, phase="search", epoch=epoch, total_epochs=2, train_loss=1.0,
                  train_accuracy=0.5, val_loss=1.0, val_accuracy=0.4 * epoch)

@@ -59,7 +59,7 @@ def test_the_trials_say_which_worker_trained_each_candidate_and_when(api_client,
 
     [trial] = api_client.get(f"/api/runs/{run_id}/trials/").json()
     assert trial["number"] == 0 and trial["status"] == "complete" and trial["val_accuracy"] == 0.8
-    assert trial["cv_accuracy"] == 0.78
+    assert trial["cv_accuracy"] == 0.78 and trial["name"] == "small network from scratch"
     assert trial["worker"] == Run.objects.get(pk=run_id).worker != ""
     assert trial["started_at"] <= trial["finished_at"]
 
