@@ -4,8 +4,9 @@ from django.db import models
 from apps.accounts.models import Team
 
 # Image sides (pixels) a run may train at besides the dataset's ingested side, never above the images' typical
-# size (upscaling adds no detail); 128 at most, past which a CPU worker trains too few candidates to search.
+# size (upscaling adds no detail) nor below SMALLEST_SIDE_SHARE of the ingested side (a photo at 8 px shows nothing).
 TRAINING_SIDES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 224)
+SMALLEST_SIDE_SHARE = 1 / 4
 
 
 class Dataset(models.Model):
@@ -60,11 +61,14 @@ class Dataset(models.Model):
         return self.status == self.Status.READY and not any(f["severity"] == "error" for f in self.findings)
 
     def training_sides(self) -> list[int]:
-        """Image sides a run may train at: the ingested side, and standard ones up to the images' typical size."""
+        """Image sides a run may train at: the ingested side, and standard ones from a quarter of it up to the images'
+        typical size."""
         if "resolution" not in self.stats or "width" not in self.stats:
             return []
+        ingested = self.stats["resolution"]
         typical = max(self.stats["width"]["median"], self.stats["height"]["median"])
-        return sorted({self.stats["resolution"], *(side for side in TRAINING_SIDES if side <= typical)})
+        smallest = SMALLEST_SIDE_SHARE * ingested
+        return sorted({ingested, *(side for side in TRAINING_SIDES if smallest <= side <= typical)})
 
 
 class DatasetImage(models.Model):

@@ -235,23 +235,19 @@ export async function showResult(api) {
   $("downloads")?.replaceChildren(...run.artifacts.filter((kind) => DOWNLOADS[kind]).map((kind) => element("li", {},
     element("a", { href: `${api}artifacts/${kind}/`, textContent: DOWNLOADS[kind][0] }),
     element("span", { className: "muted small", textContent: ` ${DOWNLOADS[kind][1]}` }))));
-  if ($("try-form")) setUpTryIt(api);
+  if ($("try-image")) setUpTryIt(api);
 }
 
+// Choosing an image classifies it at once: one click, and another image is one more.
 function setUpTryIt(api) {
-  const form = $("try-form");
   const input = $("try-image");
-  input.addEventListener("change", () => {
+  input.addEventListener("change", async () => {
     const file = input.files[0];
     if (!file) return;
     $("try-preview").src = URL.createObjectURL(file);
     $("try-preview").hidden = false;
-  });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!input.files[0]) return;
     const body = new FormData();
-    body.append("image", input.files[0]);
+    body.append("image", file);
     const response = await fetch(`${api}predict/`, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } });
     const payload = await response.json();
     const list = $("try-result");

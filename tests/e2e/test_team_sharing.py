@@ -80,7 +80,7 @@ def test_teammates_follow_a_run_live_outsiders_cannot_and_a_link_shares_it_read_
     expect(stranger.locator("#result-words")).to_contain_text("times out of 100", timeout=30_000)
     expect(stranger.locator("#leaderboard tbody tr").first).to_be_visible()
     expect(stranger.get_by_text("keeps the model files to itself")).to_be_visible()
-    for control in ("#cancel-button", "[data-extend]", "#note-body", "#notes", "#try-form", "#share"):
+    for control in ("#cancel-button", "[data-extend]", "#note-body", "#notes", "#try-image", "#share"):
         expect(stranger.locator(control)).to_have_count(0)
     expect(stranger.get_by_role("link", name="Log in")).to_be_visible()
     token = view_only.rstrip("/").rsplit("/", 1)[1]

@@ -28,6 +28,14 @@ def test_a_dataset_lists_the_image_sides_a_run_may_train_at(api_client, ready_da
     assert api_client.get(f"/api/datasets/{ready_dataset.pk}/").json()["training_sides"] == [8, 16, 24, 28]
 
 
+def test_photos_are_offered_sides_that_still_show_something_and_no_larger_than_they_are():
+    photos = Dataset(stats={"resolution": 224, "width": {"median": 500}, "height": {"median": 375}})
+    small_photos = Dataset(stats={"resolution": 96, "width": {"median": 100}, "height": {"median": 90}})
+
+    assert photos.training_sides() == [64, 96, 128, 160, 224]
+    assert small_photos.training_sides() == [24, 32, 48, 64, 96]
+
+
 def test_a_run_trains_at_the_image_side_it_was_given(api_client, ready_dataset, fake_engine, drain):
     smaller = create(api_client, ready_dataset, resolution=16).json()
     own = create(api_client, ready_dataset, resolution=28).json()

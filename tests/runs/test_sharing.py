@@ -24,7 +24,7 @@ def test_anyone_with_the_link_sees_the_result_read_only(finished_run, alice):
     assert "Parts sorter" in html and f'data-api="/api/shared/{token}/"' in html
     # What the page says of the time the run took is read against its budget.
     assert f'data-budget-seconds="{finished_run.budget_seconds:.0f}"' in html
-    for control in ("cancel-button", "data-extend", "note-body", "try-form", "/shares/", "/notes/", "data-live"):
+    for control in ("cancel-button", "data-extend", "note-body", "try-image", "/shares/", "/notes/", "data-live"):
         assert control not in html
     assert "Parts" not in html.replace("Parts sorter", ""), "the dataset's name is the team's business"
     assert page["X-Robots-Tag"] == "noindex, nofollow" and "no-store" in page["Cache-Control"]
