@@ -28,9 +28,19 @@ def current_team_set(request: HttpRequest, team: Team) -> None:
 
 
 def current_team_context(request: HttpRequest) -> dict:
-    """The team switcher's data for every page."""
+    """The team switcher's data for every page, and the teams someone added the user to since their last page
+    (told once, as a message is)."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     current = current_team_get(request)
     return {"current_team": current, "my_teams": team_list(user=request.user),
-            "can_write_current_team": current is not None and current.role in Membership.WRITERS}
+            "can_write_current_team": current is not None and current.role in Membership.WRITERS,
+            "new_memberships": memberships_to_announce(request.user)}
+
+
+def memberships_to_announce(user) -> list[Membership]:
+    """The user's memberships that an owner added and the user has not been told of, now marked as told."""
+    news = list(Membership.objects.filter(user=user, announced=False).select_related("team", "added_by"))
+    if news:
+        Membership.objects.filter(pk__in=[membership.pk for membership in news]).update(announced=True)
+    return news

@@ -8,7 +8,8 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     is_personal = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", through_fields=("team", "user"),
+                                     related_name="teams")
     # Empty: the deployment's default (NASWEB_TEAM_MAX_*), so changing the setting moves every team without one.
     max_concurrent_runs = models.PositiveIntegerField(
         null=True, blank=True, help_text="Runs queued or running at once. Empty: NASWEB_TEAM_MAX_CONCURRENT_RUNS.")
@@ -54,6 +55,11 @@ class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created = models.DateTimeField(auto_now_add=True)
+    # An owner who added this user by name; None when they joined by themselves (a team they made, an invite link).
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    # False until the next page the added user opens has told them (with a button to switch to the team).
+    announced = models.BooleanField(default=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="one_membership_per_user_and_team")]

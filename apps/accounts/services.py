@@ -58,7 +58,7 @@ def member_invite(*, team: Team, by: AbstractBaseUser, username: str, role: str 
                             "link instead: it works for people who sign up after opening it.")
     if team.memberships.filter(user=invitee).exists():
         raise TeamRuleError(f"{invitee.get_username()} is already in “{team.name}”.")
-    membership = Membership.objects.create(team=team, user=invitee, role=role)
+    membership = Membership.objects.create(team=team, user=invitee, role=role, added_by=by, announced=False)
     membership_changed_on_commit(user=invitee, team=team, joined=True)
     return membership
 

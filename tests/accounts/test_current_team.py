@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.models import Membership
-from apps.accounts.services import membership_add, team_create
+from apps.accounts.services import invite_accept, invite_create, member_invite, membership_add, team_create
 from apps.datasets.models import Dataset
 from apps.runs.models import Run
 
@@ -165,3 +165,25 @@ def test_a_run_goes_to_its_datasets_team_and_a_team_field_must_agree(client, bob
     assert other.status_code == 400 and "belongs to another team" in other.json()["detail"]
     assert foreign.status_code == 400 and "not a member" in foreign.json()["team"][0]
     assert created.status_code == 201 and created.json()["team"] == lab.pk
+
+
+def test_someone_added_to_a_team_is_told_on_their_next_page_once_and_switches_in_one_click(client, alice, bob):
+    lab = team_create(name="Lab", owner=alice)
+    member_invite(team=lab, by=alice, username="bob")
+    client.force_login(bob)
+
+    page = client.get("/runs/").content.decode()
+
+    assert "alice added you to the team “Lab” as member" in page
+    assert f'name="team" value="{lab.pk}">Switch to “Lab”</button>' in page
+    assert "added you to the team" not in client.get("/runs/").content.decode()  # told once
+    response = switch(client, lab.pk, next_url="/runs/")
+    assert response.url == "/runs/" and 'class="team-switcher__current">Lab<' in client.get("/runs/").content.decode()
+
+
+def test_joining_by_oneself_or_by_link_is_no_news(client, alice, bob):
+    team_create(name="Own lab", owner=bob)
+    invite_accept(invite=invite_create(team=team_create(name="Lab", owner=alice), by=alice), user=bob)
+    client.force_login(bob)
+
+    assert "added you to the team" not in client.get("/").content.decode()
