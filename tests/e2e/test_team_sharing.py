@@ -105,3 +105,24 @@ def test_teammates_follow_a_run_live_outsiders_cannot_and_a_link_shares_it_read_
                  "alice revoked a share link", "bob joined the team"):
         expect(feed).to_contain_text(line)
     screenshot(alice, "activity")
+
+
+def test_someone_added_to_a_team_hears_of_it_on_their_next_page_and_switches_to_it_in_one_click(app_server, browser):
+    url = app_server["url"]
+    cast_create(app_server)
+    alice, charlie = new_page(browser), new_page(browser)
+    log_in(alice, url, "alice", PASSWORD)
+    log_in(charlie, url, "charlie", PASSWORD)
+
+    alice.goto(f"{url}/accounts/teams/")
+    alice.get_by_role("link", name="alice's team").click()
+    alice.get_by_label("Username").fill("charlie")
+    alice.get_by_role("button", name="Add to team").click()
+    expect(alice.locator('tr[data-member="charlie"]')).to_be_visible()
+
+    charlie.goto(f"{url}/runs/")
+    expect(charlie.get_by_role("status")).to_contain_text("alice added you to the team “alice's team” as member")
+    screenshot(charlie, "team-added-notice")
+    charlie.get_by_role("button", name="Switch to “alice's team”").click()
+    expect(charlie.locator(".team-switcher__current")).to_have_text("alice's team")
+    expect(charlie.get_by_role("status")).to_have_count(0)  # told once
