@@ -11,7 +11,8 @@ const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 const PLOT_LAYOUT = { margin: { t: 10, r: 10, b: 40, l: 50 }, font: { family: "system-ui, sans-serif", size: 12 },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
 
-const state = { lastSeq: 0, trials: new Map(), history: [], bests: [], current: null, final: null, log: [], done: false, supernet: null };
+// openDetails: the candidates whose settings someone unfolded, kept unfolded as the table is drawn again.
+const state = { lastSeq: 0, trials: new Map(), history: [], bests: [], current: null, final: null, log: [], done: false, supernet: null, openDetails: new Set() };
 let fetching = null;
 
 const pct = (x) => (x == null ? "–" : `${(100 * x).toFixed(1)}%`);
@@ -147,7 +148,8 @@ function render() {
       if (i === 8) cell.className = "network";
       if (i === 8 && t.summary && t.summary !== t.name) {
         // The settings behind the name, for those who want them.
-        const details = Object.assign(document.createElement("details"), { className: "cell-details" });
+        const details = Object.assign(document.createElement("details"), { className: "cell-details", open: state.openDetails.has(t.id) });
+        details.addEventListener("toggle", () => { if (details.open) state.openDetails.add(t.id); else state.openDetails.delete(t.id); });
         details.append(Object.assign(document.createElement("summary"), { textContent: "Details" }),
           Object.assign(document.createElement("span"), { className: "genotype", textContent: t.summary }));
         cell.append(details);

@@ -37,6 +37,9 @@ def test_from_sample_data_to_a_downloaded_model_that_runs_alone(app_server, page
     expect(page.locator("#log")).to_be_hidden()
     page.get_by_text("every step of the search").click()
     expect(page.locator("#log li").first).to_be_visible()
+    first = page.locator("#leaderboard tbody tr").first
+    first.get_by_text("Details").click()
+    expect(first.locator(".genotype")).to_contain_text(" ep")  # the settings, epochs and all
     screenshot(page, "run-dashboard")
 
     expect(page.locator("#result-words")).to_contain_text("times out of 100", timeout=180_000)
