@@ -158,24 +158,6 @@ def recipe_only_epochs(*, available_seconds: float, epoch_seconds: float) -> int
     return epochs if 1 <= epochs <= RECIPE_ONLY_MAX_EPOCHS else 0
 
 
-def epochs_replanned(*, epochs_done: int, seconds_left: float, epoch_seconds: float, most_epochs: int) -> int:
-    """A final training's epochs planned again after each of its epochs: the whole epochs the time left buys, at
-    most most_epochs, longer or shorter than the plan made from the search's estimate. Planned again after every
-    epoch from its own recent epochs, it keeps no margin: a slower epoch shortens the plan at once, and an epoch that
-    still overruns is stopped by the clock at the end of its cosine, where the learning rate is almost zero. A spare
-    epoch kept, and a plan frozen halfway through, left 5-8% of 240 s runs unused (MNIST-5k's 10 s epochs; digits'
-    epochs that sped up from 2.5 to 1.7 s after the plan froze).
-
-    Args:
-        epochs_done: epochs it has trained so far.
-        seconds_left: the time left for training.
-        epoch_seconds: its epochs' typical time so far.
-        most_epochs: the longest schedule it may have (see apps.nas.final.most_final_epochs).
-    """
-    fit = int(seconds_left / epoch_seconds)
-    return epochs_done + max(0, min(most_epochs - epochs_done, fit))
-
-
 def check_budget(budget: Budget, *, epoch_seconds: float, finish_seconds: float) -> None:
     """Raise BudgetTooSmall, before any candidate is trained, when the budget cannot give even one result."""
     minimum = minimum_budget_seconds(

@@ -23,7 +23,6 @@ from apps.nas.budget import (
     MAX_FINAL_STRETCH,
     RECIPE_ONLY_MAX_EPOCHS,
     continued_epochs,
-    epochs_replanned,
     epochs_that_fit,
     final_epochs,
 )
@@ -283,17 +282,16 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             # The median of the last few epochs: a machine that got busier or quieter changes the plan within a few
             # epochs, one epoch slowed by a passing job does not.
             recent_epoch_seconds = statistics.median(epoch_seconds[-RECENT_EPOCHS:])
-            # Planned again to the end: lengthening late raises the learning rate only a little (a 70-epoch plan
-            # lengthened by one at epoch 50: from 0.19 to 0.20 of its peak), and a plan frozen halfway left a
-            # 240 s digits run 5% of its budget unused when its epochs sped up.
-            if most_epochs:
-                trainer.total_epochs = epochs_replanned(
-                    epochs_done=trainer.epochs_done, seconds_left=run.clock.training_seconds_left(),
-                    epoch_seconds=recent_epoch_seconds, most_epochs=most_epochs)
-            else:
-                trainer.total_epochs = epochs_that_fit(
-                    epochs_done=trainer.epochs_done, planned_epochs=trainer.total_epochs,
-                    seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds)
+            # Planned again after every epoch, to the end, for the whole epochs the time left buys: up to
+            # most_epochs, longer or shorter than the plan from the search's estimate; a continued training only
+            # shorter. No spare epoch: a slower epoch shortens the plan at once, and one that still overruns is
+            # stopped by the clock at the end of its cosine. Lengthening late raises the learning rate only a little
+            # (a 70-epoch plan lengthened by one at epoch 50: from 0.19 to 0.20 of its peak); a spare epoch and a
+            # plan frozen half-way left 5-8% of 240 s runs unused (MNIST-5k's 10 s epochs; digits' epochs that sped
+            # up after the plan froze).
+            trainer.total_epochs = epochs_that_fit(
+                epochs_done=trainer.epochs_done, planned_epochs=most_epochs or trainer.total_epochs,
+                seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds)
             if trainer.group is not None:
                 try:
                     trainer.group.coordinators(trainer.total_epochs)

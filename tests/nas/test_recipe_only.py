@@ -10,7 +10,7 @@ import pytest
 import apps.nas.budget
 import apps.nas.clock
 import apps.nas.search
-from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_replanned, recipe_only_epochs
+from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_that_fit, recipe_only_epochs
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
@@ -64,10 +64,10 @@ def test_the_recipe_alone_is_planned_only_while_the_budget_buys_few_of_its_epoch
 
 def test_the_plan_made_again_from_real_epochs_fills_the_time_left_within_the_epoch_limit():
     most = RECIPE_ONLY_MAX_EPOCHS
-    assert epochs_replanned(epochs_done=2, seconds_left=55.2, epoch_seconds=0.5, most_epochs=most) == 2 + 110
-    assert epochs_replanned(epochs_done=2, seconds_left=5.6, epoch_seconds=1.0, most_epochs=most) == 2 + 5
-    assert epochs_replanned(epochs_done=60, seconds_left=0.9, epoch_seconds=1.0, most_epochs=most) == 60  # it ends
-    assert epochs_replanned(epochs_done=2, seconds_left=1e6, epoch_seconds=0.5, most_epochs=most) == most
+    assert epochs_that_fit(epochs_done=2, planned_epochs=most, seconds_left=55.2, epoch_seconds=0.5) == 2 + 110
+    assert epochs_that_fit(epochs_done=2, planned_epochs=most, seconds_left=5.6, epoch_seconds=1.0) == 2 + 5
+    assert epochs_that_fit(epochs_done=60, planned_epochs=most, seconds_left=0.9, epoch_seconds=1.0) == 60  # it ends
+    assert epochs_that_fit(epochs_done=2, planned_epochs=most, seconds_left=1e6, epoch_seconds=0.5) == most
 
 
 def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budget(
