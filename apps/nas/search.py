@@ -222,6 +222,8 @@ class Search:
         run.strategy.prepare(train=run.splits.train, val=run.splits.val, device=run.device,
                              constraints=run.config.constraints, seconds_left=run.clock.search_seconds_left,
                              should_stop=run.clock.out_of_search_time, emit=run.emit)
+        if run.study.trials:  # resumed, its start points queued: the slots need not wait for its candidate
+            self.open_slots()
         # A killed run left its candidate RUNNING: continue it from its last epoch checkpoint. The other slots'
         # running candidates are theirs (see SlotLedger.retry_stale).
         for frozen in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -252,7 +254,8 @@ class Search:
                 self.evaluate(trial, genotype)
 
     def open_slots(self) -> None:
-        """Once per attempt of the coordinator: tell the slots its clock, then have the caller start them."""
+        """Once per attempt of the coordinator, once the strategy has queued its start points: tell the slots its
+        clock, then have the caller start them."""
         run = self.run
         if self.open_slot is None or run.config.workers == 1 or not run.strategy.parallel:
             return
@@ -344,7 +347,8 @@ class Search:
             resumed_from_epoch=len(checkpoint["curve"]) if checkpoint else 0, **measured,
         ))
         if run.best is None:
-            run.first_in_training = ExportCost(pretrained=is_pretrained(genotype), latency_ms=measured["latency_ms"])
+            run.first_in_training = ExportCost(pretrained=is_pretrained(genotype),
+                                               scoring_seconds_per_image=measured["latency_ms"] / 1000)
         try:
             result = self.train(trial, genotype, checkpoint)
         except Exception as error:  # e.g. out of memory twice: record it and let the search go on

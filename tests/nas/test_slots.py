@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from apps.nas.search import run_search, run_trial_slot
@@ -120,6 +121,30 @@ def test_a_dead_workers_candidate_is_retried_and_the_search_finishes_without_it(
     [restart] = [event for event in log.of_type("trial_started") if event["trial_id"] == retried.id]
     assert restart["resumed_from_epoch"] == 1  # from the dead worker's checkpoint
     assert result.best is not None
+
+
+class SimulatedKill(BaseException):
+    """Like SIGKILL: no handler in the engine catches it."""
+
+
+def killed_after_the_first_epoch(event: dict) -> None:
+    if event["type"] == "epoch_finished":
+        raise SimulatedKill
+
+
+def test_a_resumed_coordinator_opens_its_slots_before_it_continues_its_candidate(make_image_folder, tmp_path):
+    folder, work_dir = make_image_folder(), tmp_path / "work"
+    config = tiny_config(budget_seconds=300.0, workers=2, max_trials=3)
+    with pytest.raises(SimulatedKill):
+        run_search(config, folder, work_dir, open_slot=lambda slot: None, on_event=killed_after_the_first_epoch)
+
+    log, seen_when_opened = EventLog(), []
+    run_search(config, folder, work_dir, open_slot=lambda slot: seen_when_opened.append(list(log)), on_event=log)
+
+    [continued] = [event for event in log.of_type("trial_started") if event["resumed_from_epoch"]]
+    [seen] = seen_when_opened
+    assert seen[0]["resumed"] and not [event for event in seen if event["type"] == "trial_finished"]
+    assert any(event["type"] == "trial_finished" and event["trial_id"] == continued["trial_id"] for event in log)
 
 
 def test_a_slots_candidate_that_cannot_finish_stops_once_another_slot_has_a_trained_best(
