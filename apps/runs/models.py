@@ -14,7 +14,7 @@ from .budgets import MAX_EXTENSION_FACTOR
 
 # What Run.best keeps of the engine's BestModel, for lists and comparisons without loading the whole result.
 RUN_BEST_FIELDS = ("test_accuracy", "val_accuracy", "params", "flops", "latency_ms", "size_mb", "genotype",
-                   "genotype_summary")
+                   "genotype_summary", "name")
 
 # Bounds of a run's numeric options, well inside their columns: a billion parameters is far beyond any network the
 # search builds, so a larger limit means nothing; the seed is a 32-bit integer column.
