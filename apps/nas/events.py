@@ -82,6 +82,7 @@ class EpochFinished(Event):
     seconds: float
     images_per_second: float
     lr: float
+    eval_images_per_second: float | None = None  # see apps.nas.train.EpochStats
 
 
 @dataclass(kw_only=True)

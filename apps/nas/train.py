@@ -60,6 +60,9 @@ class EpochStats(CurvePoint):
 
     images_per_second: float
     lr: float
+    # Images per second through the whole network as shipped, in batches, on the validation pass; None where that
+    # pass read cached features (or nothing was held out). What scoring the test split will cost.
+    eval_images_per_second: float | None = None
 
 
 def augment_batch(images: torch.Tensor, strength: float, flip: bool, generator: torch.Generator, *,
@@ -316,14 +319,16 @@ class Trainer:
                 correct += (logits.argmax(1) == labels).sum()
         seen = self.steps_per_epoch * (rows.stop - rows.start)
         train_seconds = time.perf_counter() - start
-        val_loss = val_accuracy = None
+        val_loss = val_accuracy = eval_images_per_second = None
         if self.val is not None and len(self.val):
             val_loss, val_accuracy = self.evaluate(self.val_images, self.val.labels)
+            if not self.cached:
+                eval_images_per_second = len(self.val) / (time.perf_counter() - start - train_seconds)
         self.epochs_done += 1
         stats = EpochStats(
             epoch=self.epochs_done, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
             val_loss=val_loss, val_accuracy=val_accuracy, seconds=time.perf_counter() - start,
-            images_per_second=seen / train_seconds, lr=lr,
+            images_per_second=seen / train_seconds, lr=lr, eval_images_per_second=eval_images_per_second,
         )
         self.history.append(stats)
         return stats

@@ -106,7 +106,7 @@ def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to
     state = RunState(tiny_config(export=True), tmp_path, None, None)
     state.splits = SimpleNamespace(test=range(600))
     kept_with_no_candidate = state.clock.finish_seconds
-    cost = ExportCost(pretrained=pretrained, latency_ms=20.0)
+    cost = ExportCost(pretrained=pretrained, scoring_seconds_per_image=0.02)
     state.first_in_training = cost
     while_training = state.clock.finish_seconds
 
@@ -116,6 +116,25 @@ def test_while_the_first_candidate_trains_the_run_keeps_the_end_it_would_need_to
 
     # More than is kept with no candidate at all: the test pass alone takes 12 s here.
     assert while_training == state.clock.finish_seconds > kept_with_no_candidate + 600 * 0.02
+
+
+def trained_candidate(curve: list[dict], latency_ms: float) -> BestCandidate:
+    genotype = {"train": {"batch_size": 32}}
+    return BestCandidate.from_curve(0, True, curve, genotype, {"latency_ms": latency_ms})
+
+
+def test_the_end_kept_for_a_trained_candidate_costs_its_batched_pace_over_the_test_split(tmp_path):
+    state = RunState(tiny_config(export=False), tmp_path, None, None)
+    state.splits = SimpleNamespace(test=range(1000))
+    epoch = {"val_accuracy": 0.9, "seconds": 10.0, "images_per_second": 500.0}
+    state.best = trained_candidate([{**epoch, "eval_images_per_second": pace} for pace in (900, 1000, 1100)],
+                                   latency_ms=5.0)
+    batched = state.clock.finish_seconds
+    # Validation passes that read cached features leave the batch-1 latency as the only measure.
+    state.best = trained_candidate([{**epoch, "eval_images_per_second": None}], latency_ms=5.0)
+    from_latency = state.clock.finish_seconds
+
+    assert from_latency - batched == pytest.approx(1000 * (0.005 - 1 / 1000))
 
 
 def ended(status: str, reason: str) -> optuna.trial.FrozenTrial:

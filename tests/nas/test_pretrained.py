@@ -84,6 +84,8 @@ def test_a_head_trained_on_cached_features_is_the_shipped_model(colour_splits):
     assert torch.allclose(trainer.predict_logits(colour_splits.test.images), direct, atol=1e-4)
     # Only the head is saved per epoch: the backbone's weights come from its package.
     assert set(trainer.state_dict()["model"]) == {"1.weight", "1.bias"}  # dropout, linear
+    # Its validation passes read cached features: they say nothing of what scoring new photos costs.
+    assert all(stats.eval_images_per_second is None for stats in trainer.history)
 
 
 def test_fine_tuning_trains_only_the_last_stages_at_the_backbone_rate(colour_splits):
@@ -129,7 +131,7 @@ def test_activations_too_large_to_cache_run_through_the_frozen_stages_every_step
     trainer = Trainer(genotype, colour_splits.train, colour_splits.val, device="cpu", seed=0, features=cache)
     trainer.fit()
     assert not trainer.cached and cache.computed == 0
-    assert trainer.history[0].val_accuracy is not None
+    assert trainer.history[0].val_accuracy is not None and trainer.history[0].eval_images_per_second > 0
 
 
 def test_a_killed_fine_tuning_resumes_bit_identically(colour_splits):

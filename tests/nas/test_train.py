@@ -28,6 +28,7 @@ def test_it_learns_a_trivially_separable_dataset(splits):
     assert len(history) == 8 and trainer.epochs_done == 8
     assert history[-1].train_loss < history[0].train_loss
     assert history[-1].val_accuracy >= 0.9
+    assert all(stats.eval_images_per_second > 0 for stats in history)  # the pace of a whole network, batched
     logits = trainer.predict_logits(splits.test.images)
     assert logits.shape == (len(splits.test), 3)
     assert (logits.argmax(1) == splits.test.labels).float().mean() >= 0.9
