@@ -1,51 +1,64 @@
-"""How well the new-run page's estimate ("about N candidate networks") predicts what a search trains.
+"""How well the new-run page's estimate ("3 to 9 candidate networks, most likely about 5") predicts what a search
+trains, strategy by strategy.
 
-    .venv/bin/python -m benchmarks.budget_estimate [--budget 300]
+    .venv/bin/python -m benchmarks.budget_estimate --datasets mnist5k caltech10 --strategies random tpe [--budget 300]
+        [--json runs.json]
 
-Runs `auto` searches of the Quick preset's budget on the benchmark datasets (MNIST-5k also at 16 px), then
-predicts each run's candidates from the speed measured on the *other* runs, as the page does when a dataset has
-no finished run of its own, and from the built-in CPU default. Prints a markdown table, each run's speed and the
-pooled speed (what apps.runs.budgets.CPU_DEFAULT holds).
+Runs each strategy for the Quick preset's budget on each dataset, one PyTorch thread, seed 0, then prints what each
+run trained beside what the page says for it on a deployment with no finished run (apps.runs.budgets.defaults), and
+the speed each run measured (what the defaults hold).
 """
 
 import argparse
+import json
 import tempfile
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
 from apps.nas.config import SearchConfig
 from apps.nas.data import load_image_folder
 from apps.nas.search import run_search
-from apps.runs.budgets import CPU_DEFAULT, candidates_estimate, speed_measured
-from benchmarks.datasets import digits_folder, mnist5k_folder
+from apps.nas.strategies import STRATEGIES
+from apps.runs.budgets import candidates_estimate, default_speed, speed_measured
+from benchmarks.search_quality import DATASETS
 
-CASES = [("digits", digits_folder, None), ("MNIST-5k", mnist5k_folder, None), ("MNIST-5k", mnist5k_folder, 16)]
+
+def search_summary(folder: Path, strategy: str, budget: float) -> dict:
+    with tempfile.TemporaryDirectory() as work_dir:
+        result = run_search(SearchConfig(budget_seconds=budget, strategy=strategy, seed=0), folder, work_dir)
+    return asdict(result.summary)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=["mnist5k", "caltech10"])
+    parser.add_argument("--strategies", nargs="+", choices=sorted(STRATEGIES), default=sorted(STRATEGIES))
     parser.add_argument("--budget", type=float, default=300)
-    budget = parser.parse_args().budget
+    parser.add_argument("--json", type=Path, help="also write every run's summary here")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     runs = []
-    for name, folder, side in CASES:
-        dataset = load_image_folder(folder(), side)
-        with tempfile.TemporaryDirectory() as work_dir:
-            result = run_search(SearchConfig(budget_seconds=budget, strategy="auto", seed=0), dataset, work_dir)
-        runs.append({"name": name, "images": len(dataset), "side": dataset.input_shape[-1],
-                     "summary": asdict(result.summary)})
-    print("| dataset | side | candidates trained | estimate from the other runs | estimate from the default |")
-    print("| --- | --- | --- | --- | --- |")
+    for name in args.datasets:
+        folder = DATASETS[name]()
+        dataset = load_image_folder(folder)
+        colour = dataset.input_shape[0] == 3
+        for strategy in args.strategies:
+            summary = search_summary(folder, strategy, args.budget)
+            runs.append({"dataset": name, "strategy": strategy, "images": len(dataset), "summary": summary,
+                         "estimate": candidates_estimate(default_speed(colour=colour), images=len(dataset),
+                                                         budget_seconds=args.budget)})
+            if args.json:
+                args.json.write_text(json.dumps(runs, indent=2))
+    print("| dataset | strategy | candidates trained | the page's estimate with no finished run |")
+    print("| --- | --- | --- | --- |")
     for run in runs:
-        others = speed_measured(other["summary"] for other in runs if other is not run)
-        print(f"| {run['name']} | {run['side']} | {run['summary']['candidates_trained']} | "
-              f"{candidates_estimate(others, images=run['images'], budget_seconds=budget)[1]} | "
-              f"{candidates_estimate(CPU_DEFAULT, images=run['images'], budget_seconds=budget)[1]} |")
+        low, likely, high = run["estimate"]
+        print(f"| {run['dataset']} | {run['strategy']} | {run['summary']['candidates_trained']} | "
+              f"{low} to {high}, most likely {likely} |")
     for run in runs:
-        summary = run["summary"]
-        print(f"{run['name']} at {run['side']} px: {speed_measured([summary])}")
-    print("pooled:", speed_measured(run["summary"] for run in runs))
+        print(f"{run['dataset']}, {run['strategy']}: {speed_measured([run['summary']])}")
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ class RunEstimateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         dataset = dataset_get(user=request.user, dataset_id=fields["dataset"])
-        speed = worker_speed(dataset=dataset)
+        speed = worker_speed(dataset=dataset, strategy=fields["strategy"])
         budget = fields["budget_seconds"]
         recipe_epochs = 0
         if fields["strategy"] == "auto" and fields["from_scratch_only"]:

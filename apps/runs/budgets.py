@@ -39,15 +39,23 @@ class WorkerSpeed:
     spread: tuple[float, float] = (1.0, 1.0)
 
 
-# benchmarks/budget_estimate.py: `auto` for 5 minutes on digits and MNIST-5k (28 and 16 px) on the 2-core CPU,
-# pooled (docs/benchmarks.md): the runs trained 0.17-1.5 times the estimate.
-CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0023, epochs_per_candidate=4.7, search_share=0.8, runs=0,
+# benchmarks/budget_estimate.py: every strategy for the Quick preset's 5 minutes, seed 0, one PyTorch thread, on the
+# 2-core CPU, pooled (docs/benchmarks.md, "What a budget buys"). On MNIST-5k each trained 1 or 2 candidates; the
+# strategies differed no more than runs of one strategy do, so one default serves them all, and the runs of a
+# deployment then tell strategies apart (apps.runs.selectors.worker_speed). The spread is how far runs of `auto` on
+# digits and MNIST-5k strayed from the estimate: 0.17-1.5 times.
+CPU_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.00127, epochs_per_candidate=20.2, search_share=0.57, runs=0,
                           spread=(0.17, 1.5))
-# `auto` for 5 minutes on Caltech-10 photos at 20 and 40 a class, 3 seeds each and 9 runs in all, on the 2-core CPU
-# (docs/benchmarks.md, "What a budget buys"): 0.35-2.4 times the estimate. Photos train slower per image (pretrained
-# networks at up to 224 px) and for more epochs a candidate than small grey images.
-CPU_PHOTOS_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0128, epochs_per_candidate=12.8, search_share=0.87,
+# The same on Caltech-10's photos, where they trained 1 to 5 candidates; the spread from 9 runs of `auto` on
+# Caltech-10 at 20 and 40 photos a class: 0.35-2.4 times the estimate. Photos train slower per image (pretrained
+# networks at up to 224 px).
+CPU_PHOTOS_DEFAULT = WorkerSpeed(seconds_per_image_epoch=0.0064, epochs_per_candidate=10.7, search_share=0.69,
                                  runs=0, spread=(0.35, 2.4))
+
+
+def default_speed(*, colour: bool) -> WorkerSpeed:
+    """The speed measured on a small CPU, for colour photos or for small grey images."""
+    return CPU_PHOTOS_DEFAULT if colour else CPU_DEFAULT
 
 
 def speed_measured(summaries: Iterable[dict], default: WorkerSpeed = CPU_DEFAULT) -> WorkerSpeed:
@@ -101,7 +109,7 @@ def candidates_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: floa
     and the most, by the speed's spread; at least one."""
     expected = candidates_expected(speed, train_images=round(images * TRAIN_FRACTION), budget_seconds=budget_seconds)
     low, high = speed.spread
-    return (max(1, math.floor(expected * low)), max(1, math.floor(expected)), max(1, math.ceil(expected * high)))
+    return (max(1, math.floor(expected * low)), max(1, round(expected)), max(1, math.ceil(expected * high)))
 
 
 def recipe_epochs_estimate(speed: WorkerSpeed, *, images: int, budget_seconds: float) -> int:

@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts.models import Team
 
-from .budgets import CPU_DEFAULT, CPU_PHOTOS_DEFAULT, WorkerSpeed, speed_measured
+from .budgets import WorkerSpeed, default_speed, speed_measured
 from .models import Note, Run, RunEvent, ShareLink
 
 # The estimate follows the workers' recent speed: new hardware shows within this many runs.
@@ -60,17 +60,20 @@ def run_trial_list(*, run: Run) -> list[dict]:
     return [trials[number] for number in sorted(trials)]
 
 
-def worker_speed(*, dataset) -> WorkerSpeed:
-    """How fast this deployment's workers train, from its most recent finished runs: on this dataset if any; with
-    none, the figures measured on a small CPU for data like this (colour photos, or small grey images)."""
+def worker_speed(*, dataset, strategy: str) -> WorkerSpeed:
+    """How fast this deployment's workers train, from its most recent finished runs: of this strategy first (auto
+    stops most candidates after a few epochs, the others train each one's whole schedule), on this dataset before
+    others; with none, the figures measured on a small CPU for data like this (colour photos, or small grey
+    images)."""
     channels = dataset.stats.get("channels", {})
-    default = CPU_PHOTOS_DEFAULT if channels.get("colour", 0) > channels.get("grey", 0) else CPU_DEFAULT
+    default = default_speed(colour=channels.get("colour", 0) > channels.get("grey", 0))
     finished = Run.objects.filter(status=Run.Status.FINISHED, result__isnull=False).order_by("-finished")
-    same_dataset = list(finished.filter(dataset=dataset).values_list("result__summary", flat=True)[:SPEED_RUNS])
-    speed = speed_measured(same_dataset, default)
-    if speed.runs:
-        return speed
-    return speed_measured(finished.values_list("result__summary", flat=True)[:SPEED_RUNS], default)
+    same_strategy = finished.filter(strategy=strategy)
+    for runs in (same_strategy.filter(dataset=dataset), same_strategy, finished.filter(dataset=dataset), finished):
+        speed = speed_measured(runs.values_list("result__summary", flat=True)[:SPEED_RUNS], default)
+        if speed.runs:
+            return speed
+    return default
 
 
 def share_link_list(*, run: Run) -> QuerySet[ShareLink]:

@@ -7,7 +7,7 @@ from django.utils.html import escape
 from apps.datasets.models import Dataset
 from apps.nas.names import BACKBONE_NAMES, STRATEGY_SENTENCES
 from apps.nas.strategies import STRATEGIES
-from apps.runs.budgets import CPU_DEFAULT, CPU_PHOTOS_DEFAULT
+from apps.runs.budgets import default_speed
 from apps.runs.models import Run
 from apps.runs.selectors import worker_speed
 from apps.runs.services import RunError, run_create
@@ -157,19 +157,21 @@ def estimate(api_client, dataset, **params):
     return api_client.get("/api/runs/estimate/", {"dataset": dataset.pk, "budget_seconds": 1800, **params})
 
 
-def finished_run(dataset, **summary):
-    """A finished run whose search trained `candidates_trained` candidates for `epochs_trained` epochs in all."""
+def finished_run(dataset, strategy: str = "auto", **summary):
+    """A finished run of `strategy` whose search trained `candidates_trained` candidates for `epochs_trained` epochs
+    in all."""
     summary = {"training_seconds": 100.0, "elapsed_seconds": 200.0, "epochs_trained": 200, "candidates_trained": 40,
                "splits": {"train": 7, "val": 1, "test": 2}, **summary}
     return Run.objects.create(team=dataset.team, dataset=dataset, name="earlier", status=Run.Status.FINISHED,
-                              budget_seconds=200, original_budget_seconds=200, result={"summary": summary})
+                              strategy=strategy, budget_seconds=200, original_budget_seconds=200,
+                              result={"summary": summary})
 
 
 def test_the_estimate_without_finished_runs_assumes_a_small_cpu(api_client, ready_dataset):
     answer = estimate(api_client, ready_dataset).json()
 
     assert answer["measured_runs"] == 0
-    assert answer["search_seconds"] == round(1800 * CPU_DEFAULT.search_share)
+    assert answer["search_seconds"] == round(1800 * default_speed(colour=False).search_share)
     assert estimate(api_client, ready_dataset, budget_seconds=7200).json()["candidates"] > answer["candidates"]
 
 
@@ -206,10 +208,10 @@ def test_a_run_that_trained_the_recipe_alone_counts_for_speed_not_for_the_search
     # 120 epochs of the recipe on 8 train+validation images in 96 s: 0.1 s an image-epoch.
     finished_run(ready_dataset, recipe_only=True, training_seconds=96.0, elapsed_seconds=100.0, epochs_trained=120,
                  candidates_trained=1)
-    speed = worker_speed(dataset=ready_dataset)
+    speed = worker_speed(dataset=ready_dataset, strategy="auto")
+    default = default_speed(colour=False)
     assert speed.seconds_per_image_epoch == pytest.approx(0.1)
-    assert (speed.epochs_per_candidate, speed.search_share) == (CPU_DEFAULT.epochs_per_candidate,
-                                                                CPU_DEFAULT.search_share)
+    assert (speed.epochs_per_candidate, speed.search_share) == (default.epochs_per_candidate, default.search_share)
 
 
 def test_runs_on_the_same_dataset_count_before_others(api_client, ready_dataset, alice):
@@ -241,8 +243,20 @@ def test_without_finished_runs_photos_are_estimated_at_the_speed_photos_trained(
 
     # Pretrained networks at up to 224 px: fewer candidates in the same time, and a wider range.
     assert photos["candidates"] < grey["candidates"]
-    assert photos["search_seconds"] == round(1800 * CPU_PHOTOS_DEFAULT.search_share)
+    assert photos["search_seconds"] == round(1800 * default_speed(colour=True).search_share)
     assert photos["candidates_high"] / photos["candidates"] > grey["candidates_high"] / grey["candidates"]
+
+
+def test_runs_of_the_same_strategy_count_before_others(api_client, ready_dataset):
+    finished_run(ready_dataset)  # auto's
+    assert estimate(api_client, ready_dataset, budget_seconds=300, strategy="random").json()["candidates"] == 60
+
+    # Random search trains each candidate's whole schedule: ten times the epochs at the same pace.
+    finished_run(ready_dataset, strategy="random", epochs_trained=2000, training_seconds=1000.0,
+                 elapsed_seconds=2000.0)
+
+    assert estimate(api_client, ready_dataset, budget_seconds=300, strategy="random").json()["candidates"] == 6
+    assert estimate(api_client, ready_dataset, budget_seconds=300, strategy="auto").json()["candidates"] == 60
 
 
 def test_the_estimate_is_only_for_ones_own_datasets_and_valid_budgets(api_client, ready_dataset, charlie):
