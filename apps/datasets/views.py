@@ -13,7 +13,7 @@ from apps.accounts.permissions import can_write, write_access_check
 from apps.accounts.quotas import QuotaExceeded
 
 from . import services
-from .selectors import SORTS, dataset_get
+from .selectors import SORTS, dataset_get, finding_list
 from .selectors import dataset_list as datasets_of
 
 
@@ -51,7 +51,8 @@ def dataset_detail(request, dataset_id):
     largest = max((c["count"] for c in dataset.classes), default=1)
     sizes = [{"label": size_label(bin_["min_side"], bin_["max_side"]), "count": bin_["count"]}
              for bin_ in dataset.stats.get("size_histogram", []) if bin_["count"]]
-    return render(request, "datasets/detail.html", {"dataset": dataset, "largest_class": largest, "sizes": sizes,
+    return render(request, "datasets/detail.html", {"dataset": dataset, "findings": finding_list(dataset=dataset),
+                                                    "largest_class": largest, "sizes": sizes,
                                                     "can_write": can_write(user=request.user, team=dataset.team)})
 
 
