@@ -2,7 +2,8 @@
 
 Daphne's Twisted parsed such a multipart body in memory first: the process grew by 3.5 GB and other requests
 waited 8-12 s. The acceptance (issue 29): the server's memory grows by under 100 MB, the body is refused within 1 s,
-and a concurrent GET stays under 100 ms.
+and a concurrent GET stays under 100 ms: benchmarks/security_probe.py measures that (docs/security.md); this test
+holds the GETs to the refusal's 1 s, which a busy CI host keeps.
 """
 
 import select
