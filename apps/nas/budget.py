@@ -217,7 +217,7 @@ def continued_epochs(*, searched_epochs: int, epoch_seconds: float, seconds_left
     """
     if epoch_seconds == 0:
         return 0
-    return min(searched_epochs, epochs_with_margin(seconds_left, epoch_seconds))
+    return max(0, min(searched_epochs, epochs_with_margin(seconds_left, epoch_seconds)))
 
 
 def epochs_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: float, epoch_seconds: float) -> int:
@@ -232,3 +232,21 @@ def epochs_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: floa
     """
     fit = epochs_done + int(seconds_left / epoch_seconds)
     return max(epochs_done, min(planned_epochs, fit))
+
+
+def steps_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: float, epoch_seconds: float,
+                   steps_per_epoch: int) -> int:
+    """A final training's schedule in batches: epochs_that_fit's whole epochs and, where the time left buys fewer
+    than planned, the share of one more epoch that its remainder buys, less RETRAIN_MARGIN (overrunning the
+    partial epoch stops the training before its learning rate is down). Whole epochs alone left up to one
+    epoch unused: a fine-tuned network's 20 s epochs ended digits' 300 s runs at 267-281 s.
+
+    Args: as epochs_that_fit's; steps_per_epoch: the training's batches per epoch.
+    """
+    epochs = epochs_that_fit(epochs_done=epochs_done, planned_epochs=planned_epochs, seconds_left=seconds_left,
+                             epoch_seconds=epoch_seconds)
+    if epochs == planned_epochs:
+        return epochs * steps_per_epoch
+    spare = seconds_left - (epochs - epochs_done) * epoch_seconds
+    share = max(0.0, spare / (RETRAIN_MARGIN * epoch_seconds))
+    return epochs * steps_per_epoch + int(share * steps_per_epoch)

@@ -23,8 +23,8 @@ from apps.nas.budget import (
     MAX_FINAL_STRETCH,
     RECIPE_ONLY_MAX_EPOCHS,
     continued_epochs,
-    epochs_that_fit,
     final_epochs,
+    steps_that_fit,
 )
 from apps.nas.checkpoint import load_torch, save_json_atomic, save_torch_atomic
 from apps.nas.data import ImageDataset
@@ -159,7 +159,7 @@ def final_model(run: RunState) -> FinalModel:
     val_accuracy = best_state["curve"][-1]["val_accuracy"]
     if continued:
         trainer, _ = retrain(run, frozen.number, continued_genotype(genotype, epochs), epochs, earlier,
-                             start_from=best_state["trainer"]["model"])
+                             most_epochs=genotype["train"]["epochs"], start_from=best_state["trainer"]["model"])
         # Stopped mid-epoch, its learning rate had not come down: the candidate as trained is the better model.
         if trainer.epochs_done == trainer.total_epochs > 0:
             return FinalModel(frozen, trainer, val_accuracy, retrained=False, continued=True,
@@ -169,7 +169,8 @@ def final_model(run: RunState) -> FinalModel:
                              group=group)
         # Shortened to fit the time left, it must still train at least the searched schedule to be the better
         # model; else the candidate as the search trained it is.
-        if trainer.epochs_done == trainer.total_epochs >= genotype["train"]["epochs"]:
+        if trainer.epochs_done == trainer.total_epochs and (
+                trainer.schedule_steps >= genotype["train"]["epochs"] * trainer.steps_per_epoch):
             return FinalModel(frozen, trainer, val_accuracy, retrained=True, epochs=trainer.epochs_done)
     trainer = Trainer(genotype, run.splits.train, run.splits.val, device=run.device,
                       seed=run.config.seed + frozen.number, features=run.features)
@@ -235,7 +236,7 @@ def train_recipe_alone(run: RunState) -> FinalModel:
 
 
 def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
-            most_epochs: int | None = None, start_from: dict | None = None,
+            most_epochs: int, start_from: dict | None = None,
             group: data_parallel.TrainingGroup | None = None) -> tuple[Trainer, list[dict]]:
     """The genotype trained on train+validation, and its curve; fewer epochs when time ran out.
 
@@ -245,10 +246,11 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         genotype: its genotype.
         epochs: the final training's epochs (its schedule spans them).
         earlier: the final training's checkpoint from a killed attempt of this run, or None.
-        most_epochs: after each epoch, plan the epochs again from its real epochs, up to this many; None: only
-            shorten the plan to fit (a continued training). The plan came from estimates: the recipe alone's from
-            the probe, on a slice, 1.5-2x pessimistic; a retrain's from the search's epochs on the training split,
-            with RETRAIN_MARGIN and the setup's time kept, which left a 60 s digits run 13% of its budget unused.
+        most_epochs: after each epoch, plan the epochs again from its real epochs, up to this many (a last one
+            partial, see budget.steps_that_fit). The plan came from estimates: the recipe alone's from the probe, on
+            a slice, 1.5-2x pessimistic; a retrain's from the search's epochs on the training split, with
+            RETRAIN_MARGIN and the setup's time kept, which left a 60 s digits run 13% of its budget unused; a
+            continued training's likewise, up to its searched schedule again.
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
     """
@@ -270,9 +272,10 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             except data_parallel.GroupBroken:
                 # Alone from the last epoch's checkpoint (the weights are mid-epoch), on the plan it had.
                 trainer.group.close()
-                planned, checkpoint = trainer.total_epochs, load_torch(run.files.final_path)
+                planned, checkpoint = trainer.schedule_steps, load_torch(run.files.final_path)
                 trainer = trainer_from(checkpoint, None)
-                trainer.total_epochs, curve = planned, list(checkpoint["curve"]) if checkpoint else []
+                trainer.schedule_in_steps(planned)
+                curve = list(checkpoint["curve"]) if checkpoint else []
                 continue
             curve.append(asdict(stats))
             save_torch_atomic({"trainer": trainer.state_dict(), "epochs": trainer.total_epochs, "curve": curve,
@@ -282,19 +285,21 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             # The median of the last few epochs: a machine that got busier or quieter changes the plan within a few
             # epochs, one epoch slowed by a passing job does not.
             recent_epoch_seconds = statistics.median(epoch_seconds[-RECENT_EPOCHS:])
-            # Planned again after every epoch, to the end, for the whole epochs the time left buys: up to
-            # most_epochs, longer or shorter than the plan from the search's estimate; a continued training only
-            # shorter. No spare epoch: a slower epoch shortens the plan at once, and one that still overruns is
-            # stopped by the clock at the end of its cosine. Lengthening late raises the learning rate only a little
-            # (a 70-epoch plan lengthened by one at epoch 50: from 0.19 to 0.20 of its peak); a spare epoch and a
-            # plan frozen half-way left 5-8% of 240 s runs unused (MNIST-5k's 10 s epochs; digits' epochs that sped
-            # up after the plan froze).
-            trainer.total_epochs = epochs_that_fit(
-                epochs_done=trainer.epochs_done, planned_epochs=most_epochs or trainer.total_epochs,
-                seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds)
+            # Planned again after every epoch, to the end, for the batches the time left buys: up to most_epochs,
+            # longer or shorter than the plan from the search's estimate, the last epoch partial (which took what
+            # the time left bought: the plan then ends with it). No spare epoch: a slower epoch shortens the plan at
+            # once, and one that still overruns is stopped by the clock at the end of its cosine. Lengthening late
+            # raises the learning rate only a little (a 70-epoch plan lengthened by one at epoch 50: from 0.19 to
+            # 0.20 of its peak); a spare epoch and a plan frozen half-way left 5-8% of 240 s runs unused (MNIST-5k's
+            # 10 s epochs; digits' epochs that sped up after the plan froze).
+            if not (trainer.epochs_done == trainer.total_epochs and trainer.last_epoch_share < 1):
+                trainer.schedule_in_steps(steps_that_fit(
+                    epochs_done=trainer.epochs_done, planned_epochs=most_epochs,
+                    seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds,
+                    steps_per_epoch=trainer.steps_per_epoch))
             if trainer.group is not None:
                 try:
-                    trainer.group.coordinators(trainer.total_epochs)
+                    trainer.group.coordinators(trainer.schedule_steps)
                 except data_parallel.GroupBroken:
                     trainer.group.close()
                     trainer.group = None

@@ -49,7 +49,7 @@ def help_final_training(run: RunState) -> None:
     try:
         while trainer.epochs_done < trainer.total_epochs:
             trainer.run_epoch()
-            trainer.total_epochs = group.coordinators(0)
+            trainer.schedule_in_steps(group.coordinators(0))
     except (TrainingInterrupted, data_parallel.GroupBroken):
         pass
     finally:

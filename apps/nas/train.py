@@ -37,7 +37,11 @@ MAX_ZOOM = 0.12
 # fast, small enough that a pretrained network's activations fit in memory.
 EVAL_BATCH_PIXELS = 1024 * 32 * 32
 MAX_EVAL_BATCH_SIZE = 1024
-# should_stop() is polled this often: cheap enough, and a step takes milliseconds, so cancelling is prompt.
+# A trainer alone polls should_stop() once this long has passed since its last poll: every step, a clock read,
+# would cost small networks a few percent; every 8 steps, a fine-tuned network at 224 px ran a whole 10 s epoch past
+# the search's deadline (Caltech-10 at 20 photos a class), and the run's end lost the time to retrain its best.
+STOP_CHECK_SECONDS = 0.25
+# In a group, whose members decide together (a collective), every this many steps: the same steps in each.
 STOP_CHECK_EVERY_STEPS = 8
 
 
@@ -161,7 +165,11 @@ class Trainer:
         self.group = group
         self.seconds_left = seconds_left
         self.total_epochs = int(self.hyper["epochs"])
+        # The share of the last epoch's batches the schedule trains: below 1 only where a final training ends with
+        # a partial epoch (schedule_in_steps).
+        self.last_epoch_share = 1.0
         self.epochs_done = 0
+        self.stop_polled_at = 0.0  # time.monotonic() of the last should_stop() poll
         self.history: list[EpochStats] = []
         # Own RNG states, swapped in around our work, so other code touching torch's global RNG between epochs
         # (another trial, a latency probe) cannot change this run: that is what makes resume bit-identical.
@@ -280,16 +288,37 @@ class Trainer:
                                rows=rows, batch_size=len(index))
         return images.contiguous(memory_format=torch.channels_last)
 
-    def _stop_asked(self) -> bool:
-        """should_stop(), or in a group whether any member's says stop: they stop together."""
-        stop = self.should_stop is not None and self.should_stop()
-        return self.group.any(stop) if self.group is not None else stop
+    def _stop_asked(self, step: int) -> bool:
+        """Whether to stop before this step of the epoch: should_stop(), polled at the epoch's start and then every
+        STOP_CHECK_SECONDS; in a group every STOP_CHECK_EVERY_STEPS steps, stopping where any member's says stop."""
+        if self.group is not None:
+            if step % STOP_CHECK_EVERY_STEPS:
+                return False
+            return self.group.any(self.should_stop is not None and self.should_stop())
+        now = time.monotonic()
+        if self.should_stop is None or (step and now - self.stop_polled_at < STOP_CHECK_SECONDS):
+            return False
+        self.stop_polled_at = now
+        return self.should_stop()
+
+    @property
+    def schedule_steps(self) -> int:
+        """Batches the learning-rate schedule spans: total_epochs of them, the last cut to last_epoch_share."""
+        last_epoch_steps = max(1, round(self.steps_per_epoch * self.last_epoch_share))
+        return self.steps_per_epoch * (self.total_epochs - 1) + last_epoch_steps
+
+    def schedule_in_steps(self, steps: int) -> None:
+        """Make the schedule span `steps` batches: whole epochs, and the last one partial where they do not fill it."""
+        self.total_epochs = -(-steps // self.steps_per_epoch)
+        self.last_epoch_share = (steps - self.steps_per_epoch * (self.total_epochs - 1)) / self.steps_per_epoch
 
     def run_epoch(self) -> EpochStats:
-        """Train one epoch (the LR schedule spans total_epochs), then score the validation set."""
+        """Train one epoch (the LR schedule spans schedule_steps; a partial last epoch ends with it), then score the
+        validation set."""
         self._prepare_inputs()
         start = time.perf_counter()
-        total_steps = self.steps_per_epoch * self.total_epochs
+        total_steps = self.schedule_steps
+        epoch_steps = max(1, min(self.steps_per_epoch, total_steps - self.epochs_done * self.steps_per_epoch))
         peak_lr = float(self.hyper["lr"])
         self.model.train()
         # Running sums stay on the device: no .item() per step, so the GPU never waits for the host.
@@ -298,8 +327,8 @@ class Trainer:
         rows = self.group.rows(self.batch_size) if self.group is not None else slice(0, self.batch_size)
         with self._own_rng():
             order = torch.randperm(len(self.labels), generator=self.generator, device=self.device)
-            for step in range(self.steps_per_epoch):
-                if step % STOP_CHECK_EVERY_STEPS == 0 and self._stop_asked():
+            for step in range(epoch_steps):
+                if self._stop_asked(step):
                     raise TrainingInterrupted(f"stopped during epoch {self.epochs_done + 1}")
                 lr = one_cycle_lr(self.epochs_done * self.steps_per_epoch + step, total_steps, peak_lr)
                 for group in self.optimizer.param_groups:
@@ -317,7 +346,7 @@ class Trainer:
                 self.optimizer.step()
                 loss_sum += loss.detach() * len(labels)
                 correct += (logits.argmax(1) == labels).sum()
-        seen = self.steps_per_epoch * (rows.stop - rows.start)
+        seen = epoch_steps * (rows.stop - rows.start)
         train_seconds = time.perf_counter() - start
         val_loss = val_accuracy = eval_images_per_second = None
         if self.val is not None and len(self.val):

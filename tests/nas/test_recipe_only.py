@@ -10,7 +10,7 @@ import pytest
 import apps.nas.budget
 import apps.nas.clock
 import apps.nas.search
-from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_that_fit, recipe_only_epochs
+from apps.nas.budget import RECIPE_ONLY_MAX_EPOCHS, epochs_that_fit, recipe_only_epochs, steps_that_fit
 from apps.nas.config import Constraints
 from apps.nas.search import run_search
 from apps.nas.space import SearchSpace, baseline_genotype
@@ -68,6 +68,19 @@ def test_the_plan_made_again_from_real_epochs_fills_the_time_left_within_the_epo
     assert epochs_that_fit(epochs_done=2, planned_epochs=most, seconds_left=5.6, epoch_seconds=1.0) == 2 + 5
     assert epochs_that_fit(epochs_done=60, planned_epochs=most, seconds_left=0.9, epoch_seconds=1.0) == 60  # it ends
     assert epochs_that_fit(epochs_done=2, planned_epochs=most, seconds_left=1e6, epoch_seconds=0.5) == most
+
+
+def test_the_final_plan_ends_with_the_share_of_an_epoch_its_last_seconds_buy():
+    def steps(**plan):
+        return steps_that_fit(epochs_done=2, planned_epochs=RECIPE_ONLY_MAX_EPOCHS, epoch_seconds=20.0,
+                              steps_per_epoch=50, **plan)
+
+    # 31.8 s left: one more whole epoch, and 11.8 s buy a little over half of another, less the 10% margin.
+    assert steps(seconds_left=31.8) == 3 * 50 + int(11.8 / 22 * 50)
+    assert steps(seconds_left=40.0) == 4 * 50  # two whole epochs: nothing spare
+    assert steps(seconds_left=-3.0) == 2 * 50  # out of time: it ends
+    assert steps_that_fit(epochs_done=2, planned_epochs=4, seconds_left=1e6, epoch_seconds=20.0,
+                          steps_per_epoch=50) == 4 * 50  # its whole schedule fits: no partial epoch
 
 
 def test_auto_trains_the_recipe_alone_on_train_and_validation_for_the_whole_budget(

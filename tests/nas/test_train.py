@@ -1,5 +1,7 @@
 """The trainer learns, is reproducible under a seed, resumes bit-identically and stops when asked."""
 
+import time
+
 import pytest
 import torch
 
@@ -65,7 +67,7 @@ def test_a_resumed_trainer_matches_an_uninterrupted_one_bit_for_bit(splits, tmp_
         assert torch.equal(a, b)
 
 
-def test_should_stop_interrupts_an_epoch(splits):
+def test_should_stop_interrupts_an_epoch_within_a_fraction_of_a_second_however_slow_its_steps(splits, monkeypatch):
     calls = []
 
     def stop_on_second_poll() -> bool:
@@ -74,9 +76,20 @@ def test_should_stop_interrupts_an_epoch(splits):
 
     trainer = Trainer(small_genotype(batch_size=4), splits.train, None, device="cpu", seed=0,
                       should_stop=stop_on_second_poll)
+    batches = []
+    training_batch = trainer._training_batch
+
+    def slow_batch(*args):  # a large network's step on a CPU
+        batches.append(1)
+        time.sleep(0.1)
+        return training_batch(*args)
+
+    monkeypatch.setattr(trainer, "_training_batch", slow_batch)
     with pytest.raises(TrainingInterrupted):
         trainer.run_epoch()
     assert trainer.epochs_done == 0
+    # Polled at the epoch's start, then again once STOP_CHECK_SECONDS (0.25 s) had passed: by the fourth step.
+    assert len(calls) == 2 and len(batches) <= 3 < trainer.steps_per_epoch
 
 
 def test_it_trains_without_a_validation_set(splits):
@@ -102,6 +115,25 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert rates[0] < rates[9] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
     assert one_cycle_lr(100, 100, 0.1) == pytest.approx(0.0)
+
+
+def test_a_schedule_with_a_partial_last_epoch_trains_its_share_of_the_batches_and_ends_with_it(splits, monkeypatch):
+    trainer = Trainer(small_genotype(epochs=4, batch_size=4), splits.train, splits.val, device="cpu", seed=0)
+    per_epoch = trainer.steps_per_epoch
+    assert per_epoch >= 4
+    trainer.schedule_in_steps(per_epoch + per_epoch // 2)
+    assert (trainer.total_epochs, trainer.schedule_steps) == (2, per_epoch + per_epoch // 2)
+    batches = []
+    training_batch = trainer._training_batch
+    monkeypatch.setattr(trainer, "_training_batch", lambda *args: batches.append(1) or training_batch(*args))
+    trainer.fit()
+
+    assert len(trainer.history) == 2 and len(batches) == per_epoch + per_epoch // 2
+    total = trainer.schedule_steps
+    # The learning rate decays to zero over the partial epoch, as over a whole one.
+    assert trainer.history[-1].lr == pytest.approx(one_cycle_lr(total - 1, total, 0.05))
+    trainer.schedule_in_steps(2 * per_epoch)
+    assert (trainer.total_epochs, trainer.last_epoch_share) == (2, 1.0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
