@@ -37,9 +37,10 @@ MAX_ZOOM = 0.12
 # fast, small enough that a pretrained network's activations fit in memory.
 EVAL_BATCH_PIXELS = 1024 * 32 * 32
 MAX_EVAL_BATCH_SIZE = 1024
-# A trainer alone polls should_stop() once this long has passed since its last poll: every step, a clock read,
-# would cost small networks a few percent; every 8 steps, a fine-tuned network at 224 px ran a whole 10 s epoch past
-# the search's deadline (Caltech-10 at 20 photos a class), and the run's end lost the time to retrain its best.
+# A trainer alone polls should_stop() once this long has passed since its last poll, not at every step (the run's
+# clock read thousands of times an epoch for small networks), nor every 8 steps, as it did: an epoch of a network
+# fine-tuned at 224 px, 8 steps of about 1.1 s on Caltech-10 at 20 photos a class, ran 10 s past the search's deadline,
+# and the run's end lost the time to retrain its best.
 STOP_CHECK_SECONDS = 0.25
 # In a group, whose members decide together (a collective), every this many steps: the same steps in each.
 STOP_CHECK_EVERY_STEPS = 8
@@ -150,7 +151,8 @@ class Trainer:
             train: training images; val: validation images scored after every epoch, or None.
             device: "cpu", "cuda", ...
             seed: fixes weight init, batch order, augmentation and dropout (bit-identical on CPU).
-            should_stop: polled every few steps; when it returns True, run_epoch raises TrainingInterrupted.
+            should_stop: polled during each epoch (see _stop_asked); when it returns True, run_epoch raises
+                TrainingInterrupted.
             seconds_left: the time a frozen backbone's features may take (see FeatureCache.features); None: any.
             features: where a frozen pretrained backbone's features are cached (shared by a search's candidates);
                 None: a cache of this trainer's own.
