@@ -245,7 +245,7 @@ def steps_that_fit(*, epochs_done: int, planned_epochs: int, seconds_left: float
     """
     epochs = epochs_that_fit(epochs_done=epochs_done, planned_epochs=planned_epochs, seconds_left=seconds_left,
                              epoch_seconds=epoch_seconds)
-    if epochs == planned_epochs:
+    if epochs >= planned_epochs:
         return epochs * steps_per_epoch
     spare = seconds_left - (epochs - epochs_done) * epoch_seconds
     share = max(0.0, spare / (RETRAIN_MARGIN * epoch_seconds))
