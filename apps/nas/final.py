@@ -292,7 +292,7 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             # raises the learning rate only a little (a 70-epoch plan lengthened by one at epoch 50: from 0.19 to
             # 0.20 of its peak); a spare epoch and a plan frozen half-way left 5-8% of 240 s runs unused (MNIST-5k's
             # 10 s epochs; digits' epochs that sped up after the plan froze).
-            if not (trainer.epochs_done == trainer.total_epochs and trainer.last_epoch_share < 1):
+            if not (trainer.epochs_done == trainer.total_epochs and trainer.last_epoch_steps < trainer.steps_per_epoch):
                 trainer.schedule_in_steps(steps_that_fit(
                     epochs_done=trainer.epochs_done, planned_epochs=most_epochs,
                     seconds_left=run.clock.training_seconds_left(), epoch_seconds=recent_epoch_seconds,

@@ -167,9 +167,6 @@ class Trainer:
         self.group = group
         self.seconds_left = seconds_left
         self.total_epochs = int(self.hyper["epochs"])
-        # The share of the last epoch's batches the schedule trains: below 1 only where a final training ends with
-        # a partial epoch (schedule_in_steps).
-        self.last_epoch_share = 1.0
         self.epochs_done = 0
         self.stop_polled_at = 0.0  # time.monotonic() of the last should_stop() poll
         self.history: list[EpochStats] = []
@@ -204,6 +201,9 @@ class Trainer:
         self.batch_size = min(int(self.hyper["batch_size"]), len(train))
         # Drop the ragged last batch: a batch of 1 or 2 makes batch-norm statistics meaningless.
         self.steps_per_epoch = max(1, len(train) // self.batch_size)
+        # The last epoch's batches in the schedule: fewer only where a final training ends with a partial epoch
+        # (schedule_in_steps).
+        self.last_epoch_steps = self.steps_per_epoch
         self.optimizer = self._make_optimizer()
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=float(self.hyper["label_smoothing"]))
 
@@ -305,14 +305,13 @@ class Trainer:
 
     @property
     def schedule_steps(self) -> int:
-        """Batches the learning-rate schedule spans: total_epochs of them, the last cut to last_epoch_share."""
-        last_epoch_steps = max(1, round(self.steps_per_epoch * self.last_epoch_share))
-        return self.steps_per_epoch * (self.total_epochs - 1) + last_epoch_steps
+        """Batches the learning-rate schedule spans: total_epochs of them, the last of last_epoch_steps batches."""
+        return self.steps_per_epoch * (self.total_epochs - 1) + self.last_epoch_steps
 
     def schedule_in_steps(self, steps: int) -> None:
         """Make the schedule span `steps` batches: whole epochs, and the last one partial where they do not fill it."""
         self.total_epochs = -(-steps // self.steps_per_epoch)
-        self.last_epoch_share = (steps - self.steps_per_epoch * (self.total_epochs - 1)) / self.steps_per_epoch
+        self.last_epoch_steps = steps - self.steps_per_epoch * (self.total_epochs - 1)
 
     def run_epoch(self) -> EpochStats:
         """Train one epoch (the LR schedule spans schedule_steps; a partial last epoch ends with it), then score the

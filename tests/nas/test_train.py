@@ -133,7 +133,7 @@ def test_a_schedule_with_a_partial_last_epoch_trains_its_share_of_the_batches_an
     # The learning rate decays to zero over the partial epoch, as over a whole one.
     assert trainer.history[-1].lr == pytest.approx(one_cycle_lr(total - 1, total, 0.05))
     trainer.schedule_in_steps(2 * per_epoch)
-    assert (trainer.total_epochs, trainer.last_epoch_share) == (2, 1.0)
+    assert (trainer.total_epochs, trainer.last_epoch_steps) == (2, per_epoch)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
