@@ -1,4 +1,4 @@
-"""The cast of every web test: alice owns a team, bob is her teammate, charlie is an outsider."""
+"""The cast of every web test: alice owns a team, the Lab, bob is her teammate there, charlie is an outsider."""
 
 import copy
 import os
@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership
-from apps.accounts.services import membership_add
+from apps.accounts.services import membership_add, team_create
 
 PASSWORD = "correct horse battery staple"
 
@@ -25,9 +25,15 @@ def alice(db):
 
 
 @pytest.fixture
-def bob(db, alice):
+def lab(alice):
+    """The team alice owns and shares (a personal team is its owner's alone): alice's work in the tests is here."""
+    return team_create(name="Lab", owner=alice)
+
+
+@pytest.fixture
+def bob(db, lab):
     bob = user_create("bob")
-    membership_add(team=alice.teams.get(is_personal=True), user=bob, role=Membership.Role.MEMBER)
+    membership_add(team=lab, user=bob, role=Membership.Role.MEMBER)
     return bob
 
 

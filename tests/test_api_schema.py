@@ -39,17 +39,16 @@ def connection_kept_across_requests():
 
 
 @pytest.fixture
-def alices_objects(alice, bob):
-    team = alice.teams.get(is_personal=True)
-    dataset = Dataset.objects.create(team=team, created_by=alice, name="Digits", status="ready", num_images=10,
+def alices_objects(alice, bob, lab):
+    dataset = Dataset.objects.create(team=lab, created_by=alice, name="Digits", status="ready", num_images=10,
                                      classes=[{"name": "a", "count": 10}], stats=STATS)
-    run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name="Digits quick", status="running",
+    run = Run.objects.create(team=lab, created_by=alice, dataset=dataset, name="Digits quick", status="running",
                              budget_seconds=60, original_budget_seconds=60,
                              result=fake_result().to_dict())
     run.artifacts = {"bundle": default_storage.save(f"{run.storage_prefix}/bundle.zip", ContentFile(b"zip"))}
     run.save(update_fields=["artifacts"])
     _, token = share_link_create(run=run, user=alice, allow_download=True)
-    return {"team_id": team.pk, "dataset_id": dataset.pk, "run_id": run.pk, "user_id": bob.pk, "token": token,
+    return {"team_id": lab.pk, "dataset_id": dataset.pk, "run_id": run.pk, "user_id": bob.pk, "token": token,
             "note_id": note_create(run=run, user=alice, body="hi").pk}
 
 

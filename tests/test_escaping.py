@@ -23,14 +23,13 @@ ESCAPED = ("&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert
 
 
 @pytest.fixture
-def hostile_run(alice):
-    team = alice.teams.get()
-    dataset = Dataset.objects.create(team=team, created_by=alice, name=IMAGE, status="ready")
-    run = Run.objects.create(team=team, created_by=alice, dataset=dataset, name=f"Digits {SCRIPT}",
+def hostile_run(alice, lab):
+    dataset = Dataset.objects.create(team=lab, created_by=alice, name=IMAGE, status="ready")
+    run = Run.objects.create(team=lab, created_by=alice, dataset=dataset, name=f"Digits {SCRIPT}",
                              budget_seconds=60, original_budget_seconds=60, status="finished",
                              result=fake_result().to_dict(), best=fake_best(genotype_summary=IMAGE))
     note_create(run=run, user=alice, body=f"{SCRIPT} and {IMAGE}")
-    activity_record(team=team, actor=alice, verb=Activity.Verb.RUN_LAUNCHED, target=run)
+    activity_record(team=lab, actor=alice, verb=Activity.Verb.RUN_LAUNCHED, target=run)
     return run
 
 
@@ -43,6 +42,7 @@ def assert_shown_as_text(html: str, *escaped: str) -> None:
 def test_pages_show_hostile_names_and_notes_as_text(client, alice, hostile_run):
     _, token = share_link_create(run=hostile_run, user=alice)
     client.force_login(alice)
+    client.post("/accounts/teams/switch/", {"team": hostile_run.team_id})  # the lists show the current team's
     run = hostile_run.pk
 
     assert_shown_as_text(client.get(f"/runs/{run}/").content.decode(), *ESCAPED)

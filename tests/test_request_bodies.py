@@ -97,12 +97,11 @@ def test_a_body_within_the_limit_reaches_the_application(settings):
 
 
 @pytest.fixture
-def upload_of(alice):
+def upload_of(alice, lab):
     """A started resumable upload of `size` bytes by alice, and the headers of her API token."""
 
     def start(size: int) -> tuple[Dataset, dict[str, str]]:
-        dataset = dataset_upload_start(team=alice.teams.get(is_personal=True), user=alice, name="Chunked",
-                                       size=size)
+        dataset = dataset_upload_start(team=lab, user=alice, name="Chunked", size=size)
         _, key = token_create(user=alice, name="test")
         return dataset, {"Authorization": f"Token {key}", "Content-Type": "application/octet-stream",
                          "Content-Range": f"bytes 0-{size - 1}/{size}"}

@@ -14,7 +14,7 @@ def team_list(*, user: AbstractBaseUser) -> QuerySet[Team]:
 
 
 def personal_team_get(*, user: AbstractBaseUser) -> Team | None:
-    """The team made for the user at sign-up: personal, and owned by them (others may be its members)."""
+    """The team made for the user at sign-up: personal, owned by them, and theirs alone."""
     return Team.objects.filter(is_personal=True, memberships__user=user,
                                memberships__role=Membership.Role.OWNER).first()
 

@@ -41,6 +41,7 @@ def personal_team_ensure(user: AbstractBaseUser) -> Team:
 
 def membership_add(*, team: Team, user: AbstractBaseUser, role: str = Membership.Role.MEMBER) -> Membership:
     """Add a user to a team (or change their role there), with no permission check: for setup code and tests."""
+    shared_team_check(team=team)
     membership, _ = Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
     return membership
 
@@ -50,7 +51,8 @@ def member_invite(*, team: Team, by: AbstractBaseUser, username: str, role: str 
                   ) -> Membership:
     """An owner adds an existing user, by username, to the team."""
     owner_check(user=by, team=team, doing="invite people")
-    role_valid_check(team=team, role=role)
+    shared_team_check(team=team)
+    role_valid_check(role=role)
     users, username = get_user_model().objects, username.strip()
     invitee = users.filter(username=username).first() or users.filter(username__iexact=username).first()
     if invitee is None:
@@ -67,7 +69,7 @@ def member_invite(*, team: Team, by: AbstractBaseUser, username: str, role: str 
 def member_role_set(*, team: Team, by: AbstractBaseUser, member: AbstractBaseUser, role: str) -> Membership:
     """An owner changes someone's role; the team always keeps an owner."""
     owner_check(user=by, team=team, doing="change roles")
-    role_valid_check(team=team, role=role)
+    role_valid_check(role=role)
     membership = membership_locked(team=team, member=member)
     if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
         last_owner_check(team=team, doing=f"make {member.get_username()} a {role}")
@@ -94,7 +96,7 @@ def team_leave(*, team: Team, user: AbstractBaseUser) -> None:
     """Leave a team: not one's own personal team, and not as its last owner."""
     membership = membership_locked(team=team, member=user)
     if team.is_personal and team == personal_team_get(user=user):
-        raise TeamRuleError("This is your personal team: you cannot leave it. Remove its other members instead.")
+        raise TeamRuleError("This is your personal team: you cannot leave it.")
     if membership.role == Membership.Role.OWNER:
         last_owner_check(team=team, doing="leave")
     membership.delete()
@@ -116,16 +118,28 @@ def last_owner_check(*, team: Team, doing: str) -> None:
                             "Make someone else an owner first.")
 
 
-def role_valid_check(*, team: Team, role: str) -> None:
+def role_valid_check(*, role: str) -> None:
     if role not in Membership.Role.values:
         raise TeamRuleError(f"“{role}” is not a role; choose owner, member or viewer.")
-    if team.is_personal and role == Membership.Role.OWNER:
-        raise TeamRuleError("A personal team has one owner. Create a team to share ownership.")
+
+
+def shared_team_check(*, team: Team) -> None:
+    """Refuse to let anyone into a personal team: it is its owner's alone."""
+    if team.is_personal:
+        raise TeamRuleError("This is your personal team: only you can see it. Create a team to work with others.")
+
+
+def invite_usable_check(*, invite: TeamInvite) -> None:
+    """Refuse a link into a personal team (made before personal teams were private): it lets nobody in."""
+    if invite.team.is_personal:
+        raise TeamRuleError(f"“{invite.team.name}” is a personal team: only its owner can see it, so this link "
+                            "lets nobody in. Ask its owner to invite you to a shared team instead.")
 
 
 def invite_create(*, team: Team, by: AbstractBaseUser, role: str = Membership.Role.MEMBER) -> TeamInvite:
     """An owner makes a secret link that lets any logged-in user join as `role` (member or viewer)."""
     owner_check(user=by, team=team, doing="create invite links")
+    shared_team_check(team=team)
     if role not in (Membership.Role.MEMBER, Membership.Role.VIEWER):
         raise TeamRuleError("An invite link makes people members or viewers; make owners from the member list.")
     return TeamInvite.objects.create(team=team, created_by=by, role=role, key=secrets.token_urlsafe(24))
@@ -145,6 +159,7 @@ def invite_accept(*, invite: TeamInvite, user: AbstractBaseUser) -> Membership:
     invite = TeamInvite.objects.select_for_update().get(pk=invite.pk)
     if invite.revoked:
         raise TeamRuleError("This invite link was revoked. Ask the team's owner for a new one.")
+    invite_usable_check(invite=invite)
     membership, created = Membership.objects.get_or_create(team=invite.team, user=user,
                                                            defaults={"role": invite.role})
     if created:

@@ -3,8 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from apps.accounts.models import Membership
-from apps.accounts.services import invite_accept, invite_create, member_invite, membership_add, team_create
+from apps.accounts.services import invite_accept, invite_create, member_invite, team_create
 from apps.datasets.models import Dataset
 from apps.runs.models import Run
 
@@ -12,10 +11,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_teams(alice, bob):
+def two_teams(bob, lab):
     """bob's own datasets and runs, and those of the Lab he is a member of."""
-    lab = team_create(name="Lab", owner=alice)
-    membership_add(team=lab, user=bob, role=Membership.Role.MEMBER)
     personal = bob.teams.get(name="bob's team")
     objects = {}
     for team, label in ((personal, "Own"), (lab, "Lab")):
@@ -167,10 +164,10 @@ def test_a_run_goes_to_its_datasets_team_and_a_team_field_must_agree(client, bob
     assert created.status_code == 201 and created.json()["team"] == lab.pk
 
 
-def test_someone_added_to_a_team_is_told_on_their_next_page_once_and_switches_in_one_click(client, alice, bob):
-    lab = team_create(name="Lab", owner=alice)
-    member_invite(team=lab, by=alice, username="bob")
-    client.force_login(bob)
+def test_someone_added_to_a_team_is_told_on_their_next_page_once_and_switches_in_one_click(client, alice, charlie,
+                                                                                          lab):
+    member_invite(team=lab, by=alice, username="charlie")
+    client.force_login(charlie)
 
     page = client.get("/runs/").content.decode()
 
@@ -181,9 +178,9 @@ def test_someone_added_to_a_team_is_told_on_their_next_page_once_and_switches_in
     assert response.url == "/runs/" and 'class="team-switcher__current">Lab<' in client.get("/runs/").content.decode()
 
 
-def test_joining_by_oneself_or_by_link_is_no_news(client, alice, bob):
-    team_create(name="Own lab", owner=bob)
-    invite_accept(invite=invite_create(team=team_create(name="Lab", owner=alice), by=alice), user=bob)
-    client.force_login(bob)
+def test_joining_by_oneself_or_by_link_is_no_news(client, alice, charlie, lab):
+    team_create(name="Own lab", owner=charlie)
+    invite_accept(invite=invite_create(team=lab, by=alice), user=charlie)
+    client.force_login(charlie)
 
     assert "added you to the team" not in client.get("/").content.decode()

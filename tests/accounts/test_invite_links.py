@@ -4,14 +4,9 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.models import Membership, TeamInvite
-from apps.accounts.services import invite_create, invite_revoke, membership_add, team_create
+from apps.accounts.services import TeamRuleError, invite_create, invite_revoke, membership_add
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lab(alice):
-    return team_create(name="Lab", owner=alice)
 
 
 def test_an_owner_makes_a_link_that_the_team_page_shows(client, alice, lab):
@@ -128,3 +123,34 @@ def test_scripts_manage_invite_links_through_the_api(api_client, alice, bob, cha
     api_client.force_login(bob)
     assert api_client.post(f"/api/invites/{invite['key']}/join/").status_code == 404
     assert lab.memberships.filter(user=bob).get().role == "member"
+
+
+def test_a_personal_team_gets_no_invite_link(client, api_client, alice):
+    personal = alice.teams.get(is_personal=True)
+    client.force_login(alice)
+    api_client.force_login(alice)
+
+    page = client.post(reverse("team-invite-create", args=[personal.pk]), {"role": "member"}, follow=True)
+    api = api_client.post(f"/api/teams/{personal.pk}/invites/", {"role": "member"}, format="json")
+
+    refusal = "This is your personal team: only you can see it. Create a team to work with others."
+    assert refusal in page.content.decode()
+    assert api.status_code == 400 and api.json()["detail"] == refusal
+    with pytest.raises(TeamRuleError):
+        invite_create(team=personal, by=alice)
+    assert not TeamInvite.objects.exists()
+
+
+def test_an_old_link_into_a_personal_team_lets_nobody_in(client, api_client, alice, charlie):
+    personal = alice.teams.get(is_personal=True)
+    old_link = TeamInvite.objects.create(team=personal, created_by=alice, key="made-when-personal-teams-were-shared")
+    client.force_login(charlie)
+    api_client.force_login(charlie)
+
+    page = client.post(reverse("team-join", args=[old_link.key]), follow=True)
+    api = api_client.post(f"/api/invites/{old_link.key}/join/")
+
+    refusal = "“alice's team” is a personal team: only its owner can see it, so this link lets nobody in."
+    assert refusal.replace("'", "&#x27;") in page.content.decode()
+    assert api.status_code == 400 and api.json()["detail"].startswith(refusal)
+    assert not personal.memberships.filter(user=charlie).exists()

@@ -8,13 +8,7 @@ from apps.accounts.services import membership_add, team_create
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def lab(alice, bob):
-    """A shared team: alice owns it, bob is a member."""
-    team = team_create(name="Lab", owner=alice)
-    membership_add(team=team, user=bob, role=Membership.Role.MEMBER)
-    return team
+PERSONAL_REFUSAL = "This is your personal team: only you can see it. Create a team to work with others."
 
 
 def role_of(user, team) -> str | None:
@@ -36,7 +30,7 @@ def test_it_creates_a_team_with_its_creator_as_owner_and_makes_it_current(client
     assert client.session["current_team_id"] == team.pk
 
 
-def test_the_settings_page_lists_members_with_their_roles_and_the_usage(client, alice, lab):
+def test_the_settings_page_lists_members_with_their_roles_and_the_usage(client, alice, bob, lab):
     client.force_login(alice)
 
     page = client.get(reverse("team-detail", args=[lab.pk])).content.decode()
@@ -67,7 +61,7 @@ def test_an_owner_adds_someone_by_username(client, alice, charlie, lab):
 
 @pytest.mark.parametrize(("username", "message"), [("nobody", "Nobody is called “nobody” here"),
                                                    ("bob", "bob is already in “Lab”")])
-def test_adding_an_unknown_or_present_user_is_explained(client, alice, lab, username, message):
+def test_adding_an_unknown_or_present_user_is_explained(client, alice, bob, lab, username, message):
     client.force_login(alice)
 
     response = client.post(reverse("team-member-add", args=[lab.pk]), {"username": username, "role": "member"},
@@ -98,7 +92,7 @@ def test_an_owner_changes_a_role(client, alice, bob, lab):
     assert role_of(bob, lab) == "viewer"
 
 
-def test_the_last_owner_cannot_step_down_or_leave(client, alice, lab):
+def test_the_last_owner_cannot_step_down_or_leave(client, alice, bob, lab):
     client.force_login(alice)
 
     demoted = client.post(reverse("team-member-role", args=[lab.pk, alice.pk]), {"role": "member"}, follow=True)
@@ -120,26 +114,35 @@ def test_an_owner_leaves_once_someone_else_owns_the_team(client, alice, bob, lab
     assert client.get(reverse("team-detail", args=[lab.pk])).status_code == 404
 
 
-def test_nobody_leaves_their_own_personal_team_but_guests_may(client, alice, bob):
+def test_nobody_leaves_their_own_personal_team(client, alice):
     personal = alice.teams.get(is_personal=True)
     client.force_login(alice)
 
     refused = client.post(reverse("team-leave", args=[personal.pk]), follow=True)
 
     assert "This is your personal team: you cannot leave it." in messages_of(refused)
-    client.force_login(bob)  # a member of alice's personal team (tests/conftest.py)
-    client.post(reverse("team-leave", args=[personal.pk]))
-    assert role_of(bob, personal) is None and role_of(alice, personal) == "owner"
+    assert role_of(alice, personal) == "owner"
 
 
-def test_a_personal_team_keeps_a_single_owner(client, alice, bob):
+def test_nobody_is_added_to_a_personal_team(client, alice, charlie):
     personal = alice.teams.get(is_personal=True)
     client.force_login(alice)
 
-    response = client.post(reverse("team-member-role", args=[personal.pk, bob.pk]), {"role": "owner"}, follow=True)
+    response = client.post(reverse("team-member-add", args=[personal.pk]), {"username": "charlie", "role": "member"},
+                           follow=True)
 
-    assert "A personal team has one owner." in messages_of(response)
-    assert role_of(bob, personal) == "member"
+    assert PERSONAL_REFUSAL in messages_of(response)
+    assert role_of(charlie, personal) is None and personal.memberships.count() == 1
+
+
+def test_a_personal_teams_page_offers_a_new_team_instead_of_invitations(client, alice):
+    client.force_login(alice)
+
+    page = client.get(reverse("team-detail", args=[alice.teams.get(is_personal=True).pk])).content.decode()
+
+    assert PERSONAL_REFUSAL in page and f'href="{reverse("team-list")}#create-team"' in page
+    assert "Add to team" not in page and "Create invite link" not in page and "Invite links" not in page
+    assert 'id="create-team"' in client.get(reverse("team-list")).content.decode()
 
 
 def test_an_owner_removes_a_member(client, alice, bob, lab):
@@ -164,11 +167,14 @@ def test_a_removed_member_loses_the_teams_objects_at_once(client, alice, bob, la
     assert client.get(f"/api/datasets/{dataset.pk}/").status_code == 404
 
 
-def test_the_team_list_shows_each_team_with_the_users_role(client, bob, lab):
+def test_the_team_list_shows_each_team_with_the_users_role(client, bob, charlie, lab):
+    membership_add(team=team_create(name="Night shift", owner=charlie), user=bob, role=Membership.Role.VIEWER)
     client.force_login(bob)
 
     page = client.get(reverse("team-list")).content.decode()
 
-    assert "Lab" in page and "alice&#x27;s team" in page and "bob&#x27;s team" in page
-    assert page.count('<td><span class="role role--member">') == 2
+    assert "Lab" in page and "Night shift" in page and "bob&#x27;s team" in page
+    assert "alice&#x27;s team" not in page and "charlie&#x27;s team" not in page  # personal teams are their own
+    assert page.count('<td><span class="role role--member">') == 1
+    assert page.count('<td><span class="role role--viewer">') == 1
     assert page.count('<td><span class="role role--owner">') == 1

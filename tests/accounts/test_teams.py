@@ -16,12 +16,11 @@ def test_every_user_gets_exactly_one_personal_team_however_created(db, alice):
     assert alice.teams.count() == 1
 
 
-def test_teammates_share_a_team_and_outsiders_do_not(alice, bob, charlie):
-    alices_team = alice.teams.get(is_personal=True)
-
-    assert set(alices_team.members.all()) == {alice, bob}
-    assert not charlie.teams.filter(pk=alices_team.pk).exists()
-    assert Team.objects.filter(is_personal=True).count() == 3
+def test_teammates_share_a_team_and_outsiders_do_not(alice, bob, charlie, lab):
+    assert set(lab.members.all()) == {alice, bob} and not lab.is_personal
+    assert not charlie.teams.filter(pk=lab.pk).exists()
+    assert [list(team.members.all()) for team in Team.objects.filter(is_personal=True).order_by("pk")] == [
+        [alice], [bob], [charlie]]  # each personal team its owner's alone
 
 
 def test_demo_user_keeps_its_password_across_restarts(db):

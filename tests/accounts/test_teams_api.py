@@ -2,17 +2,7 @@
 
 import pytest
 
-from apps.accounts.models import Membership
-from apps.accounts.services import membership_add, team_create
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lab(alice, bob):
-    team = team_create(name="Lab", owner=alice)
-    membership_add(team=team, user=bob, role=Membership.Role.MEMBER)
-    return team
 
 
 def test_it_lists_the_users_teams_with_their_role(api_client, bob, lab):
@@ -22,7 +12,7 @@ def test_it_lists_the_users_teams_with_their_role(api_client, bob, lab):
 
     assert teams[0]["name"] == "bob's team"  # his own first
     assert {(t["name"], t["role"], t["is_personal"]) for t in teams} == {
-        ("bob's team", "owner", True), ("alice's team", "member", True), ("Lab", "member", False)}
+        ("bob's team", "owner", True), ("Lab", "member", False)}
 
 
 def test_it_creates_a_team_owned_by_its_creator(api_client, charlie):
@@ -43,7 +33,7 @@ def test_a_team_tells_its_quotas_and_usage(api_client, bob, lab):
     assert team["max_stored_bytes"] == 20 * 2**30 and team["stored_bytes"] == 0
 
 
-def test_an_owner_adds_changes_and_removes_members(api_client, alice, charlie, lab):
+def test_an_owner_adds_changes_and_removes_members(api_client, alice, bob, charlie, lab):
     api_client.force_authenticate(alice)
 
     added = api_client.post(f"/api/teams/{lab.pk}/members/", {"username": "charlie", "role": "viewer"}, format="json")
@@ -56,6 +46,18 @@ def test_an_owner_adds_changes_and_removes_members(api_client, alice, charlie, l
     assert [(m["username"], m["role"]) for m in members] == [("alice", "owner"), ("bob", "member"),
                                                              ("charlie", "member")]
     assert removed.status_code == 204 and not lab.memberships.filter(user=charlie).exists()
+
+
+def test_nobody_is_added_to_a_personal_team(api_client, alice, charlie):
+    personal = alice.teams.get(is_personal=True)
+    api_client.force_authenticate(alice)
+
+    refused = api_client.post(f"/api/teams/{personal.pk}/members/", {"username": "charlie"}, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == ("This is your personal team: only you can see it. "
+                                        "Create a team to work with others.")
+    assert not personal.memberships.filter(user=charlie).exists()
 
 
 def test_members_may_not_manage_the_team(api_client, alice, bob, charlie, lab):

@@ -14,8 +14,8 @@ STATS = {"resolution": 8, "width": {"min": 8, "median": 8, "max": 8}, "height": 
 
 
 @pytest.fixture
-def dataset(alice):
-    return Dataset.objects.create(team=alice.teams.get(), created_by=alice, name="Leaves", status="ready",
+def dataset(alice, lab):
+    return Dataset.objects.create(team=lab, created_by=alice, name="Leaves", status="ready",
                                   num_images=10, classes=[{"name": "a", "count": 10}], stats=STATS)
 
 
@@ -55,14 +55,13 @@ def test_joining_and_leaving_a_team_show_but_founding_it_does_not(alice, charlie
     assert feed(team) == ["charlie joined the team", "charlie left the team"]
 
 
-def test_deleting_a_user_or_a_team_is_no_leaving(alice, bob):
-    team = alice.teams.get()
+def test_deleting_a_user_or_a_team_is_no_leaving(alice, bob, lab):
     Activity.objects.all().delete()
 
     get_user_model().objects.get(pk=bob.pk).delete()
-    assert feed(team) == []
+    assert feed(lab) == []
 
-    team.delete()
+    lab.delete()
     assert not Activity.objects.exists()
 
 

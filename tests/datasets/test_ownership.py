@@ -6,8 +6,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alices_dataset(alice):
-    return Dataset.objects.create(team=alice.teams.get(), created_by=alice, name="Alice's parts", status="ready")
+def alices_dataset(alice, lab):
+    return Dataset.objects.create(team=lab, created_by=alice, name="Alice's parts", status="ready")
 
 
 ROUTES = [

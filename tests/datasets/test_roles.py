@@ -9,19 +9,18 @@ from apps.datasets.models import Dataset
 
 pytestmark = pytest.mark.django_db
 
-REFUSAL = "Viewers of “alice&#x27;s team” cannot {}; ask an owner to make you a member."
+REFUSAL = "Viewers of “Lab” cannot {}; ask an owner to make you a member."
 
 
 @pytest.fixture
-def viewer(alice, bob):
-    membership_add(team=alice.teams.get(is_personal=True), user=bob, role=Membership.Role.VIEWER)
+def viewer(bob, lab):
+    membership_add(team=lab, user=bob, role=Membership.Role.VIEWER)
     return bob
 
 
 @pytest.fixture
-def alices_dataset(alice):
-    return Dataset.objects.create(team=alice.teams.get(is_personal=True), created_by=alice, name="Parts",
-                                  status="ready")
+def alices_dataset(alice, lab):
+    return Dataset.objects.create(team=lab, created_by=alice, name="Parts", status="ready")
 
 
 def test_a_viewer_sees_the_dataset_without_its_controls(client, viewer, alices_dataset):
@@ -49,9 +48,9 @@ def test_a_viewer_cannot_change_a_dataset_through_the_api(client, viewer, alices
     assert Dataset.objects.filter(pk=alices_dataset.pk, name="Parts").exists()
 
 
-def test_a_viewer_cannot_upload_into_the_team(client, viewer, alice):
+def test_a_viewer_cannot_upload_into_the_team(client, viewer, lab):
     client.force_login(viewer)
-    team = alice.teams.get(is_personal=True).pk
+    team = lab.pk
 
     started = client.post("/api/datasets/uploads/", {"name": "x", "size": 10, "team": team},
                           content_type="application/json")
@@ -77,15 +76,15 @@ def test_the_pages_refuse_a_viewer_with_the_reason(client, viewer, alices_datase
     assert Dataset.objects.filter(pk=alices_dataset.pk, name="Parts").exists()
 
 
-def test_a_viewer_of_the_current_team_gets_no_upload_buttons(client, viewer, alice):
+def test_a_viewer_of_the_current_team_gets_no_upload_buttons(client, viewer, lab):
     client.force_login(viewer)
-    client.post("/accounts/teams/switch/", {"team": alice.teams.get(is_personal=True).pk})
+    client.post("/accounts/teams/switch/", {"team": lab.pk})
 
     listing = client.get("/datasets/").content.decode()
     upload_page = client.get("/datasets/new/")
     sample = client.post("/datasets/sample/")
 
     assert "Upload a dataset" not in listing and "Try the sample dataset" not in listing
-    assert "You are a viewer of alice&#x27;s team" in listing
+    assert "You are a viewer of Lab" in listing
     assert upload_page.status_code == 403 and REFUSAL.format("upload datasets") in upload_page.content.decode()
     assert sample.status_code == 403 and not Dataset.objects.exists()

@@ -16,15 +16,15 @@ pytestmark = pytest.mark.e2e
 
 CAST = f"""
 from django.contrib.auth import get_user_model
-from apps.accounts.services import membership_add
+from apps.accounts.services import membership_add, team_create
 users = {{name: get_user_model().objects.create_user(username=name, password={PASSWORD!r})
          for name in ("alice", "bob", "charlie")}}
-membership_add(team=users["alice"].teams.get(is_personal=True), user=users["bob"])
+membership_add(team=team_create(name="Lab", owner=users["alice"]), user=users["bob"])
 """
 
 
 def cast_create(app_server) -> None:
-    """alice and bob in alice's team, charlie in none of theirs, made in the server's own database."""
+    """alice and bob in alice's Lab, charlie in none of theirs, made in the server's own database."""
     subprocess.run([sys.executable, "manage.py", "shell", "-c", CAST], cwd=REPO, env=app_server["env"], check=True,
                    capture_output=True, timeout=120)
 
@@ -41,6 +41,9 @@ def test_teammates_follow_a_run_live_outsiders_cannot_and_a_link_shares_it_read_
         log_in(page, url, name, PASSWORD)
 
     alice.goto(url + "/datasets/")
+    alice.locator(".team-switcher summary").click()
+    alice.locator(".team-switcher__item", has_text="Lab").click()
+    expect(alice.locator(".team-switcher__current")).to_have_text("Lab")
     alice.get_by_role("button", name="Try the sample dataset").click()
     expect(alice.get_by_role("link", name="Train a model on this")).to_be_visible(timeout=90_000)
     alice.get_by_role("link", name="Train a model on this").click()
@@ -116,13 +119,19 @@ def test_someone_added_to_a_team_hears_of_it_on_their_next_page_and_switches_to_
 
     alice.goto(f"{url}/accounts/teams/")
     alice.get_by_role("link", name="alice's team").click()
+    expect(alice.get_by_text("This is your personal team: only you can see it.")).to_be_visible()
+    expect(alice.get_by_role("button", name="Add to team")).to_have_count(0)
+    screenshot(alice, "team-personal")
+    alice.get_by_role("link", name="Create a team").click()
+    expect(alice.get_by_role("heading", name="Create a team")).to_be_visible()
+    alice.get_by_role("link", name="Lab", exact=True).click()
     alice.get_by_label("Username").fill("charlie")
     alice.get_by_role("button", name="Add to team").click()
     expect(alice.locator('tr[data-member="charlie"]')).to_be_visible()
 
     charlie.goto(f"{url}/runs/")
-    expect(charlie.get_by_role("status")).to_contain_text("alice added you to the team “alice's team” as member")
+    expect(charlie.get_by_role("status")).to_contain_text("alice added you to the team “Lab” as member")
     screenshot(charlie, "team-added-notice")
-    charlie.get_by_role("button", name="Switch to “alice's team”").click()
-    expect(charlie.locator(".team-switcher__current")).to_have_text("alice's team")
+    charlie.get_by_role("button", name="Switch to “Lab”").click()
+    expect(charlie.locator(".team-switcher__current")).to_have_text("Lab")
     expect(charlie.get_by_role("status")).to_have_count(0)  # told once

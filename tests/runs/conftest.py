@@ -74,8 +74,8 @@ def fake_engine(monkeypatch):
 
 
 @pytest.fixture
-def ready_dataset(alice):
-    return Dataset.objects.create(team=alice.teams.get(), created_by=alice, name="Parts", status="ready",
+def ready_dataset(alice, lab):
+    return Dataset.objects.create(team=lab, created_by=alice, name="Parts", status="ready",
                                   num_images=10, classes=[{"name": "a", "count": 5}, {"name": "b", "count": 5}],
                                   training_file="fake/training.npz", stats=STATS_28PX)
 

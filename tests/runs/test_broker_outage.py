@@ -47,7 +47,7 @@ def test_a_run_launched_from_the_form_while_the_broker_is_down_opens_its_page(cl
 
 
 def test_the_reaper_sends_the_run_once_the_broker_is_back(alice, ready_dataset, broker_down):
-    run = services.run_create(team=alice.teams.get(), user=alice, dataset=ready_dataset, budget_seconds=300)
+    run = services.run_create(team=ready_dataset.team, user=alice, dataset=ready_dataset, budget_seconds=300)
     broker_down.undo()
     sent = []
     broker_down.setattr(execute_run, "send_with_options", lambda args, **options: sent.append(args))

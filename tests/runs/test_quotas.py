@@ -8,8 +8,8 @@ from apps.runs.models import Run
 
 pytestmark = pytest.mark.django_db
 
-REFUSAL = ("Team “alice's team” already has 2 runs queued or running, the most its quota allows. Wait for one to "
-           "finish or cancel one.")
+REFUSAL = ("Team “Lab” already has 2 runs queued or running, the most its quota allows. Wait for one to finish or "
+           "cancel one.")
 
 
 @pytest.fixture

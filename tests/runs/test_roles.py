@@ -11,12 +11,12 @@ from apps.runs.models import Run
 
 pytestmark = pytest.mark.django_db
 
-VIEWER_REFUSAL = "Viewers of “alice's team” cannot {}; ask an owner to make you a member."
+VIEWER_REFUSAL = "Viewers of “Lab” cannot {}; ask an owner to make you a member."
 
 
 @pytest.fixture
-def viewer(alice, bob):
-    membership_add(team=alice.teams.get(is_personal=True), user=bob, role=Membership.Role.VIEWER)
+def viewer(bob, lab):
+    membership_add(team=lab, user=bob, role=Membership.Role.VIEWER)
     return bob
 
 
@@ -95,7 +95,7 @@ def test_the_run_pages_hide_the_controls_and_refuse_a_viewers_launch(client, vie
 
 
 def test_members_keep_every_control(client, bob, active_run):
-    client.force_login(bob)  # a member of alice's team (tests/conftest.py)
+    client.force_login(bob)  # a member of alice's Lab (tests/conftest.py)
 
     assert "cancel-button" in client.get(f"/runs/{active_run.pk}/").content.decode()
     assert client.post(f"/api/runs/{active_run.pk}/cancel/").status_code == 200

@@ -84,6 +84,7 @@ def new_run_page(client, dataset, **fields):
 
 def test_the_new_run_page_offers_every_pretrained_network_ticked(client, alice, ready_dataset):
     client.force_login(alice)
+    client.post("/accounts/teams/switch/", {"team": ready_dataset.team_id})  # the form offers the current team's
 
     page = client.get("/runs/new/").content.decode()
 
@@ -143,6 +144,7 @@ def test_the_api_schema_explains_every_strategy(api_client):
 
 def test_the_new_run_page_explains_every_strategy_and_the_chosen_one_first(client, alice, ready_dataset):
     client.force_login(alice)
+    client.post("/accounts/teams/switch/", {"team": ready_dataset.team_id})  # the form offers the current team's
 
     page = client.get("/runs/new/").content.decode()
     chosen = new_run_page(client, ready_dataset, strategy="rl", budget="custom").content.decode()  # refused: no minutes

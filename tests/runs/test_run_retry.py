@@ -62,9 +62,9 @@ def test_a_run_that_fails_after_a_candidate_keeps_it_and_a_retry_continues_from_
 
 
 @pytest.mark.parametrize("who, answer", [("alice", 200), ("bob", 200), ("viewer", 403), ("charlie", 404)])
-def test_it_validates_who_may_retry(api_client, alice, bob, charlie, ready_dataset, who, answer):
+def test_it_validates_who_may_retry(api_client, alice, bob, charlie, lab, ready_dataset, who, answer):
     if who == "viewer":
-        membership_add(team=alice.teams.get(is_personal=True), user=bob, role=Membership.Role.VIEWER)
+        membership_add(team=lab, user=bob, role=Membership.Role.VIEWER)
     run = failed_run(ready_dataset, alice)
     api_client.force_login({"alice": alice, "bob": bob, "viewer": bob, "charlie": charlie}[who])
 
@@ -95,12 +95,12 @@ def test_a_retry_counts_against_the_teams_quota(api_client, alice, ready_dataset
     assert Run.objects.get(pk=run.pk).status == "failed"
 
 
-def test_the_page_of_a_failed_run_offers_retry_to_members_only(client, alice, bob, ready_dataset):
+def test_the_page_of_a_failed_run_offers_retry_to_members_only(client, alice, bob, lab, ready_dataset):
     run = failed_run(ready_dataset, alice)
     client.force_login(alice)
     assert 'id="retry-button"' in client.get(f"/runs/{run.pk}/").content.decode()
 
-    membership_add(team=alice.teams.get(is_personal=True), user=bob, role=Membership.Role.VIEWER)
+    membership_add(team=lab, user=bob, role=Membership.Role.VIEWER)
     client.force_login(bob)
     assert 'id="retry-button"' not in client.get(f"/runs/{run.pk}/").content.decode()
 
