@@ -38,7 +38,7 @@ def test_a_shared_personal_team_becomes_a_team_and_its_owner_gets_a_new_personal
     Team, Membership = new.get_model("accounts", "Team"), new.get_model("accounts", "Membership")
 
     former = Team.objects.get(pk=shared.pk)
-    assert former.name == "alice's team" and not former.is_personal
+    assert former.name == "alice's team (shared)" and not former.is_personal
     assert set(Membership.objects.filter(team=former).values_list("user_id", "role")) == {
         (alice.pk, "owner"), (charlie.pk, "viewer")}
     assert Dataset.objects.get(pk=dataset.pk).team_id == Run.objects.get(pk=run.pk).team_id == former.pk
@@ -48,3 +48,17 @@ def test_a_shared_personal_team_becomes_a_team_and_its_owner_gets_a_new_personal
     charlies = Team.objects.get(is_personal=True, memberships__user_id=charlie.pk)
     assert charlies.name == "charlie's team" and Membership.objects.filter(team=charlies).count() == 1
     assert Team.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shared_personal_team_that_its_owner_renamed_keeps_its_name(alice, charlie, back_to_the_latest_schema):
+    old = migrate(BEFORE)
+    old.get_model("accounts", "Team").objects.filter(name="alice's team").update(name="Vision lab")
+    shared = old.get_model("accounts", "Team").objects.get(name="Vision lab")
+    old.get_model("accounts", "Membership").objects.create(team=shared, user_id=charlie.pk, role="member")
+
+    Team = migrate(AFTER).get_model("accounts", "Team")
+
+    assert not Team.objects.get(pk=shared.pk).is_personal
+    assert Team.objects.get(pk=shared.pk).name == "Vision lab"
+    assert Team.objects.get(is_personal=True, memberships__user_id=alice.pk).name == "alice's team"
