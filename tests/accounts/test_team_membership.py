@@ -143,6 +143,8 @@ def test_a_personal_teams_page_offers_a_new_team_instead_of_invitations(client, 
     assert PERSONAL_REFUSAL in page and f'href="{reverse("team-list")}#create-team"' in page
     assert "Add to team" not in page and "Create invite link" not in page and "Invite links" not in page
     assert 'id="create-team"' in client.get(reverse("team-list")).content.decode()
+    # Its one member is its owner for good: a role picker there could only be refused.
+    assert 'name="role"' not in page and '<span class="role role--owner">owner</span>' in page
 
 
 def test_an_owner_removes_a_member(client, alice, bob, lab):
