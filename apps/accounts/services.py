@@ -129,11 +129,17 @@ def shared_team_check(*, team: Team) -> None:
         raise TeamRuleError("This is your personal team: only you can see it. Create a team to work with others.")
 
 
-def invite_usable_check(*, invite: TeamInvite) -> None:
-    """Refuse a link into a personal team (made before personal teams were private): it lets nobody in."""
+def invite_refusal(*, invite: TeamInvite) -> str | None:
+    """Why a link lets nobody in, or None: one into a personal team was made before personal teams were private."""
     if invite.team.is_personal:
-        raise TeamRuleError(f"“{invite.team.name}” is a personal team: only its owner can see it, so this link "
-                            "lets nobody in. Ask its owner to invite you to a shared team instead.")
+        return (f"“{invite.team.name}” is a personal team: only its owner can see it, so this link lets nobody in. "
+                "Ask its owner to invite you to a shared team instead.")
+    return None
+
+
+def invite_usable_check(*, invite: TeamInvite) -> None:
+    if (refusal := invite_refusal(invite=invite)) is not None:
+        raise TeamRuleError(refusal)
 
 
 def invite_create(*, team: Team, by: AbstractBaseUser, role: str = Membership.Role.MEMBER) -> TeamInvite:

@@ -174,6 +174,7 @@ def team_join(request, invite_key):
     """GET: what the link invites to; POST: join."""
     invite = selectors.invite_get_by_key(key=invite_key)
     already = invite.team.memberships.filter(user=request.user).first()
+    refusal = services.invite_refusal(invite=invite)
     if request.method == "POST" and not already:
         try:
             services.invite_accept(invite=invite, user=request.user)
@@ -183,7 +184,7 @@ def team_join(request, invite_key):
         current_team_set(request, invite.team)
         messages.success(request, f"Welcome to “{invite.team.name}”: you joined as {invite.role}.")
         return redirect("team-detail", invite.team.pk)
-    return render(request, "accounts/team_join.html", {"invite": invite, "already": already})
+    return render(request, "accounts/team_join.html", {"invite": invite, "already": already, "refusal": refusal})
 
 
 @login_required

@@ -147,10 +147,13 @@ def test_an_old_link_into_a_personal_team_lets_nobody_in(client, api_client, ali
     client.force_login(charlie)
     api_client.force_login(charlie)
 
+    opened = client.get(reverse("team-join", args=[old_link.key])).content.decode()
     page = client.post(reverse("team-join", args=[old_link.key]), follow=True)
     api = api_client.post(f"/api/invites/{old_link.key}/join/")
 
     refusal = "“alice's team” is a personal team: only its owner can see it, so this link lets nobody in."
+    # Said as soon as the link is opened, with no button that could only be refused.
+    assert refusal.replace("'", "&#x27;") in opened and "Join the team" not in opened
     assert refusal.replace("'", "&#x27;") in page.content.decode()
     assert api.status_code == 400 and api.json()["detail"].startswith(refusal)
     assert not personal.memberships.filter(user=charlie).exists()
