@@ -202,6 +202,18 @@ class RunClock:
         return (f"too slow for the time left: an epoch would take about {epoch_seconds:.0f} s, and "
                 f"{max(0.0, seconds_left):.0f} s of search are left")
 
+    def cached_too_slow(self, *, features_seconds: float, epoch_seconds: float, min_epochs: int) -> str | None:
+        """Why a candidate that fine-tunes its last stages on their cached input cannot compute that input in
+        `features_seconds` and then train `min_epochs` of `epoch_seconds` by the search's deadline, or None. The
+        same bound stop_reason holds it to after its first epoch, known before its pass is paid for."""
+        seconds_left = self.search_seconds_left()
+        training_seconds = min_epochs * epoch_seconds
+        if features_seconds + training_seconds <= seconds_left:
+            return None
+        return (f"too slow for the time left: caching its frozen stages' output would take about "
+                f"{features_seconds:.0f} s and {min_epochs} epochs on it about {training_seconds:.0f} s, and "
+                f"{max(0.0, seconds_left):.0f} s of search are left")
+
     def start_point_epochs(self, own_epochs: int, *, epochs_done: int, epoch_seconds: float) -> int:
         """The epochs a start point's schedule spans when START_POINT_SEARCH_SHARE of the search time left buys the
         rest of it, at most its own schedule's `own_epochs`.

@@ -118,6 +118,11 @@ class FeatureCache:
             return torch.empty(0, *frozen_output_shape(model, tuple(images.shape[1:])))
         return torch.stack([known[key] for key in keys])
 
+    def missing(self, model: PretrainedClassifier, images: torch.Tensor, *, mirrored: bool = False) -> int:
+        """How many of the images' frozen outputs, in this view, features() would still compute."""
+        known = self._load((model.backbone_name, model.input_side, model.finetune, mirrored))
+        return sum(key not in known for key in self._image_keys(images))
+
     def _image_keys(self, images: torch.Tensor) -> list[bytes]:
         seen = self._keys.get(id(images))
         if seen is not None and seen[0] is images:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -231,6 +232,39 @@ def test_a_fine_tune_of_the_last_stages_is_not_judged_by_the_whole_networks_spee
     result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
     [fine_tuned] = [row for row in result.leaderboard if row.origin == "finetune"]
     assert fine_tuned.epochs > 0 and fine_tuned.genotype["finetune"] == 3
+
+
+def test_a_fine_tune_whose_pass_and_epochs_would_not_fit_is_skipped_before_its_pass(colour_splits, monkeypatch,
+                                                                                   tmp_path):
+    """Its frozen stages' pass and its first epoch took a third of a EuroSAT run before the clock stopped it: timed on
+    a batch first, a fine-tune that cannot cache its input and train its least epochs in the time left never starts,
+    and the search keeps that time."""
+    monkeypatch.setattr(apps.nas.admission, "cached_training_seconds", lambda run, genotype, model: (30.0, 1000.0))
+    space = SearchSpace(backbones=("lite0",), finetune_stages=(0, 3), pretrained_sides=(96,), min_epochs=2,
+                        max_epochs=3)
+    config = tiny_config(strategy="auto", space=space, budget_seconds=60.0, max_trials=2, device="cpu")
+    result = run_search(config, colour_splits.train_and_val, tmp_path / "work")
+
+    [probe, fine_tuned, *searched] = sorted(result.leaderboard, key=lambda row: row.id)
+    assert probe.origin == "probe" and probe.status == "complete"
+    assert fine_tuned.origin == "finetune" and fine_tuned.status == "infeasible"
+    assert fine_tuned.epochs == 0 and fine_tuned.seconds == 0.0  # skipped before its pass
+    assert re.match(r"too slow for the time left: caching its frozen stages' output would take about 30 s and 2 "
+                    r"epochs on it about 2000 s, and \d+ s of search are left", fine_tuned.reason)
+    assert any(row.status == "complete" for row in searched)  # the search had the time instead
+
+
+def test_a_fine_tunes_pass_is_timed_only_for_the_images_not_yet_cached(colour_splits, tmp_path):
+    genotype = probe_genotype(SearchSpace(pretrained_sides=(96,)))
+    genotype.update(finetune=3)
+    genotype["train"].update(batch_size=8, flip=False, backbone_lr=0.0001)
+    run = SimpleNamespace(splits=colour_splits, features=FeatureCache())
+    model = apps.nas.admission.cached_model(run, genotype)
+
+    features_seconds, epoch_seconds = apps.nas.admission.cached_training_seconds(run, genotype, model)
+    assert features_seconds > 0 and epoch_seconds > 0
+    Trainer(genotype, colour_splits.train, colour_splits.val, device="cpu", seed=0, features=run.features).run_epoch()
+    assert apps.nas.admission.cached_training_seconds(run, genotype, model)[0] == 0.0
 
 
 def test_the_fine_tuning_start_point_trains_for_what_the_time_left_buys(colour_splits, monkeypatch, tmp_path):
