@@ -38,8 +38,8 @@ def all_routes(patterns=None, prefix=""):
 
 
 @pytest.fixture
-def alices_objects(alice):
-    team = alice.teams.get()
+def alices_objects(alice, lab):
+    team = lab  # a shared team: invite links are made for it
     Team.objects.filter(pk=team.pk).update(name=SECRET)
     team.refresh_from_db()
     invite = invite_create(team=team, by=alice)
