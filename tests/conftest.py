@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Membership
 from apps.accounts.services import membership_add, team_create
 
+# back_to_the_latest_schema, for the tests of data migrations.
+pytest_plugins = ["tests.migrations"]
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -1,27 +1,13 @@
 """Personal teams shared before they became their owner's alone: the migration makes them ordinary teams."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from apps.datasets.models import Dataset
 from apps.runs.models import Run
+from tests.migrations import migrate
 
 BEFORE = [("accounts", "0004_membership_announced")]
 AFTER = [("accounts", "0005_personal_teams_private")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def back_to_the_latest_schema():
-    """The tests after this one need the tables as the models are now."""
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)

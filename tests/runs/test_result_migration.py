@@ -1,28 +1,14 @@
 """Results stored before the typed result contract still open on the result page."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from apps.nas.leaderboard import plain_name
 from apps.runs.models import RUN_BEST_FIELDS
 from tests.fake_results import fake_result
+from tests.migrations import migrate
 
 BEFORE = [("runs", "0004_alter_run_strategy")]
 AFTER = [("runs", "0005_result_contract")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def back_to_the_latest_schema():
-    """The tests after this one need the tables as the models are now."""
-    yield
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
