@@ -197,6 +197,34 @@ def test_auto_on_photos_starts_with_the_frozen_probe_and_ships_a_pretrained_mode
     assert bundle_labels == [dataset.class_names[label] for label in engine_labels]
 
 
+def test_a_burst_of_load_in_one_timed_batch_does_not_price_the_probe_out(make_image_folder, monkeypatch):
+    """The probe's pass is priced by the fastest of its timed batches: one slowed by another process says little of
+    the pass."""
+    splits = split_dataset(load_image_folder(make_image_folder(classes=3, per_class=20, size=(14, 10), mode="RGB")),
+                           seed=0)
+    data = splits.train_and_val
+    probe = head_genotype()
+    model = build(probe, data.input_shape, data.num_classes)
+    clock = SimpleNamespace(now=0.0, calls=0)
+    frozen_part = model.frozen_part
+
+    def ten_ms_an_image_and_a_burst(images):  # the third call: the second timed batch, after the setup batch
+        clock.calls += 1
+        clock.now += 0.01 * len(images) + (3.0 if clock.calls == 3 else 0.0)
+        return frozen_part(images)
+
+    model.frozen_part = ten_ms_an_image_and_a_burst
+    monkeypatch.setattr(apps.nas.start_points, "build", lambda *args: model)
+    monkeypatch.setattr(apps.nas.start_points, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    priced = []
+    run = SimpleNamespace(device="cpu", splits=splits, strategy=SimpleNamespace(probe=probe), features=FeatureCache(),
+                          clock=SimpleNamespace(probe_affordable=lambda seconds: priced.append(seconds) or True))
+
+    assert apps.nas.start_points.probe_affordable(run)
+    assert clock.calls > 3
+    assert priced == [pytest.approx(0.01 * len(data))]
+
+
 def test_candidates_too_slow_for_the_time_left_are_skipped_untrained_on_a_cpu(colour_splits, monkeypatch, tmp_path):
     measure = apps.nas.admission.deployment_costs
 
