@@ -123,10 +123,14 @@ def role_valid_check(*, role: str) -> None:
         raise TeamRuleError(f"“{role}” is not a role; choose owner, member or viewer.")
 
 
+# Said to a personal team's owner wherever they would let someone in: on the refusal, and on the team's page.
+PERSONAL_TEAM_IS_PRIVATE = "This is your personal team: only you can see it. Create a team to work with others."
+
+
 def shared_team_check(*, team: Team) -> None:
     """Refuse to let anyone into a personal team: it is its owner's alone."""
     if team.is_personal:
-        raise TeamRuleError("This is your personal team: only you can see it. Create a team to work with others.")
+        raise TeamRuleError(PERSONAL_TEAM_IS_PRIVATE)
 
 
 def invite_refusal(*, invite: TeamInvite) -> str | None:

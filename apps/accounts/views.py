@@ -68,6 +68,7 @@ def team_detail(request, team_id):
         "invites": selectors.invite_list(team=team) if is_owner else [],
         "roles": Membership.Role.choices, "invite_form": MemberInviteForm(), "link_form": InviteLinkForm(),
         "is_own_personal_team": team == selectors.personal_team_get(user=request.user),
+        "personal_team_note": services.PERSONAL_TEAM_IS_PRIVATE,
         "active_runs": active_runs, "runs_percent": percent(active_runs, team.run_quota),
         "stored_bytes": stored_bytes, "storage_percent": percent(stored_bytes, team.storage_quota),
     })
