@@ -11,6 +11,7 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import optuna
 import torch
@@ -22,7 +23,7 @@ from apps.nas.budget import (
     CONTINUED_LR_SHARE,
     MAX_FINAL_STRETCH,
     RECIPE_ONLY_MAX_EPOCHS,
-    continued_epochs,
+    continued_steps,
     final_epochs,
     steps_that_fit,
 )
@@ -42,7 +43,7 @@ from apps.nas.names import ARTIFACT_FILES
 from apps.nas.results import Baseline, BestModel, Candidate, Mistake, SearchResult, Summary
 from apps.nas.space import with_epochs
 from apps.nas.state import RunState
-from apps.nas.train import Trainer, TrainingInterrupted
+from apps.nas.train import Trainer, TrainingInterrupted, steps_per_epoch
 
 MAX_MISTAKES_SHOWN = 48
 # How many of a final training's latest epochs its time per epoch is judged on.
@@ -142,11 +143,12 @@ def final_model(run: RunState) -> FinalModel:
     # A killed run continues its final training with the plan it had chosen, alone.
     earlier = load_torch(run.files.final_path)
     helpers = {} if cancelled or earlier else helping_slots(run)
-    epochs, continued = (0, False) if cancelled else (
-        (earlier["epochs"], earlier.get("continued", False)) if earlier else
+    epochs, continued, steps = FinalPlan(0) if cancelled else (
+        FinalPlan(earlier["epochs"], earlier.get("continued", False)) if earlier else
         final_plan(run, frozen, processes=1 + len(helpers)))
     group = meet_helpers(run, helpers, {"trial": frozen.number, "epochs": epochs} if epochs and not continued else {})
-    reason = (f"continuing its training on training + validation images for {epochs} more epochs" if continued else
+    reason = (f"continuing its training on training + validation images for {continued_length(epochs, steps)}"
+              if continued else
               f"retraining it on training + validation images for {epochs} epochs" if epochs else
               "cancelled: exporting the best candidate as trained" if cancelled else
               "retraining is off" if not run.config.final_retrain else
@@ -159,7 +161,8 @@ def final_model(run: RunState) -> FinalModel:
     val_accuracy = best_state["curve"][-1]["val_accuracy"]
     if continued:
         trainer, _ = retrain(run, frozen.number, continued_genotype(genotype, epochs), epochs, earlier,
-                             most_epochs=genotype["train"]["epochs"], start_from=best_state["trainer"]["model"])
+                             most_epochs=genotype["train"]["epochs"], start_from=best_state["trainer"]["model"],
+                             steps=steps)
         # Stopped mid-epoch, its learning rate had not come down: the candidate as trained is the better model.
         if trainer.epochs_done == trainer.total_epochs > 0:
             return FinalModel(frozen, trainer, val_accuracy, retrained=False, continued=True,
@@ -187,18 +190,37 @@ def most_final_epochs(best: optuna.trial.FrozenTrial) -> int:
     return MAX_FINAL_STRETCH * best.user_attrs["genotype"]["train"]["epochs"]
 
 
-def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> tuple[int, bool]:
-    """(epochs, continued) of the best candidate's final training by `processes`: a retrain from scratch stretched
-    to fill the time left, or, when that no longer fits, its own training continued; (0, False) when neither fits."""
-    searched_epochs = best.user_attrs["genotype"]["train"]["epochs"]
+class FinalPlan(NamedTuple):
+    """The best candidate's final training: a retrain from scratch for `epochs`, or its own training continued for
+    `steps` batches (the last of its `epochs` partial where they do not fill it); 0 epochs when neither fits."""
+
+    epochs: int
+    continued: bool = False
+    steps: int | None = None  # a continued training's batches; None: whole epochs
+
+
+def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> FinalPlan:
+    """The final training by `processes`: a retrain from scratch stretched to fill the time left, or, when that no
+    longer fits, its own training continued for what the time left buys."""
+    genotype = best.user_attrs["genotype"]
+    searched_epochs = genotype["train"]["epochs"]
     seconds_left = run.clock.training_seconds_left()
     if epochs := final_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(processes),
                               seconds_left=seconds_left, most_epochs=most_final_epochs(best)):
-        return epochs, False
+        return FinalPlan(epochs)
     # A continued training is the coordinator's alone.
-    epochs = continued_epochs(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(1),
-                              seconds_left=seconds_left)
-    return epochs, epochs > 0
+    per_epoch = steps_per_epoch(len(run.splits.train_and_val), genotype["train"]["batch_size"])
+    steps = continued_steps(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(1),
+                            seconds_left=seconds_left, steps_per_epoch=per_epoch)
+    return FinalPlan(-(-steps // per_epoch), continued=True, steps=steps) if steps else FinalPlan(0)
+
+
+def continued_length(epochs: int, steps: int | None) -> str:
+    """How long a continued training runs, in words: "3 more epochs", or "part of an epoch" when its time buys less
+    than one."""
+    if epochs == 1 and steps is not None:
+        return "part of an epoch"
+    return f"{epochs} more epoch{'s' if epochs > 1 else ''}"
 
 
 def continued_genotype(genotype: dict, epochs: int) -> dict:
@@ -237,7 +259,7 @@ def train_recipe_alone(run: RunState) -> FinalModel:
 
 def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: dict | None, *,
             most_epochs: int, start_from: dict | None = None,
-            group: data_parallel.TrainingGroup | None = None) -> tuple[Trainer, list[dict]]:
+            group: data_parallel.TrainingGroup | None = None, steps: int | None = None) -> tuple[Trainer, list[dict]]:
     """The genotype trained on train+validation, and its curve; fewer epochs when time ran out.
 
     Args:
@@ -253,6 +275,8 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             continued training's likewise, up to its searched schedule again.
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
+        steps: the batches a fresh training's schedule spans, its last epoch partial (a continued training's plan,
+            see budget.continued_steps); None: `epochs` whole.
     """
     def trainer_from(checkpoint: dict | None, group: data_parallel.TrainingGroup | None) -> Trainer:
         trainer = run.final_trainer(genotype, epochs, should_stop=run.clock.out_of_final_time, group=group)
@@ -263,6 +287,8 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
         return trainer
 
     trainer = trainer_from(earlier, group)
+    if steps is not None and earlier is None:
+        trainer.schedule_in_steps(steps)
     curve, epoch_seconds = list(earlier["curve"]) if earlier else [], []
     try:
         while trainer.epochs_done < trainer.total_epochs:

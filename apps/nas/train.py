@@ -137,6 +137,12 @@ def one_cycle_lr(step: int, total_steps: int, peak_lr: float) -> float:
     return peak_lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    """Batches in an epoch over this many images. The ragged last batch is dropped: a batch of 1 or 2 makes batch-norm
+    statistics meaningless."""
+    return max(1, images // min(batch_size, images))
+
+
 class Trainer:
     """Trains the network a genotype describes, one epoch per call, resumable from state_dict()."""
 
@@ -199,8 +205,7 @@ class Trainer:
         self.num_classes = train.num_classes
         self.val = val
         self.batch_size = min(int(self.hyper["batch_size"]), len(train))
-        # Drop the ragged last batch: a batch of 1 or 2 makes batch-norm statistics meaningless.
-        self.steps_per_epoch = max(1, len(train) // self.batch_size)
+        self.steps_per_epoch = steps_per_epoch(len(train), self.batch_size)
         # The last epoch's batches in the schedule: fewer only where a final training ends with a partial epoch
         # (schedule_in_steps).
         self.last_epoch_steps = self.steps_per_epoch

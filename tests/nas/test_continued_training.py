@@ -12,7 +12,7 @@ from apps.nas.budget import (
     CONTINUED_LR_SHARE,
     FINAL_SETUP_SECONDS,
     RETRAIN_MARGIN,
-    continued_epochs,
+    continued_steps,
     search_deadline,
 )
 from apps.nas.checkpoint import SearchFiles, load_torch
@@ -38,14 +38,19 @@ def test_the_search_keeps_the_retrains_time_only_while_the_retrain_still_fits():
     assert late > 170.0 > early
 
 
-def test_the_continued_training_takes_what_fits_up_to_the_searched_schedule_again():
-    assert continued_epochs(searched_epochs=7, epoch_seconds=10.0, seconds_left=1000.0) == 7
-    assert continued_epochs(searched_epochs=7, epoch_seconds=10.0, seconds_left=25.0) == 2  # 10% margin
-    assert continued_epochs(searched_epochs=7, epoch_seconds=10.0, seconds_left=10.0) == 0
-    assert continued_epochs(searched_epochs=7, epoch_seconds=0.0, seconds_left=1000.0) == 0  # nothing planned
+def test_the_continued_training_takes_the_batches_that_fit_up_to_the_searched_schedule_again():
+    def steps(epoch_seconds, seconds_left, searched_epochs=7):
+        return continued_steps(searched_epochs=searched_epochs, epoch_seconds=epoch_seconds, seconds_left=seconds_left,
+                               steps_per_epoch=10)
+
+    assert steps(10.0, 1000.0) == 70
+    assert steps(10.0, 25.0) == 22  # 10% margin: 2.27 epochs
+    assert steps(10.0, 5.5) == 5  # half an epoch: its time buys part of one
+    assert steps(10.0, 0.5) == 0  # not one batch
+    assert steps(0.0, 1000.0) == 0  # nothing planned
     # A search that ended past its deadline (a slow candidate's last steps): the end reports no final training,
     # not one of -22 epochs.
-    assert continued_epochs(searched_epochs=32, epoch_seconds=0.1, seconds_left=-2.4) == 0
+    assert steps(0.1, -2.4, searched_epochs=32) == 0
 
 
 def slow_epochs_config():
@@ -78,6 +83,25 @@ def test_a_best_candidate_too_slow_to_retrain_continues_its_training_on_train_an
     assert distance < 0.2 * sum(trained[name].norm() ** 2 for name in kernels) ** 0.5
     peak = max(event["lr"] for event in final)
     assert peak <= CONTINUED_LR_SHARE * candidate.genotype["train"]["lr"] + 1e-9 and final[-1]["lr"] < 0.1 * peak
+
+
+def test_a_best_candidate_whose_time_left_buys_less_than_an_epoch_continues_for_part_of_one(
+        make_image_folder, monkeypatch, tmp_path):
+    # The searched epochs report a minute each: the end's 45-odd seconds buy about half an epoch of it on
+    # train+validation, and whole epochs alone would leave them unused.
+    epochs_take(monkeypatch, 65.0, of=lambda genotype: genotype["train"]["epochs"] == SEARCHED_EPOCHS)
+    space = replace(TINY_SPACE, min_epochs=SEARCHED_EPOCHS, max_epochs=SEARCHED_EPOCHS, optimizers=("sgd",),
+                    batch_sizes=(16,))
+    log = EventLog()
+    result = run_search(tiny_config(max_trials=1, budget_seconds=60.0, space=space),
+                        make_image_folder(per_class=40), tmp_path, on_event=log)
+
+    [started] = log.of_type("final_training_started")
+    assert started["reason"] == "continuing its training on training + validation images for part of an epoch"
+    [final] = [event for event in log.of_type("epoch_finished") if event["phase"] == "final"]
+    assert final["total_epochs"] == 1
+    # It ran to the end of its schedule (one stopped part-way would ship the candidate as the search trained it).
+    assert result.summary.continued and result.best.final_epochs == SEARCHED_EPOCHS + 1
 
 
 def test_a_killed_continued_training_resumes_as_a_continued_training(make_image_folder, monkeypatch, tmp_path):
