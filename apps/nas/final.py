@@ -192,11 +192,11 @@ def most_final_epochs(best: optuna.trial.FrozenTrial) -> int:
 
 class FinalPlan(NamedTuple):
     """The best candidate's final training: a retrain from scratch for `epochs`, or its own training continued for
-    `steps` batches (the last of its `epochs` partial where they do not fill it); 0 epochs when neither fits."""
+    `epochs`, the last of them partial where `steps` says so; 0 epochs when neither fits."""
 
     epochs: int
     continued: bool = False
-    steps: int | None = None  # a continued training's batches; None: whole epochs
+    steps: int | None = None  # a continued training's batches, where its last epoch is partial; None: whole epochs
 
 
 def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int) -> FinalPlan:
@@ -212,12 +212,15 @@ def final_plan(run: RunState, best: optuna.trial.FrozenTrial, *, processes: int)
     per_epoch = steps_per_epoch(len(run.splits.train_and_val), genotype["train"]["batch_size"])
     steps = continued_steps(searched_epochs=searched_epochs, epoch_seconds=run.clock.final_epoch_seconds(1),
                             seconds_left=seconds_left, steps_per_epoch=per_epoch)
-    return FinalPlan(-(-steps // per_epoch), continued=True, steps=steps) if steps else FinalPlan(0)
+    if not steps:
+        return FinalPlan(0)
+    whole, partial = divmod(steps, per_epoch)
+    return FinalPlan(whole + (partial > 0), continued=True, steps=steps if partial else None)
 
 
 def continued_length(epochs: int, steps: int | None) -> str:
-    """How long a continued training runs, in words: "3 more epochs", or "part of an epoch" when its time buys less
-    than one."""
+    """How long a continued training runs, in words: "3 more epochs" (the last may be partial), or "part of an
+    epoch" when its time buys less than one."""
     if epochs == 1 and steps is not None:
         return "part of an epoch"
     return f"{epochs} more epoch{'s' if epochs > 1 else ''}"
@@ -275,8 +278,8 @@ def retrain(run: RunState, number: int, genotype: dict, epochs: int, earlier: di
             continued training's likewise, up to its searched schedule again.
         start_from: the trained weights the training continues from (Trainer.learned's state); None: from scratch.
         group: the slots that train it with this process (a retrain from scratch; see apps.nas.data_parallel).
-        steps: the batches a fresh training's schedule spans, its last epoch partial (a continued training's plan,
-            see budget.continued_steps); None: `epochs` whole.
+        steps: the batches a fresh training's schedule spans where its last epoch is partial (a continued
+            training's plan, see budget.continued_steps); None: `epochs` whole.
     """
     def trainer_from(checkpoint: dict | None, group: data_parallel.TrainingGroup | None) -> Trainer:
         trainer = run.final_trainer(genotype, epochs, should_stop=run.clock.out_of_final_time, group=group)
